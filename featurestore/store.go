@@ -1,0 +1,465 @@
+package featurestore
+
+import (
+	"container/list"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/segstream/segstream/events"
+)
+
+// Config configures a Store. Zero fields take the documented defaults.
+type Config struct {
+	// Prefix starts every key (default "seg"). Tests and tenants isolate
+	// themselves by prefix.
+	Prefix string `yaml:"prefix"`
+	// Limits shape what a profile keeps.
+	Limits Limits `yaml:"limits"`
+	// CacheBytes is the size of the in-process cache of encoded profiles
+	// (default 64 MiB; negative disables it). With the cache a batch costs one
+	// Redis round trip (the compare-and-set write) instead of two (read, then
+	// write); a stale entry is caught by the compare-and-set and re-read.
+	CacheBytes int `yaml:"cache_bytes"`
+	// MaxConflictRetries bounds compare-and-set retries per batch (default 8).
+	MaxConflictRetries int `yaml:"max_conflict_retries"`
+}
+
+// SetDefaults fills zero fields.
+func (c *Config) SetDefaults() {
+	if c.Prefix == "" {
+		c.Prefix = "seg"
+	}
+	c.Limits = c.Limits.WithDefaults()
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 64 << 20
+	}
+	if c.MaxConflictRetries == 0 {
+		c.MaxConflictRetries = 8
+	}
+}
+
+// Validate checks the config; errors name the field.
+func (c *Config) Validate() error {
+	if strings.ContainsAny(c.Prefix, "{} \t\n") {
+		return fmt.Errorf("featurestore.prefix: %q must not contain braces or whitespace", c.Prefix)
+	}
+	if c.Limits.TextEntryBytes > c.Limits.TextRingBytes {
+		return fmt.Errorf("featurestore.limits.text_entry_bytes (%d) must not exceed featurestore.limits.text_ring_bytes (%d)", c.Limits.TextEntryBytes, c.Limits.TextRingBytes)
+	}
+	if c.Limits.DedupWindow > 4096 {
+		return fmt.Errorf("featurestore.limits.dedup_window: %d is above the maximum 4096", c.Limits.DedupWindow)
+	}
+	if c.Limits.TopCategories > 64 {
+		return fmt.Errorf("featurestore.limits.top_categories: %d is above the maximum 64", c.Limits.TopCategories)
+	}
+	return nil
+}
+
+// Record is one decoded event with where it was read from.
+type Record struct {
+	Event *events.Event
+	Mark  Mark
+}
+
+// FoldResult reports what one Fold call did.
+type FoldResult struct {
+	Applied       int // events folded into profiles
+	SkippedOffset int // already applied (redelivery)
+	SkippedDupID  int // duplicate event_id (producer retry)
+	Users         int // distinct users whose profile changed
+	TextChanged   int // of which the text part changed
+	Conflicts     int // compare-and-set conflicts retried
+	RoundTrips    int // Redis round trips used
+}
+
+// casScript writes a profile only if the stored revision is still the one
+// the fold started from; "" stands for "no record yet".
+var casScript = redis.NewScript(`
+local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`)
+
+// Store folds events into per-user profiles in Redis. It is safe for
+// concurrent use by many partition workers: each profile write is a
+// compare-and-set on the profile's revision, so concurrent writers of one
+// user (its clickstream and purchase partitions owned by different
+// instances, or a zombie owner after a rebalance) never lose updates.
+type Store struct {
+	rdb   redis.UniversalClient
+	cfg   Config
+	log   *zap.Logger
+	m     *metrics
+	cache *blobCache
+}
+
+// New returns a Store. log and reg may be nil.
+func New(rdb redis.UniversalClient, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Store, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Store{rdb: rdb, cfg: cfg, log: log.With(zap.String("component", "featurestore")), m: newMetrics(reg)}
+	if cfg.CacheBytes > 0 {
+		s.cache = newBlobCache(cfg.CacheBytes)
+	}
+	return s, nil
+}
+
+// Config returns the effective configuration.
+func (s *Store) Config() Config { return s.cfg }
+
+// ProfileKey is the Redis key of a user's profile. The user id is a hash
+// tag, so every key of one user lives in one Redis Cluster slot.
+func (s *Store) ProfileKey(userID string) string {
+	return s.cfg.Prefix + ":{" + userID + "}:p"
+}
+
+// ChangesKey is the sorted set of users whose profile changed and are not
+// yet processed by the next stage; the score is the first change time in
+// unix milliseconds (ZADD NX keeps the first).
+func (s *Store) ChangesKey() string { return s.cfg.Prefix + ":changes" }
+
+// TextChangesKey is like ChangesKey, for users whose text part changed.
+func (s *Store) TextChangesKey() string { return s.cfg.Prefix + ":changes:text" }
+
+type userBatch struct {
+	id      string
+	recs    []Record
+	base    []byte // record the fold started from (nil: none)
+	baseRev uint64
+	hasBase bool
+	out     []byte
+	textChg bool
+	res     FoldResult
+}
+
+// Fold applies a batch of records. Records of one user must be in the order
+// they are to be applied (offset order within a partition). Events already
+// applied (at or below the profile's partition mark) or with a recently
+// seen event_id are skipped, so Fold is idempotent under redelivery. When it
+// returns nil every applied event is durable in Redis and the change feed
+// names every changed user. It costs one Redis round trip when the profiles
+// are cached, two when they must be read, plus one per conflict retry.
+func (s *Store) Fold(ctx context.Context, recs []Record) (FoldResult, error) {
+	start := time.Now()
+	var total FoldResult
+	if len(recs) == 0 {
+		return total, nil
+	}
+	idx := make(map[string]int, 64)
+	var users []*userBatch
+	for _, r := range recs {
+		i, ok := idx[r.Event.UserID]
+		if !ok {
+			i = len(users)
+			idx[r.Event.UserID] = i
+			users = append(users, &userBatch{id: r.Event.UserID})
+		}
+		users[i].recs = append(users[i].recs, r)
+	}
+
+	pending := users
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > s.cfg.MaxConflictRetries {
+			return total, fmt.Errorf("%w: %d users still conflicting after %d attempts", ErrConflictRetries, len(pending), attempt)
+		}
+		rt, err := s.load(ctx, pending, attempt > 0)
+		total.RoundTrips += rt
+		if err != nil {
+			return total, err
+		}
+		var writes []*userBatch
+		for _, u := range pending {
+			if err := s.apply(u); err != nil {
+				return total, err
+			}
+			if u.out != nil {
+				writes = append(writes, u)
+			}
+		}
+		conflicted, rt, err := s.write(ctx, writes)
+		total.RoundTrips += rt
+		if err != nil {
+			return total, err
+		}
+		total.Conflicts += len(conflicted)
+		pending = conflicted
+	}
+	for _, u := range users {
+		total.Applied += u.res.Applied
+		total.SkippedOffset += u.res.SkippedOffset
+		total.SkippedDupID += u.res.SkippedDupID
+		if u.res.Applied > 0 {
+			total.Users++
+		}
+		if u.textChg {
+			total.TextChanged++
+		}
+	}
+	s.m.observe(total, time.Since(start))
+	return total, nil
+}
+
+// load fills base for each user: from the cache unless forced, otherwise
+// with one MGET.
+func (s *Store) load(ctx context.Context, us []*userBatch, force bool) (int, error) {
+	var miss []*userBatch
+	for _, u := range us {
+		u.hasBase = false
+		if !force && s.cache != nil {
+			if b, ok := s.cache.get(u.id); ok {
+				u.base, u.hasBase = b, true
+				s.m.cacheHits.Inc()
+				continue
+			}
+		}
+		miss = append(miss, u)
+	}
+	if len(miss) == 0 {
+		return 0, nil
+	}
+	s.m.cacheMisses.Add(float64(len(miss)))
+	keys := make([]string, len(miss))
+	for i, u := range miss {
+		keys[i] = s.ProfileKey(u.id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return 1, fmt.Errorf("featurestore: reading %d profiles: %w", len(keys), err)
+	}
+	for i, u := range miss {
+		u.hasBase = true
+		u.base = nil
+		if v, ok := vals[i].(string); ok {
+			u.base = []byte(v)
+		}
+	}
+	return 1, nil
+}
+
+// apply folds the user's records onto its base record.
+func (s *Store) apply(u *userBatch) error {
+	p := &Profile{}
+	u.baseRev = 0
+	if u.base != nil {
+		var err error
+		if p, err = Unmarshal(u.base); err != nil {
+			return fmt.Errorf("featurestore: user %q: %w", u.id, err)
+		}
+		u.baseRev = p.Rev
+	}
+	oldHash := p.TextHash
+	u.res = FoldResult{}
+	for _, r := range u.recs {
+		switch p.Apply(r.Event, r.Mark, s.cfg.Limits) {
+		case Applied:
+			u.res.Applied++
+		case SkippedOffset:
+			u.res.SkippedOffset++
+		case SkippedDupID:
+			u.res.SkippedDupID++
+		}
+	}
+	u.out = nil
+	u.textChg = false
+	if u.res.Applied == 0 {
+		return nil
+	}
+	u.textChg = p.TextHash != oldHash
+	for {
+		p.Rev = rand.Uint64()
+		if p.Rev != u.baseRev {
+			break
+		}
+	}
+	u.out = Marshal(p)
+	return nil
+}
+
+// write sends the change-feed entries and the compare-and-set writes in one
+// pipeline. The feed entries go first: if the process dies in between, the
+// next stage sees a change it will find empty, never the reverse.
+func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, error) {
+	if len(us) == 0 {
+		return nil, 0, nil
+	}
+	nowMs := float64(time.Now().UnixMilli())
+	pipe := s.rdb.Pipeline()
+	changed := make([]redis.Z, 0, len(us))
+	var textChanged []redis.Z
+	for _, u := range us {
+		changed = append(changed, redis.Z{Score: nowMs, Member: u.id})
+		if u.textChg {
+			textChanged = append(textChanged, redis.Z{Score: nowMs, Member: u.id})
+		}
+	}
+	pipe.ZAddNX(ctx, s.ChangesKey(), changed...)
+	if len(textChanged) > 0 {
+		pipe.ZAddNX(ctx, s.TextChangesKey(), textChanged...)
+	}
+	cmds := make([]*redis.Cmd, len(us))
+	for i, u := range us {
+		var expect string
+		if u.base != nil {
+			expect = string(u.base[:revBytes])
+		}
+		cmds[i] = casScript.EvalSha(ctx, pipe, []string{s.ProfileKey(u.id)}, expect, u.out)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil && isNoScript(err) {
+		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, 1, fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
+		}
+		return us, 1, nil // nothing was written: retry all
+	}
+	if err != nil {
+		return nil, 1, fmt.Errorf("featurestore: writing %d profiles: %w", len(us), err)
+	}
+	var conflicted []*userBatch
+	for i, u := range us {
+		ok, err := cmds[i].Int()
+		if err != nil {
+			return nil, 1, fmt.Errorf("featurestore: writing profile of %q: %w", u.id, err)
+		}
+		if ok == 1 {
+			if s.cache != nil {
+				s.cache.put(u.id, u.out)
+			}
+			continue
+		}
+		s.m.conflicts.Inc()
+		if s.cache != nil {
+			s.cache.del(u.id)
+		}
+		conflicted = append(conflicted, u)
+	}
+	return conflicted, 1, nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// ErrNoProfile is returned by Get for a user without a profile.
+var ErrNoProfile = errors.New("featurestore: no profile for user")
+
+// Get reads a user's profile from Redis (never from the cache).
+func (s *Store) Get(ctx context.Context, userID string) (*Profile, error) {
+	b, err := s.rdb.Get(ctx, s.ProfileKey(userID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w %q (key %s)", ErrNoProfile, userID, s.ProfileKey(userID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("featurestore: reading profile of %q: %w", userID, err)
+	}
+	return Unmarshal(b)
+}
+
+// Invalidate drops a user's cached profile (after an external delete).
+func (s *Store) Invalidate(userID string) {
+	if s.cache != nil {
+		s.cache.del(userID)
+	}
+}
+
+// Change is one entry of a change feed.
+type Change struct {
+	UserID string
+	Since  time.Time // first change not yet processed
+}
+
+// PendingChanges lists up to n users of the change feed (text feed if text
+// is true), oldest first, without removing them.
+func (s *Store) PendingChanges(ctx context.Context, text bool, n int64) ([]Change, error) {
+	key := s.ChangesKey()
+	if text {
+		key = s.TextChangesKey()
+	}
+	zs, err := s.rdb.ZRangeWithScores(ctx, key, 0, n-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("featurestore: reading change feed %s: %w", key, err)
+	}
+	out := make([]Change, len(zs))
+	for i, z := range zs {
+		out[i] = Change{UserID: fmt.Sprint(z.Member), Since: time.UnixMilli(int64(z.Score))}
+	}
+	return out, nil
+}
+
+// revOf returns the revision prefix of a record.
+func revOf(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// blobCache is a byte-bounded LRU of encoded profiles.
+type blobCache struct {
+	mu    sync.Mutex
+	max   int
+	size  int
+	ll    *list.List
+	items map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key string
+	val []byte
+}
+
+func newBlobCache(max int) *blobCache {
+	return &blobCache{max: max, ll: list.New(), items: make(map[string]*list.Element)}
+}
+
+func (c *blobCache) get(k string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*cacheEntry).val, true
+	}
+	return nil, false
+}
+
+func (c *blobCache) put(k string, v []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		ce := e.Value.(*cacheEntry)
+		c.size += len(v) - len(ce.val)
+		ce.val = v
+		c.ll.MoveToFront(e)
+	} else {
+		c.items[k] = c.ll.PushFront(&cacheEntry{key: k, val: v})
+		c.size += len(k) + len(v) + 64
+	}
+	for c.size > c.max && c.ll.Len() > 0 {
+		e := c.ll.Back()
+		ce := e.Value.(*cacheEntry)
+		c.ll.Remove(e)
+		delete(c.items, ce.key)
+		c.size -= len(ce.key) + len(ce.val) + 64
+	}
+}
+
+func (c *blobCache) del(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		ce := e.Value.(*cacheEntry)
+		c.ll.Remove(e)
+		delete(c.items, k)
+		c.size -= len(ce.key) + len(ce.val) + 64
+	}
+}

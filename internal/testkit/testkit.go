@@ -1,0 +1,175 @@
+// Package testkit starts the real parts the tests need: an in-process
+// Kafka-protocol cluster (kfake) listening on TCP, and a key-prefix-isolated
+// connection to the Redis server on 127.0.0.1:6379 (SEGSTREAM_TEST_REDIS
+// overrides the address). It never flushes Redis: each test gets a unique
+// prefix and deletes its own keys when it ends.
+package testkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// DefaultTopics are the input topics and the DLQ.
+var DefaultTopics = []string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}
+
+// Kafka starts a one-broker kfake cluster on a loopback TCP port with the
+// default topics (partitions each) and returns its address.
+func Kafka(t testing.TB, partitions int32, extraTopics ...string) string {
+	t.Helper()
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(partitions, append(append([]string(nil), DefaultTopics...), extraTopics...)...),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond),
+		kfake.AllowAutoTopicCreation(),
+	)
+	if err != nil {
+		t.Fatalf("starting kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// RedisAddr is the Redis server the tests use.
+func RedisAddr() string {
+	if a := os.Getenv("SEGSTREAM_TEST_REDIS"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// Redis connects to the test Redis server and returns the client and a
+// unique key prefix; keys under the prefix are deleted at cleanup.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis at %s does not answer (%v): start it with .ci/run or `redis-server --daemonize yes`", RedisAddr(), err)
+	}
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	prefix := fmt.Sprintf("t-%s-%08x", name, rand.Uint32())
+	t.Cleanup(func() {
+		DeletePrefix(rdb, prefix)
+		_ = rdb.Close()
+	})
+	return rdb, prefix
+}
+
+// DeletePrefix deletes every key starting with prefix+":".
+func DeletePrefix(rdb *redis.Client, prefix string) {
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			rdb.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		rdb.Unlink(ctx, batch...)
+	}
+}
+
+// Writer returns a kafka-go writer with its own transport, hashing keys to
+// partitions like the service's producers do.
+func Writer(addr, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(addr),
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond,
+		BatchSize:    1000,
+		Transport:    &kafka.Transport{},
+	}
+}
+
+// Produce writes messages to topic.
+func Produce(t testing.TB, addr, topic string, msgs ...kafka.Message) {
+	t.Helper()
+	w := Writer(addr, topic)
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("producing %d messages to %s: %v", len(msgs), topic, err)
+	}
+}
+
+// ReadTopic reads every message currently in all partitions of topic.
+func ReadTopic(t testing.TB, addr, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(addr), Transport: &kafka.Transport{}}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		t.Fatalf("metadata of %s: %v", topic, errors.Join(err))
+	}
+	var out []kafka.Message
+	for _, p := range md.Topics[0].Partitions {
+		offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(p.ID)}}})
+		if err != nil {
+			t.Fatalf("list offsets: %v", err)
+		}
+		end := offs.Topics[topic][0].LastOffset
+		if end == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("reading %s/%d: %v", topic, p.ID, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+// WaitFor polls cond every 20ms until it returns nil or timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("condition not met after %s: %v", timeout, err)
+}
+
+// ReadTopicIfAny is ReadTopic for a topic that may still be empty or missing.
+func ReadTopicIfAny(t testing.TB, addr, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(addr), Transport: &kafka.Transport{}}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return nil
+	}
+	return ReadTopic(t, addr, topic)
+}
