@@ -14,13 +14,13 @@ import (
 // Limits bound what the decoder accepts. The zero value is replaced field by
 // field with DefaultLimits.
 type Limits struct {
-	MaxPayloadBytes int           // default 65536
-	MaxIDBytes      int           // identifiers (event_id, user_id, product_id, ...); default 256
-	MaxItems        int           // items per order; default 1000
-	MaxPrice        float64       // unit price / view price; default 1e6
-	MaxQuantity     int64         // per item line; default 1e6
-	MaxFutureSkew   time.Duration // how far ts may be ahead of the clock; default 24h
-	MinTime         time.Time     // earliest accepted ts; default 2000-01-01T00:00:00Z
+	MaxPayloadBytes int           `yaml:"max_payload_bytes"` // default 65536
+	MaxIDBytes      int           `yaml:"max_id_bytes"`      // identifiers (event_id, user_id, product_id, ...); default 256
+	MaxItems        int           `yaml:"max_items"`         // items per order; default 1000
+	MaxPrice        float64       `yaml:"max_price"`         // unit price / view price; default 1e6
+	MaxQuantity     int64         `yaml:"max_quantity"`      // per item line; default 1e6
+	MaxFutureSkew   time.Duration `yaml:"max_future_skew"`   // how far ts may be ahead of the clock; default 24h
+	MinTime         time.Time     `yaml:"min_time"`          // earliest accepted ts; default 2000-01-01T00:00:00Z
 }
 
 // DefaultLimits are the limits used for zero fields of Limits.

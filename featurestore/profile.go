@@ -16,19 +16,19 @@ import (
 type Limits struct {
 	// RetentionDays is how many days of daily buckets are kept behind the
 	// newest event; windows longer than this cannot be answered. Default 90.
-	RetentionDays int
+	RetentionDays int `yaml:"retention_days"`
 	// TextRingBytes caps the bytes of all texts kept in the ring. Default 1024.
-	TextRingBytes int
+	TextRingBytes int `yaml:"text_ring_bytes"`
 	// TextEntryBytes caps one text (cut on a rune boundary). Default 256.
-	TextEntryBytes int
+	TextEntryBytes int `yaml:"text_entry_bytes"`
 	// TopCategories is how many categories are tracked (space-saving). Default 8.
-	TopCategories int
+	TopCategories int `yaml:"top_categories"`
 	// DedupWindow is how many recent event ids per user are remembered to
 	// drop producer-retry duplicates that arrive at new offsets. Default 32.
-	DedupWindow int
+	DedupWindow int `yaml:"dedup_window"`
 	// MaxPurchaseDays is how many distinct purchase days are kept exactly;
 	// older ones are only counted. Default 400.
-	MaxPurchaseDays int
+	MaxPurchaseDays int `yaml:"max_purchase_days"`
 }
 
 // DefaultLimits are the profile limits used for zero fields of Limits.

@@ -1,0 +1,302 @@
+// Package pipeline wires segstream's stages into the running service: it
+// owns the service configuration (YAML with SEGSTREAM_* environment
+// overrides, validated at start with messages naming the field), the Redis
+// and Kafka clients, topic creation, the HTTP endpoints (/metrics, /healthz,
+// /readyz) and the lifetime of every goroutine (one errgroup).
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/featurestore"
+)
+
+// KafkaConfig is the consumer configuration plus topic administration.
+type KafkaConfig struct {
+	consumer.Config `yaml:",inline"`
+	// CreateTopics creates missing input and DLQ topics at start (default true).
+	CreateTopics *bool `yaml:"create_topics"`
+	// Partitions of created topics (default 6). Input topics must share one
+	// partition count so that a user's events map to the same partition
+	// number on every topic.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor of created topics (default 1).
+	ReplicationFactor int `yaml:"replication_factor"`
+}
+
+// RedisConfig says where profiles live.
+type RedisConfig struct {
+	// Addrs: one address for a single server, several for Redis Cluster
+	// (default ["127.0.0.1:6379"]).
+	Addrs    []string `yaml:"addrs"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	DB       int      `yaml:"db"` // single server only
+	// Cluster forces the cluster client even with one seed address.
+	Cluster  bool          `yaml:"cluster"`
+	PoolSize int           `yaml:"pool_size"` // default 10 per CPU (go-redis default)
+	Timeout  time.Duration `yaml:"timeout"`   // dial/read/write timeout, default 5s
+}
+
+// HTTPConfig is the operations endpoint.
+type HTTPConfig struct {
+	// Listen address for /metrics, /healthz, /readyz (default ":9464";
+	// "off" disables).
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig configures zap.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info (default) | warn | error
+	Format string `yaml:"format"` // json (default) | console
+}
+
+// Config is the service configuration.
+type Config struct {
+	Kafka        KafkaConfig         `yaml:"kafka"`
+	Redis        RedisConfig         `yaml:"redis"`
+	Featurestore featurestore.Config `yaml:"featurestore"`
+	HTTP         HTTPConfig          `yaml:"http"`
+	Log          LogConfig           `yaml:"log"`
+}
+
+// SetDefaults fills zero fields with the documented defaults.
+func (c *Config) SetDefaults() {
+	c.Kafka.Config.SetDefaults()
+	if c.Kafka.CreateTopics == nil {
+		t := true
+		c.Kafka.CreateTopics = &t
+	}
+	if c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = 6
+	}
+	if c.Kafka.ReplicationFactor == 0 {
+		c.Kafka.ReplicationFactor = 1
+	}
+	if len(c.Redis.Addrs) == 0 {
+		c.Redis.Addrs = []string{"127.0.0.1:6379"}
+	}
+	if c.Redis.Timeout == 0 {
+		c.Redis.Timeout = 5 * time.Second
+	}
+	c.Featurestore.SetDefaults()
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = ":9464"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+}
+
+// Validate checks every section; the error names the offending field.
+func (c *Config) Validate() error {
+	if err := c.Kafka.Config.Validate(); err != nil {
+		return err
+	}
+	if c.Kafka.Partitions < 1 {
+		return fmt.Errorf("kafka.partitions: %d must be at least 1", c.Kafka.Partitions)
+	}
+	if c.Kafka.ReplicationFactor < 1 {
+		return fmt.Errorf("kafka.replication_factor: %d must be at least 1", c.Kafka.ReplicationFactor)
+	}
+	for i, a := range c.Redis.Addrs {
+		if !strings.Contains(a, ":") {
+			return fmt.Errorf("redis.addrs[%d]: %q is not host:port", i, a)
+		}
+	}
+	if c.Redis.DB != 0 && (c.Redis.Cluster || len(c.Redis.Addrs) > 1) {
+		return fmt.Errorf("redis.db: %d, but Redis Cluster has only database 0", c.Redis.DB)
+	}
+	if c.Redis.DB < 0 || c.Redis.DB > 15 {
+		return fmt.Errorf("redis.db: %d is outside 0..15", c.Redis.DB)
+	}
+	if err := c.Featurestore.Validate(); err != nil {
+		return err
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		return fmt.Errorf("log.format: %q must be json or console", c.Log.Format)
+	}
+	return nil
+}
+
+// LoadConfig reads a YAML file (path may be empty for defaults only),
+// applies SEGSTREAM_* environment overrides, sets defaults and validates.
+// Unknown YAML fields are errors, so a misspelt option fails at start.
+func LoadConfig(path string, environ []string) (Config, error) {
+	var c Config
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return c, err
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// EnvPrefix starts every environment override. The variable for a field is
+// the prefix plus its YAML path in upper case joined by "_", e.g.
+// SEGSTREAM_KAFKA_BROKERS=host1:9092,host2:9092, SEGSTREAM_REDIS_ADDRS,
+// SEGSTREAM_KAFKA_MAX_BATCH=5000, SEGSTREAM_FEATURESTORE_LIMITS_TEXT_RING_BYTES.
+const EnvPrefix = "SEGSTREAM_"
+
+// EnvVars lists every supported override, for docs and `segstream run --help-env`.
+func EnvVars() []string {
+	var out []string
+	walk(reflect.ValueOf(&Config{}).Elem(), strings.TrimSuffix(EnvPrefix, "_"), "", func(env, path string, _ reflect.Value) error {
+		out = append(out, env+"  ("+path+")")
+		return nil
+	})
+	return out
+}
+
+func applyEnv(c *Config, environ []string) error {
+	vals := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			vals[k] = v
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	return walk(reflect.ValueOf(c).Elem(), strings.TrimSuffix(EnvPrefix, "_"), "", func(env, path string, f reflect.Value) error {
+		v, ok := vals[env]
+		if !ok {
+			return nil
+		}
+		if err := setFromString(f, v); err != nil {
+			return fmt.Errorf("config: %s (from %s=%q): %v", path, env, v, err)
+		}
+		return nil
+	})
+}
+
+// walk visits every leaf field with its environment name and YAML path.
+func walk(v reflect.Value, env, path string, fn func(env, path string, f reflect.Value) error) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		f := v.Field(i)
+		if opts == "inline" {
+			if err := walk(f, env, path, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		e, p := env+"_"+strings.ToUpper(name), name
+		if path != "" {
+			p = path + "." + name
+		}
+		ft := f.Type()
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(time.Time{}) {
+			if err := walk(f, e, p, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(e, p, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setFromString(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+		return nil
+	case f.Type() == reflect.TypeOf(time.Time{}):
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(t))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		f.SetInt(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		f.SetFloat(x)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not a boolean")
+		}
+		f.SetBool(b)
+	case reflect.Pointer:
+		nv := reflect.New(f.Type().Elem())
+		if err := setFromString(nv.Elem(), s); err != nil {
+			return err
+		}
+		f.Set(nv)
+	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported list type")
+		}
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}

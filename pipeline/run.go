@@ -1,0 +1,194 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/featurestore"
+)
+
+// NewLogger builds the zap logger the config asks for.
+func NewLogger(c LogConfig) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+// NewRedis returns a single-server or cluster client per the config.
+func NewRedis(c RedisConfig) redis.UniversalClient {
+	opt := &redis.UniversalOptions{
+		Addrs:        c.Addrs,
+		Username:     c.Username,
+		Password:     c.Password,
+		DB:           c.DB,
+		PoolSize:     c.PoolSize,
+		DialTimeout:  c.Timeout,
+		ReadTimeout:  c.Timeout,
+		WriteTimeout: c.Timeout,
+		IsClusterMode: c.Cluster,
+	}
+	return redis.NewUniversalClient(opt)
+}
+
+// PingRedis checks that Redis answers, with an error that says what to check.
+func PingRedis(ctx context.Context, rdb redis.UniversalClient, addrs []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis %v does not answer: %w (is redis.addrs right and the server running?)", addrs, err)
+	}
+	return nil
+}
+
+// EnsureTopics creates the topics that do not exist yet.
+func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions, replication int) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating topics on %v: %w (is kafka.brokers right and the broker running?)", brokers, err)
+	}
+	for t, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t, terr)
+		}
+	}
+	return nil
+}
+
+// Service is the running ingest-and-fold service.
+type Service struct {
+	Cfg      Config
+	Log      *zap.Logger
+	Registry *prometheus.Registry
+	Redis    redis.UniversalClient
+	Store    *featurestore.Store
+	Consumer *consumer.Consumer
+
+	ready atomic.Bool
+	addr  atomic.Value // net.Addr of the HTTP listener
+}
+
+// New builds the service: Redis client and store, consumer, metrics
+// registry. It does not connect yet.
+func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rdb := NewRedis(cfg.Redis)
+	store, err := featurestore.New(rdb, cfg.Featurestore, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := consumer.New(cfg.Kafka.Config, store, log, reg, hooks)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{Cfg: cfg, Log: log, Registry: reg, Redis: rdb, Store: store, Consumer: cons}, nil
+}
+
+// HTTPAddr is the address the HTTP endpoint listens on, once started.
+func (s *Service) HTTPAddr() string {
+	if a, ok := s.addr.Load().(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+// Run connects, creates topics if asked, serves HTTP and consumes until ctx
+// is cancelled; then it drains, commits and returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.Redis.Close()
+	if err := PingRedis(ctx, s.Redis, s.Cfg.Redis.Addrs); err != nil {
+		return err
+	}
+	if *s.Cfg.Kafka.CreateTopics {
+		topics := append(s.Cfg.Kafka.InputTopics(), s.Cfg.Kafka.Topics.DLQ)
+		if err := EnsureTopics(ctx, s.Cfg.Kafka.Brokers, topics, s.Cfg.Kafka.Partitions, s.Cfg.Kafka.ReplicationFactor); err != nil {
+			return err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if s.Cfg.HTTP.Listen != "off" {
+		ln, err := net.Listen("tcp", s.Cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		s.addr.Store(ln.Addr())
+		srv := &http.Server{Handler: s.mux(), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+		s.Log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
+	}
+	g.Go(func() error {
+		s.ready.Store(true)
+		defer s.ready.Store(false)
+		return s.Consumer.Run(gctx)
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Service) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if !s.ready.Load() {
+			http.Error(w, "consumer not running", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.Redis.Ping(ctx).Err(); err != nil {
+			http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	return mux
+}
