@@ -17,7 +17,7 @@ type Topics struct {
 
 // Config configures a Consumer. Zero fields take the documented defaults.
 type Config struct {
-	Brokers []string `yaml:"brokers"` // required
+	Brokers []string `yaml:"brokers"`  // required
 	GroupID string   `yaml:"group_id"` // default "segstream"
 	Topics  Topics   `yaml:"topics"`
 	// StartOffset is where a partition without a committed offset starts:
@@ -40,10 +40,10 @@ type Config struct {
 	// memory is bounded by partitions × (QueueCapacity + MaxBatch) messages.
 	QueueCapacity int `yaml:"queue_capacity"`
 
-	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`  // default 3s
-	SessionTimeout    time.Duration `yaml:"session_timeout"`     // default 30s
-	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`   // default 30s
-	JoinGroupBackoff  time.Duration `yaml:"join_group_backoff"`  // default 1s
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"` // default 3s
+	SessionTimeout    time.Duration `yaml:"session_timeout"`    // default 30s
+	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`  // default 30s
+	JoinGroupBackoff  time.Duration `yaml:"join_group_backoff"` // default 1s
 	// CommitTimeout bounds the final commit when a partition is revoked or
 	// the consumer stops (default 5s).
 	CommitTimeout time.Duration `yaml:"commit_timeout"`

@@ -68,7 +68,9 @@ func view(id, user, ts string) string {
 	return fmt.Sprintf(`{"event_id":%q,"type":"view","user_id":%q,"ts":%q,"product_id":"p1","category":"gifts","price":2.5,"session_id":"s1"}`, id, user, ts)
 }
 
-func msg(key, value string) kafka.Message { return kafka.Message{Key: []byte(key), Value: []byte(value)} }
+func msg(key, value string) kafka.Message {
+	return kafka.Message{Key: []byte(key), Value: []byte(value)}
+}
 
 func TestBadEventsGoToDLQWhileGoodEventsFold(t *testing.T) {
 	addr := testkit.Kafka(t, 1)

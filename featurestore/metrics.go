@@ -17,14 +17,14 @@ import (
 //	cache_hits_total        counter    profiles served from the local cache
 //	cache_misses_total      counter    profiles read from Redis
 type metrics struct {
-	foldSeconds   prometheus.Histogram
-	events        *prometheus.CounterVec
-	usersChanged  prometheus.Counter
-	textChanged   prometheus.Counter
-	roundTrips    prometheus.Counter
-	conflicts     prometheus.Counter
-	cacheHits     prometheus.Counter
-	cacheMisses   prometheus.Counter
+	foldSeconds  prometheus.Histogram
+	events       *prometheus.CounterVec
+	usersChanged prometheus.Counter
+	textChanged  prometheus.Counter
+	roundTrips   prometheus.Counter
+	conflicts    prometheus.Counter
+	cacheHits    prometheus.Counter
+	cacheMisses  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

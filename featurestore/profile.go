@@ -60,10 +60,10 @@ func (l Limits) WithDefaults() Limits {
 
 // Bucket holds one UTC day of activity.
 type Bucket struct {
-	Day         int32                    // days since 1970-01-01 (UTC)
-	Counts      [events.NumTypes]uint32  // events per type that day
-	SpendCents  int64                    // purchase amounts that day
-	RefundCents int64                    // refund amounts that day
+	Day         int32                   // days since 1970-01-01 (UTC)
+	Counts      [events.NumTypes]uint32 // events per type that day
+	SpendCents  int64                   // purchase amounts that day
+	RefundCents int64                   // refund amounts that day
 }
 
 // CategoryCount is one entry of the top-categories summary.

@@ -41,14 +41,14 @@ func NewLogger(c LogConfig) (*zap.Logger, error) {
 // NewRedis returns a single-server or cluster client per the config.
 func NewRedis(c RedisConfig) redis.UniversalClient {
 	opt := &redis.UniversalOptions{
-		Addrs:        c.Addrs,
-		Username:     c.Username,
-		Password:     c.Password,
-		DB:           c.DB,
-		PoolSize:     c.PoolSize,
-		DialTimeout:  c.Timeout,
-		ReadTimeout:  c.Timeout,
-		WriteTimeout: c.Timeout,
+		Addrs:         c.Addrs,
+		Username:      c.Username,
+		Password:      c.Password,
+		DB:            c.DB,
+		PoolSize:      c.PoolSize,
+		DialTimeout:   c.Timeout,
+		ReadTimeout:   c.Timeout,
+		WriteTimeout:  c.Timeout,
 		IsClusterMode: c.Cluster,
 	}
 	return redis.NewUniversalClient(opt)

@@ -33,10 +33,10 @@ type SendConfig struct {
 
 // SendStats summarise a Send.
 type SendStats struct {
-	Sent     int
-	ByTopic  map[string]int
-	Elapsed  time.Duration
-	PerSec   float64
+	Sent    int
+	ByTopic map[string]int
+	Elapsed time.Duration
+	PerSec  float64
 }
 
 // Send publishes items in order: as fast as possible, or paced by event

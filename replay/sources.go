@@ -41,10 +41,10 @@ type Item struct {
 
 // Stats counts what a source read and skipped.
 type Stats struct {
-	Rows           int            // data rows (or lines) read
-	Events         int            // events produced
-	Skipped        map[string]int // rows not turned into events, by reason
-	ByType         map[string]int // events by type
+	Rows            int            // data rows (or lines) read
+	Events          int            // events produced
+	Skipped         map[string]int // rows not turned into events, by reason
+	ByType          map[string]int // events by type
 	FirstTS, LastTS time.Time
 }
 
