@@ -147,23 +147,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.log.Info("joining consumer group", zap.Strings("topics", c.cfg.InputTopics()), zap.Strings("brokers", c.cfg.Brokers))
 	for {
 		gen, err := group.Next(ctx)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, kafka.ErrGroupClosed) {
+			// Join/sync failures and rebalances in progress are reported here
+			// while the group keeps retrying on its own (with JoinGroupBackoff).
+			c.setAssigned(nil)
+			c.m.groupErrors.Inc()
+			c.log.Warn("consumer group not joined yet, retrying (is the broker reachable and are the topics created?)", zap.Error(err))
+			continue
+		}
 		if err != nil {
 			// Let the partition goroutines drain and commit while the
 			// generation is still valid, then leave the group.
 			c.workers.Wait()
 			_ = group.Close()
 			c.setAssigned(nil)
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				c.mu.Lock()
-				cerr := c.crashErr
-				c.mu.Unlock()
-				if cerr != nil {
-					return cerr
-				}
-				c.log.Info("left consumer group")
-				return nil
+			c.mu.Lock()
+			cerr := c.crashErr
+			c.mu.Unlock()
+			if cerr != nil {
+				return cerr
 			}
-			return fmt.Errorf("consumer: joining group %q: %w (is the broker reachable and are the topics created?)", c.cfg.GroupID, err)
+			c.log.Info("left consumer group")
+			return nil
 		}
 		c.startGeneration(ctx, stop, gen)
 	}

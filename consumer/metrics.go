@@ -12,6 +12,7 @@ import "github.com/prometheus/client_golang/prometheus"
 //	lag{topic,partition}                gauge      high watermark − last folded offset − 1
 //	commits_total                       counter    successful offset commits
 //	retries_total{stage}                counter    fold / dlq attempts that failed and were retried
+//	group_errors_total                  counter    consumer group join/sync errors (retried by the group)
 type metrics struct {
 	eventsIn    *prometheus.CounterVec
 	dlq         *prometheus.CounterVec
@@ -21,6 +22,7 @@ type metrics struct {
 	lag         *prometheus.GaugeVec
 	commits     prometheus.Counter
 	retries     *prometheus.CounterVec
+	groupErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,12 +35,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
 		foldSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "fold_seconds", Help: "Time to make one batch durable in Redis.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-		lag:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lag", Help: "Messages behind the high watermark, per owned partition."}, []string{"topic", "partition"}),
-		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "commits_total", Help: "Successful offset commits."}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "retries_total", Help: "Failed attempts retried, by stage."}, []string{"stage"}),
+		lag:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lag", Help: "Messages behind the high watermark, per owned partition."}, []string{"topic", "partition"}),
+		commits:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "commits_total", Help: "Successful offset commits."}),
+		groupErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "group_errors_total", Help: "Consumer group join/sync errors (the group retries)."}),
+		retries:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "retries_total", Help: "Failed attempts retried, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.eventsIn, m.dlq, m.skipped, m.batchSize, m.foldSeconds, m.lag, m.commits, m.retries)
+		reg.MustRegister(m.eventsIn, m.dlq, m.skipped, m.batchSize, m.foldSeconds, m.lag, m.commits, m.retries, m.groupErrors)
 	}
 	return m
 }

@@ -10,7 +10,10 @@
 // to 1,000,000 per line.
 package events
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Type is the event type carried in the `type` field.
 type Type uint8
@@ -134,10 +137,14 @@ func (e *Event) Amount() int64 {
 }
 
 // LineCents is quantity × unit price in cents, rounded half away from zero.
+// The unit price is first fixed to 1/100 of a cent (exact for prices with up
+// to four decimals), so the product is computed in integers and 3 × 1.005
+// is 302 cents, not the 301 that float64 arithmetic gives.
 func LineCents(qty int64, unitPrice float64) int64 {
-	v := float64(qty) * unitPrice * 100
+	p4 := int64(math.Round(unitPrice * 1e4)) // hundredths of a cent
+	v := qty * p4
 	if v < 0 {
-		return -int64(-v + 0.5)
+		return -((-v + 50) / 100)
 	}
-	return int64(v + 0.5)
+	return (v + 50) / 100
 }

@@ -13,6 +13,7 @@ var (
 	reCard = regexp.MustCompile(`\b\d(?:[ \-]?\d){12,18}\b`)
 	// phone-like: optional +, then at least 8 digits with common separators.
 	rePhone = regexp.MustCompile(`(?:\+|\b)\d(?:[ ().\-]{0,2}\d){7,14}\b`)
+	reDate  = regexp.MustCompile(`^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$`)
 )
 
 // Scrub replaces personal data in free text (emails, card-like numbers,
@@ -27,7 +28,12 @@ func Scrub(s string) string {
 	}
 	if hasDigitRun(s, 8) {
 		s = reCard.ReplaceAllString(s, "[card]")
-		s = rePhone.ReplaceAllString(s, "[phone]")
+		s = rePhone.ReplaceAllStringFunc(s, func(m string) string {
+			if reDate.MatchString(m) {
+				return m // 2010-12-01, 01/12/2010: dates are not phone numbers
+			}
+			return "[phone]"
+		})
 	}
 	return s
 }

@@ -30,7 +30,8 @@ type Config struct {
 	// Redis round trip (the compare-and-set write) instead of two (read, then
 	// write); a stale entry is caught by the compare-and-set and re-read.
 	CacheBytes int `yaml:"cache_bytes"`
-	// MaxConflictRetries bounds compare-and-set retries per batch (default 8).
+	// MaxConflictRetries bounds compare-and-set retries per batch (default
+	// 32); the consumer retries a failed batch as a whole.
 	MaxConflictRetries int `yaml:"max_conflict_retries"`
 }
 
@@ -44,7 +45,7 @@ func (c *Config) SetDefaults() {
 		c.CacheBytes = 64 << 20
 	}
 	if c.MaxConflictRetries == 0 {
-		c.MaxConflictRetries = 8
+		c.MaxConflictRetries = 32
 	}
 }
 
@@ -177,6 +178,16 @@ func (s *Store) Fold(ctx context.Context, recs []Record) (FoldResult, error) {
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > s.cfg.MaxConflictRetries {
 			return total, fmt.Errorf("%w: %d users still conflicting after %d attempts", ErrConflictRetries, len(pending), attempt)
+		}
+		if attempt > 1 {
+			// Two writers hammering the same users would otherwise collide
+			// in lock step: back off with jitter.
+			d := time.Duration(rand.IntN(1000*min(attempt, 10))) * time.Microsecond
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(d):
+			}
 		}
 		rt, err := s.load(ctx, pending, attempt > 0)
 		total.RoundTrips += rt

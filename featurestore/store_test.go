@@ -1,0 +1,201 @@
+package featurestore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/internal/testkit"
+)
+
+func records(n, users int, source string, seed uint64) []featurestore.Record {
+	r := rand.New(rand.NewPCG(seed, 7))
+	base := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]featurestore.Record, n)
+	for i := range out {
+		ev := &events.Event{EventID: fmt.Sprintf("%s-%d", source, i), UserID: fmt.Sprint("u", r.IntN(users)), TS: base.Add(time.Duration(r.IntN(5000)) * time.Hour)}
+		if r.IntN(3) == 0 {
+			ev.Type, ev.OrderID, ev.Currency = events.TypePurchase, "o", "GBP"
+			ev.Items = []events.Item{{ProductID: "p", Description: fmt.Sprint("ITEM ", r.IntN(30)), Quantity: int64(1 + r.IntN(4)), UnitPrice: 1.25}}
+		} else {
+			ev.Type, ev.ProductID, ev.Category, ev.Price = events.TypeView, "p", fmt.Sprint("c", r.IntN(5)), 2
+		}
+		out[i] = featurestore.Record{Event: ev, Mark: featurestore.Mark{Source: source, Offset: int64(i)}}
+	}
+	return out
+}
+
+// truth folds records in memory, once each, in order.
+func truth(recs ...[]featurestore.Record) map[string]*featurestore.Profile {
+	out := map[string]*featurestore.Profile{}
+	for _, rs := range recs {
+		for _, r := range rs {
+			p := out[r.Event.UserID]
+			if p == nil {
+				p = &featurestore.Profile{}
+				out[r.Event.UserID] = p
+			}
+			p.Apply(r.Event, r.Mark, featurestore.DefaultLimits)
+		}
+	}
+	return out
+}
+
+func assertEqualProfiles(t *testing.T, s *featurestore.Store, want map[string]*featurestore.Profile) {
+	t.Helper()
+	for id, w := range want {
+		got, err := s.Get(context.Background(), id)
+		if err != nil {
+			t.Fatalf("user %s: %v", id, err)
+		}
+		got.Rev, w.Rev = 0, 0
+		if !reflect.DeepEqual(featurestore.Marshal(got), featurestore.Marshal(w)) {
+			t.Fatalf("user %s differs from ground truth:\n got %+v\nwant %+v", id, got, w)
+		}
+	}
+}
+
+func TestFoldIdempotentUnderRedelivery(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		t.Run(fmt.Sprintf("cache=%v", cache == 0), func(t *testing.T) {
+			rdb, prefix := testkit.Redis(t)
+			s, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix, CacheBytes: cache}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			recs := records(3000, 200, "events.clickstream/0", 1)
+			res, err := s.Fold(ctx, recs[:2000])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Applied != 2000 {
+				t.Fatalf("applied %d", res.Applied)
+			}
+			// the same batch again (a rebalance redelivers it)
+			res, err = s.Fold(ctx, recs[:2000])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Applied != 0 || res.SkippedOffset != 2000 {
+				t.Fatalf("redelivery applied %d, skipped %d", res.Applied, res.SkippedOffset)
+			}
+			// crash between fold and commit: the next owner restarts from the
+			// last commit (offset 1000) and overlaps what was folded.
+			fresh, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+			res, err = fresh.Fold(ctx, recs[1000:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Applied != 1000 || res.SkippedOffset != 1000 {
+				t.Fatalf("after crash: applied %d skipped %d", res.Applied, res.SkippedOffset)
+			}
+			// a producer retry: same event_id at a new offset
+			dup := recs[2999]
+			dup.Mark.Offset = 5000
+			res, _ = fresh.Fold(ctx, []featurestore.Record{dup})
+			if res.SkippedDupID != 1 {
+				t.Fatalf("duplicate event_id not dropped: %+v", res)
+			}
+			assertEqualProfiles(t, s, truth(recs))
+			ch, err := s.PendingChanges(ctx, false, 1000)
+			if err != nil || len(ch) != 200 {
+				t.Fatalf("change feed has %d users (%v), want 200", len(ch), err)
+			}
+		})
+	}
+}
+
+// Two writers fold different partitions' events for the same users at the
+// same time (their partitions owned by different instances): the
+// compare-and-set makes sure no update is lost.
+func TestConcurrentWritersLoseNothing(t *testing.T) {
+	rdb, prefix := testkit.Redis(t)
+	a, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	b, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	ra := records(4000, 20, "events.clickstream/0", 2)
+	rb := records(4000, 20, "events.purchases/0", 3)
+	var wg sync.WaitGroup
+	var conflicts int
+	var mu sync.Mutex
+	for _, job := range []struct {
+		s    *featurestore.Store
+		recs []featurestore.Record
+	}{{a, ra}, {b, rb}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < len(job.recs); i += 100 {
+				res, err := job.s.Fold(context.Background(), job.recs[i:i+100])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				conflicts += res.Conflicts
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("compare-and-set conflicts retried: %d", conflicts)
+	for id := range truth(ra, rb) {
+		p, err := a.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want uint64
+		for _, r := range append(append([]featurestore.Record(nil), ra...), rb...) {
+			if r.Event.UserID == id {
+				want++
+			}
+		}
+		var got uint64
+		for _, c := range p.Counts {
+			got += c
+		}
+		if got != want {
+			t.Fatalf("user %s: %d events folded, want %d", id, got, want)
+		}
+	}
+}
+
+func TestCorruptRecordIsAnError(t *testing.T) {
+	rdb, prefix := testkit.Redis(t)
+	s, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	rdb.Set(context.Background(), s.ProfileKey("u0"), "not a profile", 0)
+	_, err := s.Fold(context.Background(), records(1, 1, "t/0", 1)[:1])
+	if err == nil {
+		t.Fatal("folding onto a corrupt record succeeded")
+	}
+	t.Log(err)
+}
+
+func BenchmarkFold(b *testing.B) {
+	rdb, prefix := testkit.Redis(b)
+	for _, users := range []int{100, 2000} {
+		b.Run(fmt.Sprintf("batch=2000/users=%d", users), func(b *testing.B) {
+			s, _ := featurestore.New(rdb, featurestore.Config{Prefix: fmt.Sprint(prefix, users)}, nil, nil)
+			defer testkit.DeletePrefix(rdb, fmt.Sprint(prefix, users))
+			recs := records(2000*b.N, users, "t/0", 9)
+			b.ReportAllocs()
+			b.ResetTimer()
+			rt := 0
+			for i := 0; i < b.N; i++ {
+				res, err := s.Fold(context.Background(), recs[i*2000:(i+1)*2000])
+				if err != nil {
+					b.Fatal(err)
+				}
+				rt += res.RoundTrips
+			}
+			b.ReportMetric(float64(2000*b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(rt)/float64(2000*b.N), "roundtrips/event")
+		})
+	}
+}
