@@ -213,21 +213,9 @@ func (c *Consumer) startGeneration(ctx context.Context, stop context.CancelFunc,
 // consumer's lifetime, genCtx the generation's.
 func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) error {
 	log := c.log.With(zap.String("topic", topic), zap.Int("partition", partition))
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:       c.cfg.Brokers,
-		Topic:         topic,
-		Partition:     partition,
-		Dialer:        c.dialer,
-		MinBytes:      1,
-		MaxBytes:      c.cfg.FetchMaxBytes,
-		MaxWait:       c.cfg.FetchMaxWait,
-		QueueCapacity: c.cfg.QueueCapacity,
-	})
-	defer reader.Close()
-	if err := reader.SetOffset(offset); err != nil {
-		log.Error("setting start offset", zap.Int64("offset", offset), zap.Error(err))
-		return err
-	}
+	fetch := &fetcher{dialer: c.dialer, brokers: c.cfg.Brokers, topic: topic, partition: partition,
+		maxBytes: c.cfg.FetchMaxBytes, maxWait: c.cfg.FetchMaxWait, next: offset}
+	defer fetch.close()
 	log.Info("partition assigned", zap.Int64("start_offset", offset))
 
 	// Stop fetching when either the generation ends or the consumer stops.
@@ -253,7 +241,7 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 
 	for {
 		msgs = msgs[:0]
-		err := c.collect(fetchCtx, reader, &msgs)
+		err := c.collect(fetchCtx, fetch, &msgs)
 		if len(msgs) > 0 {
 			recs, dead = recs[:0], dead[:0]
 			now := c.hooks.Clock()
@@ -312,24 +300,33 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 // collect blocks for the first message, then gathers more until MaxBatch
 // or MaxBatchWait. It returns the fetch error that ended collection, if any
 // (messages gathered before it are still returned).
-func (c *Consumer) collect(ctx context.Context, r *kafka.Reader, out *[]kafka.Message) error {
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return err
-	}
-	*out = append(*out, m)
-	if c.cfg.MaxBatch == 1 {
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, c.cfg.MaxBatchWait)
-	defer cancel()
-	for len(*out) < c.cfg.MaxBatch {
-		m, err := r.FetchMessage(wctx)
+func (c *Consumer) collect(ctx context.Context, f *fetcher, out *[]kafka.Message) error {
+	for {
+		m, err := f.read(ctx, c.cfg.FetchMaxWait)
+		if errors.Is(err, errNoData) {
+			continue
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			return err
+		}
+		*out = append(*out, m)
+		break
+	}
+	deadline := time.Now().Add(c.cfg.MaxBatchWait)
+	for len(*out) < c.cfg.MaxBatch {
+		left := time.Until(deadline)
+		if left <= 0 && !f.buffered() {
+			return nil
+		}
+		m, err := f.read(ctx, max(left, time.Millisecond))
+		if errors.Is(err, errNoData) {
+			return nil
+		}
+		if err != nil {
+			if len(*out) > 0 && ctx.Err() == nil {
+				return nil // report it on the next call, after this batch is durable
 			}
-			return nil // batch wait elapsed
+			return err
 		}
 		*out = append(*out, m)
 	}

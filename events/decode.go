@@ -3,12 +3,13 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // Limits bound what the decoder accepts. The zero value is replaced field by
@@ -61,37 +62,15 @@ func (l Limits) WithDefaults() Limits {
 	return d
 }
 
-type wireItem struct {
-	ProductID   *string  `json:"product_id"`
-	Description *string  `json:"description"`
-	Category    *string  `json:"category"`
-	Quantity    *float64 `json:"quantity"`
-	UnitPrice   *float64 `json:"unit_price"`
-}
-
-type wireEvent struct {
-	EventID   *string     `json:"event_id"`
-	Type      *string     `json:"type"`
-	UserID    *string     `json:"user_id"`
-	TS        *string     `json:"ts"`
-	ProductID *string     `json:"product_id"`
-	Category  *string     `json:"category"`
-	Price     *float64    `json:"price"`
-	SessionID *string     `json:"session_id"`
-	Query     *string     `json:"query"`
-	OrderID   *string     `json:"order_id"`
-	Currency  *string     `json:"currency"`
-	Items     *[]wireItem `json:"items"`
-	Rating    *float64    `json:"rating"`
-	Text      *string     `json:"text"`
-	Lang      *string     `json:"lang"`
-}
+// parsers are reused across calls: fastjson parses without reflection and,
+// with a warm parser, without allocating for the parse tree.
+var parsers fastjson.ParserPool
 
 // Decode parses and validates one raw event. now is the clock against which
 // far-future timestamps are judged. It never panics; every rejection is a
 // *DecodeError carrying a Reason. Unknown JSON fields are ignored so that
 // producers can add fields before segstream knows them; every known field
-// is type-checked.
+// is type-checked, and null counts as absent.
 func Decode(raw []byte, lim Limits, now time.Time) (*Event, *DecodeError) {
 	if len(raw) == 0 {
 		return nil, reject(ReasonEmptyPayload, "", "empty message value")
@@ -106,42 +85,57 @@ func Decode(raw []byte, lim Limits, now time.Time) (*Event, *DecodeError) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, reject(ReasonBadJSON, "", "payload is not a JSON object")
 	}
-	var w wireEvent
-	if err := json.Unmarshal(raw, &w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, reject(ReasonWrongType, te.Field, "got JSON %s, want %s", te.Value, jsonKind(te.Type.Kind().String()))
-		}
-		return nil, reject(ReasonBadJSON, "", "%v", err)
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return nil, reject(ReasonBadJSON, "", "%s", clip(err.Error()))
 	}
+	o, err := v.Object()
+	if err != nil {
+		return nil, reject(ReasonBadJSON, "", "payload is not a JSON object")
+	}
+	f := fields{o: o}
 	ev := &Event{}
 	var de *DecodeError
-	if ev.EventID, de = reqID(w.EventID, "event_id", lim); de != nil {
+	if ev.EventID, de = f.reqID("event_id", lim); de != nil {
 		return nil, de
 	}
-	if w.Type == nil {
+	typ, ok, de := f.str("type")
+	if de != nil {
+		return nil, de
+	}
+	if !ok {
 		return nil, reject(ReasonMissingField, "type", "required")
 	}
-	ev.Type = ParseType(*w.Type)
+	ev.Type = ParseType(typ)
 	if ev.Type == TypeUnknown {
-		return nil, reject(ReasonUnknownType, "type", "unknown event type %q", clip(*w.Type))
+		return nil, reject(ReasonUnknownType, "type", "unknown event type %q", clip(typ))
 	}
-	if w.UserID == nil {
+	user, ok, de := f.str("user_id")
+	if de != nil {
+		return nil, de
+	}
+	if !ok {
 		return nil, reject(ReasonMissingField, "user_id", "required")
 	}
-	if strings.TrimSpace(*w.UserID) == "" {
+	if strings.TrimSpace(user) == "" {
 		return nil, reject(ReasonEmptyUserID, "user_id", "user_id is empty")
 	}
-	if len(*w.UserID) > lim.MaxIDBytes {
-		return nil, reject(ReasonFieldTooLong, "user_id", "%d bytes, limit %d", len(*w.UserID), lim.MaxIDBytes)
+	if len(user) > lim.MaxIDBytes {
+		return nil, reject(ReasonFieldTooLong, "user_id", "%d bytes, limit %d", len(user), lim.MaxIDBytes)
 	}
-	ev.UserID = *w.UserID
-	if w.TS == nil {
+	ev.UserID = user
+	tsStr, ok, de := f.str("ts")
+	if de != nil {
+		return nil, de
+	}
+	if !ok {
 		return nil, reject(ReasonMissingField, "ts", "required")
 	}
-	ts, err := time.Parse(time.RFC3339Nano, *w.TS)
+	ts, err := time.Parse(time.RFC3339Nano, tsStr)
 	if err != nil {
-		return nil, reject(ReasonBadTimestamp, "ts", "not RFC 3339: %q", clip(*w.TS))
+		return nil, reject(ReasonBadTimestamp, "ts", "not RFC 3339: %q", clip(tsStr))
 	}
 	if ts.After(now.Add(lim.MaxFutureSkew)) {
 		return nil, reject(ReasonFutureTimestamp, "ts", "%s is more than %s ahead of the clock", ts.Format(time.RFC3339), lim.MaxFutureSkew)
@@ -153,11 +147,11 @@ func Decode(raw []byte, lim Limits, now time.Time) (*Event, *DecodeError) {
 
 	switch ev.Type.Family() {
 	case FamilyClickstream:
-		de = decodeClick(&w, ev, lim)
+		de = decodeClick(f, ev, lim)
 	case FamilyPurchase:
-		de = decodePurchase(&w, ev, lim)
+		de = decodePurchase(f, ev, lim)
 	case FamilyReview:
-		de = decodeReview(&w, ev, lim)
+		de = decodeReview(f, ev, lim)
 	}
 	if de != nil {
 		return nil, de
@@ -165,53 +159,141 @@ func Decode(raw []byte, lim Limits, now time.Time) (*Event, *DecodeError) {
 	return ev, nil
 }
 
-func decodeClick(w *wireEvent, ev *Event, lim Limits) *DecodeError {
+// fields reads typed members of one JSON object; path prefixes field names
+// in errors ("items[2].").
+type fields struct {
+	o    *fastjson.Object
+	path string
+}
+
+func (f fields) get(key string) *fastjson.Value {
+	v := f.o.Get(key)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return nil
+	}
+	return v
+}
+
+// str returns a string member; ok is false when absent or null.
+func (f fields) str(key string) (string, bool, *DecodeError) {
+	v := f.get(key)
+	if v == nil {
+		return "", false, nil
+	}
+	if v.Type() != fastjson.TypeString {
+		return "", false, reject(ReasonWrongType, f.path+key, "got JSON %s, want string", v.Type())
+	}
+	b := v.GetStringBytes()
+	if !utf8.Valid(b) { // e.g. an escaped lone surrogate
+		return "", false, reject(ReasonInvalidUTF8, f.path+key, "string is not valid UTF-8")
+	}
+	return string(b), true, nil
+}
+
+// num returns a number member; ok is false when absent or null.
+func (f fields) num(key string) (float64, bool, *DecodeError) {
+	v := f.get(key)
+	if v == nil {
+		return 0, false, nil
+	}
+	if v.Type() != fastjson.TypeNumber {
+		return 0, false, reject(ReasonWrongType, f.path+key, "got JSON %s, want number", v.Type())
+	}
+	x, err := v.Float64()
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false, reject(ReasonBadJSON, f.path+key, "not a finite number")
+	}
+	return x, true, nil
+}
+
+func (f fields) reqID(key string, lim Limits) (string, *DecodeError) {
+	s, ok, de := f.str(key)
+	if de != nil {
+		return "", de
+	}
+	if !ok {
+		return "", reject(ReasonMissingField, f.path+key, "required")
+	}
+	if s == "" {
+		return "", reject(ReasonMissingField, f.path+key, "must not be empty")
+	}
+	if len(s) > lim.MaxIDBytes {
+		return "", reject(ReasonFieldTooLong, f.path+key, "%d bytes, limit %d", len(s), lim.MaxIDBytes)
+	}
+	return s, nil
+}
+
+func (f fields) optID(key string, lim Limits) (string, *DecodeError) {
+	s, _, de := f.str(key)
+	if de != nil {
+		return "", de
+	}
+	if len(s) > lim.MaxIDBytes {
+		return "", reject(ReasonFieldTooLong, f.path+key, "%d bytes, limit %d", len(s), lim.MaxIDBytes)
+	}
+	return s, nil
+}
+
+func (f fields) text(key string) (string, *DecodeError) {
+	s, _, de := f.str(key)
+	return s, de
+}
+
+func decodeClick(f fields, ev *Event, lim Limits) *DecodeError {
 	var de *DecodeError
 	if ev.Type == TypeSearch {
-		if w.Query == nil {
+		q, ok, de := f.str("query")
+		if de != nil {
+			return de
+		}
+		if !ok {
 			return reject(ReasonMissingField, "query", "required for search events")
 		}
-		ev.Query = *w.Query
-		if w.ProductID != nil { // optional on searches
-			if ev.ProductID, de = optID(w.ProductID, "product_id", lim); de != nil {
-				return de
-			}
-		}
-	} else {
-		if ev.ProductID, de = reqID(w.ProductID, "product_id", lim); de != nil {
+		ev.Query = q
+		if ev.ProductID, de = f.optID("product_id", lim); de != nil { // optional on searches
 			return de
 		}
-		if w.Price == nil {
-			return reject(ReasonMissingField, "price", "required for %s events", ev.Type)
-		}
-	}
-	if w.Price != nil {
-		if de = checkPrice(*w.Price, "price", lim); de != nil {
-			return de
-		}
-		ev.Price = *w.Price
-	}
-	if ev.Category, de = optID(w.Category, "category", lim); de != nil {
+	} else if ev.ProductID, de = f.reqID("product_id", lim); de != nil {
 		return de
 	}
-	if ev.SessionID, de = optID(w.SessionID, "session_id", lim); de != nil {
+	price, ok, de := f.num("price")
+	if de != nil {
+		return de
+	}
+	if !ok && ev.Type != TypeSearch {
+		return reject(ReasonMissingField, "price", "required for %s events", ev.Type)
+	}
+	if ok {
+		if de = checkPrice(price, "price", lim); de != nil {
+			return de
+		}
+		ev.Price = price
+	}
+	if ev.Category, de = f.optID("category", lim); de != nil {
+		return de
+	}
+	if ev.SessionID, de = f.optID("session_id", lim); de != nil {
 		return de
 	}
 	return nil
 }
 
-func decodePurchase(w *wireEvent, ev *Event, lim Limits) *DecodeError {
+func decodePurchase(f fields, ev *Event, lim Limits) *DecodeError {
 	var de *DecodeError
-	if ev.OrderID, de = reqID(w.OrderID, "order_id", lim); de != nil {
+	if ev.OrderID, de = f.reqID("order_id", lim); de != nil {
 		return de
 	}
-	if ev.Currency, de = reqID(w.Currency, "currency", lim); de != nil {
+	if ev.Currency, de = f.reqID("currency", lim); de != nil {
 		return de
 	}
-	if w.Items == nil {
+	iv := f.get("items")
+	if iv == nil {
 		return reject(ReasonMissingField, "items", "required for %s events", ev.Type)
 	}
-	items := *w.Items
+	if iv.Type() != fastjson.TypeArray {
+		return reject(ReasonWrongType, "items", "got JSON %s, want array", iv.Type())
+	}
+	items := iv.GetArray()
 	if len(items) == 0 {
 		return reject(ReasonEmptyItems, "items", "%s without items", ev.Type)
 	}
@@ -219,54 +301,69 @@ func decodePurchase(w *wireEvent, ev *Event, lim Limits) *DecodeError {
 		return reject(ReasonTooManyItems, "items", "%d items, limit %d", len(items), lim.MaxItems)
 	}
 	ev.Items = make([]Item, len(items))
-	for i := range items {
-		in, out := &items[i], &ev.Items[i]
-		p := "items[" + strconv.Itoa(i) + "]."
-		if out.ProductID, de = reqID(in.ProductID, p+"product_id", lim); de != nil {
+	for i, x := range items {
+		p := "items[" + strconv.Itoa(i) + "]"
+		if x.Type() != fastjson.TypeObject {
+			return reject(ReasonWrongType, p, "got JSON %s, want object", x.Type())
+		}
+		xo, _ := x.Object()
+		fi := fields{o: xo, path: p + "."}
+		out := &ev.Items[i]
+		if out.ProductID, de = fi.reqID("product_id", lim); de != nil {
 			return de
 		}
-		if out.Category, de = optID(in.Category, p+"category", lim); de != nil {
+		if out.Category, de = fi.optID("category", lim); de != nil {
 			return de
 		}
-		if in.Description != nil {
-			out.Description = *in.Description
+		if out.Description, de = fi.text("description"); de != nil {
+			return de
 		}
-		if in.Quantity == nil {
-			return reject(ReasonMissingField, p+"quantity", "required")
+		q, ok, de := fi.num("quantity")
+		if de != nil {
+			return de
 		}
-		q := *in.Quantity
+		if !ok {
+			return reject(ReasonMissingField, p+".quantity", "required")
+		}
 		if q != math.Trunc(q) || q < 1 || q > float64(lim.MaxQuantity) {
-			return reject(ReasonBadQuantity, p+"quantity", "%v is not an integer in 1..%d", q, lim.MaxQuantity)
+			return reject(ReasonBadQuantity, p+".quantity", "%v is not an integer in 1..%d", q, lim.MaxQuantity)
 		}
 		out.Quantity = int64(q)
-		if in.UnitPrice == nil {
-			return reject(ReasonMissingField, p+"unit_price", "required")
-		}
-		if de = checkPrice(*in.UnitPrice, p+"unit_price", lim); de != nil {
+		up, ok, de := fi.num("unit_price")
+		if de != nil {
 			return de
 		}
-		out.UnitPrice = *in.UnitPrice
+		if !ok {
+			return reject(ReasonMissingField, p+".unit_price", "required")
+		}
+		if de = checkPrice(up, p+".unit_price", lim); de != nil {
+			return de
+		}
+		out.UnitPrice = up
 	}
 	return nil
 }
 
-func decodeReview(w *wireEvent, ev *Event, lim Limits) *DecodeError {
+func decodeReview(f fields, ev *Event, lim Limits) *DecodeError {
 	var de *DecodeError
-	if ev.ProductID, de = reqID(w.ProductID, "product_id", lim); de != nil {
+	if ev.ProductID, de = f.reqID("product_id", lim); de != nil {
 		return de
 	}
-	if w.Rating == nil {
+	r, ok, de := f.num("rating")
+	if de != nil {
+		return de
+	}
+	if !ok {
 		return reject(ReasonMissingField, "rating", "required for review events")
 	}
-	r := *w.Rating
 	if r != math.Trunc(r) || r < 1 || r > 5 {
 		return reject(ReasonBadRating, "rating", "%v is not an integer in 1..5", r)
 	}
 	ev.Rating = int(r)
-	if w.Text != nil {
-		ev.Text = *w.Text
+	if ev.Text, de = f.text("text"); de != nil {
+		return de
 	}
-	if ev.Lang, de = optID(w.Lang, "lang", lim); de != nil {
+	if ev.Lang, de = f.optID("lang", lim); de != nil {
 		return de
 	}
 	return nil
@@ -277,40 +374,6 @@ func checkPrice(p float64, field string, lim Limits) *DecodeError {
 		return reject(ReasonBadPrice, field, "%v is outside 0..%v", p, lim.MaxPrice)
 	}
 	return nil
-}
-
-func reqID(p *string, field string, lim Limits) (string, *DecodeError) {
-	if p == nil {
-		return "", reject(ReasonMissingField, field, "required")
-	}
-	if *p == "" {
-		return "", reject(ReasonMissingField, field, "must not be empty")
-	}
-	return optID(p, field, lim)
-}
-
-func optID(p *string, field string, lim Limits) (string, *DecodeError) {
-	if p == nil {
-		return "", nil
-	}
-	if len(*p) > lim.MaxIDBytes {
-		return "", reject(ReasonFieldTooLong, field, "%d bytes, limit %d", len(*p), lim.MaxIDBytes)
-	}
-	return *p, nil
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "float64", "int", "int64":
-		return "number"
-	case "slice":
-		return "array"
-	case "struct", "ptr":
-		return "object"
-	}
-	return goKind
 }
 
 func clip(s string) string {
