@@ -1,0 +1,39 @@
+# The two commands of a fresh machine:
+#   make demo   - set up, build and run `segstream demo` on embedded defaults
+#   make test   - set up, start what the tests need, and run every test
+GO      ?= go
+BIN     := bin/segstream
+REDIS   ?= 127.0.0.1:6379
+
+export CGO_ENABLED := 1
+
+.PHONY: all setup build test demo bench redis clean
+
+all: build
+
+setup:
+	./tools/setup.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/segstream
+
+demo: setup build
+	./$(BIN) demo
+
+# Tests use the Redis server on $(REDIS) (started here when it does not answer).
+redis:
+	@redis-cli -u redis://$(REDIS) ping >/dev/null 2>&1 || { \
+	  echo "starting redis-server on $(REDIS)"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port $(lastword $(subst :, ,$(REDIS))) --save "" --appendonly no; \
+	  for i in $$(seq 50); do redis-cli -u redis://$(REDIS) ping >/dev/null 2>&1 && break; sleep 0.1; done; }
+
+test: setup redis
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+bench: setup build redis
+	./$(BIN) bench
+	$(GO) test -run XXX -bench . -benchtime 2s ./events ./featurestore
+
+clean:
+	rm -rf bin

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what builds and tests need on a fresh machine (Debian, Go, gcc,
+# Node/npm): kcat for the interoperability tests, and the default encoder
+# model and ONNX Runtime library (tools/encoder/setup.sh, cached under var/).
+# Idempotent: a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} (apt)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ -x tools/encoder/setup.sh ]; then
+  tools/encoder/setup.sh "$@"
+fi
