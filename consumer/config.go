@@ -32,14 +32,12 @@ type Config struct {
 	// it has one (default 20ms): the latency a quiet partition adds.
 	MaxBatchWait time.Duration `yaml:"max_batch_wait"`
 	// FetchMaxBytes caps one fetch response per partition (default 4 MiB).
+	// A partition fetches only when its fold asks for more, so intake stops
+	// while Redis is slow, and memory is bounded by about partitions ×
+	// (FetchMaxBytes + MaxBatch decoded events).
 	FetchMaxBytes int `yaml:"fetch_max_bytes"`
 	// FetchMaxWait is how long the broker may hold a fetch for new data (default 250ms).
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
-	// QueueCapacity is how many fetched messages a partition buffers ahead of
-	// the fold (default 2 × MaxBatch). With the fold slow, intake stops here:
-	// memory is bounded by partitions × (QueueCapacity + MaxBatch) messages.
-	QueueCapacity int `yaml:"queue_capacity"`
-
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"` // default 3s
 	SessionTimeout    time.Duration `yaml:"session_timeout"`    // default 30s
 	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`  // default 30s
@@ -88,9 +86,6 @@ func (c *Config) SetDefaults() {
 	if c.FetchMaxWait == 0 {
 		c.FetchMaxWait = 250 * time.Millisecond
 	}
-	if c.QueueCapacity == 0 {
-		c.QueueCapacity = 2 * c.MaxBatch
-	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 3 * time.Second
 	}
@@ -136,9 +131,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > 100_000 {
 		return fmt.Errorf("kafka.max_batch: %d is outside 1..100000", c.MaxBatch)
-	}
-	if c.QueueCapacity < 1 {
-		return fmt.Errorf("kafka.queue_capacity: %d must be positive", c.QueueCapacity)
 	}
 	if c.MaxBatchWait < 0 {
 		return fmt.Errorf("kafka.max_batch_wait: %s must not be negative", c.MaxBatchWait)

@@ -6,9 +6,9 @@
 // Concurrency: one goroutine per assigned partition, owned by the group
 // generation; a partition's messages are folded in offset order, so a
 // user's events (keyed by user_id) stay ordered per topic. Backpressure:
-// the fold is synchronous in the partition goroutine, so a slow Redis stops
-// that partition's fetching once its bounded queue is full; memory is
-// bounded by partitions × (QueueCapacity + MaxBatch) messages.
+// the fold is synchronous in the partition goroutine and a partition
+// fetches only when its fold asks for more, so a slow Redis stops intake;
+// memory is bounded by about partitions × (FetchMaxBytes + MaxBatch events).
 //
 // Rebalance: when the generation ends, each partition goroutine finishes the
 // batch in hand, makes a final commit attempt and exits; the fold is

@@ -104,6 +104,10 @@ func (f *fetcher) read(ctx context.Context, wait time.Duration) (kafka.Message, 
 			}
 			continue // batch done: fetch the next
 		}
+		if errors.Is(err, kafka.RequestTimedOut) {
+			// some brokers (kfake among them) answer an idle long poll so
+			return kafka.Message{}, errNoData
+		}
 		if errors.Is(err, kafka.OffsetOutOfRange) {
 			f.close()
 			f.next = kafka.FirstOffset

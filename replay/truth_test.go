@@ -207,4 +207,3 @@ func TestProfilesMatchOnlineRetailCSV(t *testing.T) {
 	})
 	t.Logf("%d customers match the CSV", len(sample))
 }
-

@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write(`
+kafka:
+  brokers: [kafka-1:9092, kafka-2:9092]
+  group_id: seg
+  max_batch: 5000
+  max_batch_wait: 40ms
+  limits:
+    max_payload_bytes: 131072
+redis:
+  addrs: [redis:6379]
+featurestore:
+  prefix: prod
+  limits:
+    text_ring_bytes: 2048
+`)
+	c, err := LoadConfig(good, []string{"SEGSTREAM_KAFKA_MAX_BATCH=7000", "SEGSTREAM_REDIS_ADDRS=r1:6379, r2:6379", "SEGSTREAM_REDIS_CLUSTER=true", "OTHER=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.MaxBatch != 7000 || c.Kafka.MaxBatchWait != 40*time.Millisecond || c.Kafka.GroupID != "seg" || len(c.Kafka.Brokers) != 2 {
+		t.Errorf("kafka: %+v", c.Kafka.Config)
+	}
+	if c.Kafka.Limits.MaxPayloadBytes != 131072 || c.Kafka.Limits.MaxItems != 1000 {
+		t.Errorf("limits: %+v", c.Kafka.Limits)
+	}
+	if strings.Join(c.Redis.Addrs, ",") != "r1:6379,r2:6379" || !c.Redis.Cluster {
+		t.Errorf("redis: %+v", c.Redis)
+	}
+	if c.Featurestore.Prefix != "prod" || c.Featurestore.Limits.TextRingBytes != 2048 || c.Featurestore.Limits.RetentionDays != 90 {
+		t.Errorf("featurestore: %+v", c.Featurestore)
+	}
+	if c.Kafka.Topics.DLQ != "events.dlq" || c.HTTP.Listen != ":9464" || !*c.Kafka.CreateTopics {
+		t.Errorf("defaults not applied: %+v %+v", c.Kafka.Topics, c.HTTP)
+	}
+
+	bad := []struct {
+		name, yaml string
+		env        []string
+		field      string
+	}{
+		{"no brokers", "redis: {addrs: [r:1]}\n", nil, "kafka.brokers"},
+		{"misspelt option", "kafka: {brokers: [k:1], max_bach: 3}\n", nil, "max_bach"},
+		{"batch too big", "kafka: {brokers: [k:1], max_batch: 1000000}\n", nil, "kafka.max_batch"},
+		{"start offset", "kafka: {brokers: [k:1], start_offset: middle}\n", nil, "kafka.start_offset"},
+		{"same topic twice", "kafka: {brokers: [k:1], topics: {dlq: events.reviews}}\n", nil, "kafka.topics."},
+		{"heartbeat vs session", "kafka: {brokers: [k:1], heartbeat_interval: 40s}\n", nil, "kafka.heartbeat_interval"},
+		{"redis addr", "kafka: {brokers: [k:1]}\nredis: {addrs: [nohostport]}\n", nil, "redis.addrs[0]"},
+		{"prefix braces", "kafka: {brokers: [k:1]}\nfeaturestore: {prefix: 'a{b}'}\n", nil, "featurestore.prefix"},
+		{"log level", "kafka: {brokers: [k:1]}\nlog: {level: loud}\n", nil, "log.level"},
+		{"env not a number", "kafka: {brokers: [k:1]}\n", []string{"SEGSTREAM_KAFKA_MAX_BATCH=lots"}, "kafka.max_batch"},
+		{"env bad duration", "kafka: {brokers: [k:1]}\n", []string{"SEGSTREAM_KAFKA_MAX_BATCH_WAIT=soon"}, "kafka.max_batch_wait"},
+		{"text entry above ring", "kafka: {brokers: [k:1]}\nfeaturestore: {limits: {text_entry_bytes: 4096}}\n", nil, "featurestore.limits.text_entry_bytes"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(write(tc.yaml), tc.env)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("error %q does not name %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestEnvVarsCoverEveryOption(t *testing.T) {
+	vars := strings.Join(EnvVars(), "\n")
+	for _, want := range []string{"SEGSTREAM_KAFKA_BROKERS", "SEGSTREAM_KAFKA_MAX_BATCH_WAIT", "SEGSTREAM_REDIS_ADDRS", "SEGSTREAM_FEATURESTORE_LIMITS_DEDUP_WINDOW", "SEGSTREAM_HTTP_LISTEN"} {
+		if !strings.Contains(vars, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}

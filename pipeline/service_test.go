@@ -1,0 +1,97 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/pipeline"
+)
+
+func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
+	addr := testkit.Kafka(t, 3)
+	rdb, prefix := testkit.Redis(t)
+	cfg, err := pipeline.LoadConfig("", []string{
+		"SEGSTREAM_KAFKA_BROKERS=" + addr,
+		"SEGSTREAM_KAFKA_GROUP_ID=svc-test",
+		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
+		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
+		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
+		"SEGSTREAM_REDIS_ADDRS=" + testkit.RedisAddr(),
+		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
+		"SEGSTREAM_HTTP_LISTEN=127.0.0.1:0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := pipeline.New(cfg, zaptest.NewLogger(t), consumer.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+
+	var msgs []kafka.Message
+	for i := 0; i < 100; i++ {
+		u := fmt.Sprint("s", i%10)
+		msgs = append(msgs, kafka.Message{Key: []byte(u), Value: []byte(fmt.Sprintf(`{"event_id":"s%d","type":"search","user_id":%q,"ts":"2011-03-01T10:00:00Z","query":"lamp %d"}`, i, u, i))})
+	}
+	msgs = append(msgs, kafka.Message{Key: []byte("s0"), Value: []byte(`{"event_id":"bad"}`)})
+	testkit.Produce(t, addr, "events.clickstream", msgs...)
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + svc.HTTPAddr() + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		if svc.HTTPAddr() == "" {
+			return fmt.Errorf("no HTTP listener yet")
+		}
+		_, m := get("/metrics")
+		for _, want := range []string{
+			`segstream_consumer_events_in_total{topic="events.clickstream"} 101`,
+			`segstream_consumer_dlq_events_total{reason="missing_field"} 1`,
+			`segstream_featurestore_events_total{outcome="applied"} 100`,
+			`segstream_featurestore_text_changed_total`,
+		} {
+			if !strings.Contains(m, want) {
+				return fmt.Errorf("metrics lack %s", want)
+			}
+		}
+		return nil
+	})
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	n, err := rdb.ZCard(context.Background(), prefix+":changes:text").Result()
+	if err != nil || n != 10 {
+		t.Errorf("text change feed has %d users (%v), want 10", n, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run returned %v on shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("service did not stop within 15s")
+	}
+}
