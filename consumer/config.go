@@ -37,7 +37,7 @@ type Config struct {
 	// (FetchMaxBytes + MaxBatch decoded events).
 	FetchMaxBytes int `yaml:"fetch_max_bytes"`
 	// FetchMaxWait is how long the broker may hold a fetch for new data (default 250ms).
-	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
+	FetchMaxWait      time.Duration `yaml:"fetch_max_wait"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"` // default 3s
 	SessionTimeout    time.Duration `yaml:"session_timeout"`    // default 30s
 	RebalanceTimeout  time.Duration `yaml:"rebalance_timeout"`  // default 30s

@@ -261,10 +261,16 @@ func FuzzUnmarshal(f *testing.F) {
 func BenchmarkApply(b *testing.B) {
 	ev := purchase("x", "2011-03-10T10:00:00Z", events.Item{ProductID: "p", Description: "WHITE HANGING HEART T-LIGHT HOLDER", Quantity: 6, UnitPrice: 2.55})
 	p := randomProfile(rand.New(rand.NewPCG(5, 6)), 100)
+	ids := make([]string, 1024) // more than the dedup window: every event applies
+	for i := range ids {
+		ids[i] = fmt.Sprint("id-", i)
+	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		ev.EventID = "x"
-		p.Apply(ev, Mark{}, lim)
+		ev.EventID = ids[i%len(ids)]
+		if p.Apply(ev, Mark{}, lim) != Applied {
+			b.Fatal("not applied")
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,5 +90,19 @@ func TestEnvVarsCoverEveryOption(t *testing.T) {
 		if !strings.Contains(vars, want) {
 			t.Errorf("missing %s", want)
 		}
+	}
+}
+
+// The example config in deploy/ must load (it documents every option).
+func TestDeployExampleLoads(t *testing.T) {
+	c, err := LoadConfig("../deploy/segstream.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Config
+	d.Kafka.Brokers = []string{"localhost:9092"}
+	d.SetDefaults()
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("deploy/segstream.yaml and the defaults disagree:\n%+v\n%+v", c, d)
 	}
 }
