@@ -334,9 +334,9 @@ func (c *Consumer) collect(ctx context.Context, f *fetcher, out *[]kafka.Message
 }
 
 // durable folds recs and writes dead letters, retrying failures until
-// success. It reports false if the partition was revoked first. The work
-// itself runs under runCtx-independent deadlines so that a batch in hand is
-// finished during shutdown.
+// success. It reports false if the partition was revoked, or the consumer
+// stopped, before that. Each attempt runs under its own deadline, not
+// runCtx, so that a batch in hand is finished during shutdown.
 func (c *Consumer) durable(genCtx, runCtx context.Context, log *zap.Logger, recs []featurestore.Record, dead []kafka.Message) bool {
 	foldDone, dlqDone := len(recs) == 0, len(dead) == 0
 	for attempt := 0; ; attempt++ {
@@ -368,6 +368,10 @@ func (c *Consumer) durable(genCtx, runCtx context.Context, log *zap.Logger, recs
 		}
 		select {
 		case <-genCtx.Done():
+			return false
+		case <-runCtx.Done():
+			// shutting down while Redis or the DLQ is failing: leave the
+			// batch uncommitted; the next owner redelivers it
 			return false
 		case <-time.After(c.cfg.RetryBackoff):
 		}

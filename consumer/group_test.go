@@ -166,3 +166,44 @@ func TestKcatProducedEventsFold(t *testing.T) {
 	}
 	_ = reflect.DeepEqual
 }
+
+// flakyFolder fails the first n folds, as Redis would when it is down.
+type flakyFolder struct {
+	consumer.Folder
+	fails atomic.Int32
+}
+
+func (f *flakyFolder) Fold(ctx context.Context, recs []featurestore.Record) (featurestore.FoldResult, error) {
+	if f.fails.Add(-1) >= 0 {
+		return featurestore.FoldResult{}, errors.New("injected: connection refused")
+	}
+	return f.Folder.Fold(ctx, recs)
+}
+
+// A failing fold is retried, never skipped: had a failed batch been
+// committed past, its events would be missing from the profiles.
+func TestFailedFoldIsRetriedNotSkipped(t *testing.T) {
+	addr := testkit.Kafka(t, 1)
+	rdb, prefix := testkit.Redis(t)
+	store, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	flaky := &flakyFolder{Folder: store}
+	flaky.fails.Store(3)
+	msgs, want := workload("f", 500, 10)
+	testkit.Produce(t, addr, "events.clickstream", msgs...)
+	cfg := testConfig(addr, "flaky-test")
+	c, err := consumer.New(cfg, flaky, nil, nil, consumer.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	testkit.WaitFor(t, 30*time.Second, func() error { return viewsOf(store, want) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if flaky.fails.Load() >= 0 {
+		t.Fatal("the injected failures were not all hit")
+	}
+}

@@ -132,6 +132,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak-RSS mark
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
 	t2 := time.Now()
 	if *cpuProfile != "" {
