@@ -77,6 +77,7 @@ func Marshal(p *Profile) []byte {
 		b = binary.LittleEndian.AppendUint64(b, h)
 	}
 	b = binary.AppendUvarint(b, uint64(p.RecentPos))
+	b = binary.AppendVarint(b, p.ErasedAt)
 	return b
 }
 
@@ -148,6 +149,7 @@ func Unmarshal(data []byte) (*Profile, error) {
 		}
 	}
 	p.RecentPos = uint16(r.uvarint())
+	p.ErasedAt = r.varint()
 	if r.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorruptProfile, r.err)
 	}

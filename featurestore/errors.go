@@ -11,3 +11,6 @@ var ErrCorruptProfile = errors.New("featurestore: corrupt profile record")
 // kept conflicting: another writer updates the same users continuously (two
 // consumer groups folding the same topics into one key prefix?).
 var ErrConflictRetries = errors.New("featurestore: too many compare-and-set conflicts")
+
+// ErrErased is returned by Store.Get for a user erased on request.
+var ErrErased = errors.New("featurestore: user erased")

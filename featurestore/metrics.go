@@ -9,7 +9,7 @@ import (
 // Metrics emitted (all prefixed segstream_featurestore_):
 //
 //	fold_seconds            histogram  time of one Fold call
-//	events_total{outcome}   counter    applied | skipped_offset | skipped_dup_id
+//	events_total{outcome}   counter    applied | skipped_offset | skipped_dup_id | skipped_erased
 //	users_changed_total     counter    profiles written
 //	text_changed_total      counter    profiles whose text part changed
 //	round_trips_total       counter    Redis round trips
@@ -52,6 +52,7 @@ func (m *metrics) observe(r FoldResult, d time.Duration) {
 	m.events.WithLabelValues("applied").Add(float64(r.Applied))
 	m.events.WithLabelValues("skipped_offset").Add(float64(r.SkippedOffset))
 	m.events.WithLabelValues("skipped_dup_id").Add(float64(r.SkippedDupID))
+	m.events.WithLabelValues("skipped_erased").Add(float64(r.SkippedErased))
 	m.usersChanged.Add(float64(r.Users))
 	m.textChanged.Add(float64(r.TextChanged))
 	m.roundTrips.Add(float64(r.RoundTrips))

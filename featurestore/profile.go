@@ -147,6 +147,12 @@ type Profile struct {
 	Sources   []SourceMark
 	RecentIDs []uint64 // ring of xxhash64(event_id)
 	RecentPos uint16   // next slot of RecentIDs to overwrite once full
+
+	// ErasedAt is set (unix seconds, wall clock) when the user was erased:
+	// the record is then a tombstone that keeps only the user id, and every
+	// later event for the user is dropped, so a replay or a late event cannot
+	// bring the user back.
+	ErasedAt int64
 }
 
 // Mark identifies where an event was read: source "topic/partition" and
@@ -165,6 +171,7 @@ const (
 	Applied       Outcome = iota
 	SkippedOffset         // at or below the partition mark: already applied
 	SkippedDupID          // event_id seen recently: producer retry
+	SkippedErased         // the user was erased
 )
 
 const secondsPerDay = 86400
@@ -180,6 +187,9 @@ func dayOf(unix int64) int32 {
 // events applied in the same order give the same profile. scrub is applied
 // to every text before it is kept.
 func (p *Profile) Apply(ev *events.Event, m Mark, lim Limits) Outcome {
+	if p.ErasedAt != 0 {
+		return SkippedErased
+	}
 	if m.Source != "" {
 		for i := range p.Sources {
 			if p.Sources[i].Source == m.Source {

@@ -77,6 +77,7 @@ type FoldResult struct {
 	Applied       int // events folded into profiles
 	SkippedOffset int // already applied (redelivery)
 	SkippedDupID  int // duplicate event_id (producer retry)
+	SkippedErased int // events of erased users (dropped)
 	Users         int // distinct users whose profile changed
 	TextChanged   int // of which the text part changed
 	Conflicts     int // compare-and-set conflicts retried
@@ -135,18 +136,70 @@ func (s *Store) ProfileKey(userID string) string {
 // unix milliseconds (ZADD NX keeps the first).
 func (s *Store) ChangesKey() string { return s.cfg.Prefix + ":changes" }
 
+// ClockKey holds the event-time watermark: the newest event time folded
+// (unix seconds), the clock of time-driven label changes during a replay.
+func (s *Store) ClockKey() string { return s.cfg.Prefix + ":clock" }
+
+// Watermark returns the newest event time folded so far (zero if none).
+func (s *Store) Watermark(ctx context.Context) (time.Time, error) {
+	v, err := s.rdb.ZScore(ctx, s.ClockKey(), "watermark").Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("featurestore: reading the event-time clock: %w", err)
+	}
+	return time.Unix(int64(v), 0).UTC(), nil
+}
+
+// Erase turns a user's profile into a tombstone (see Profile.ErasedAt):
+// profile data is gone, the user stays erased, and later events for the
+// user are dropped. It is idempotent.
+func (s *Store) Erase(ctx context.Context, userID string, now time.Time) error {
+	for attempt := 0; attempt < s.cfg.MaxConflictRetries; attempt++ {
+		cur, err := s.rdb.Get(ctx, s.ProfileKey(userID)).Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("featurestore: erasing %q: %w", userID, err)
+		}
+		var expect string
+		var prevRev uint64
+		if err == nil && len(cur) >= revBytes {
+			expect = string(cur[:revBytes])
+			prevRev = revOf(cur)
+		}
+		t := &Profile{UserID: userID, ErasedAt: now.Unix()}
+		for t.Rev == 0 || t.Rev == prevRev {
+			t.Rev = rand.Uint64()
+		}
+		ok, err := casScript.Run(ctx, s.rdb, []string{s.ProfileKey(userID)}, expect, Marshal(t)).Int()
+		if err != nil {
+			return fmt.Errorf("featurestore: erasing %q: %w", userID, err)
+		}
+		if ok == 1 {
+			s.Invalidate(userID)
+			pipe := s.rdb.Pipeline()
+			pipe.ZRem(ctx, s.ChangesKey(), userID)
+			pipe.ZRem(ctx, s.TextChangesKey(), userID)
+			_, err := pipe.Exec(ctx)
+			return err
+		}
+	}
+	return fmt.Errorf("%w: erasing %q", ErrConflictRetries, userID)
+}
+
 // TextChangesKey is like ChangesKey, for users whose text part changed.
 func (s *Store) TextChangesKey() string { return s.cfg.Prefix + ":changes:text" }
 
 type userBatch struct {
-	id      string
-	recs    []Record
-	base    []byte // record the fold started from (nil: none)
-	baseRev uint64
-	hasBase bool
-	out     []byte
-	textChg bool
-	res     FoldResult
+	id       string
+	recs     []Record
+	base     []byte // record the fold started from (nil: none)
+	baseRev  uint64
+	hasBase  bool
+	out      []byte
+	textChg  bool
+	lastSeen int64
+	res      FoldResult
 }
 
 // Fold applies a batch of records. Records of one user must be in the order
@@ -215,6 +268,7 @@ func (s *Store) Fold(ctx context.Context, recs []Record) (FoldResult, error) {
 		total.Applied += u.res.Applied
 		total.SkippedOffset += u.res.SkippedOffset
 		total.SkippedDupID += u.res.SkippedDupID
+		total.SkippedErased += u.res.SkippedErased
 		if u.res.Applied > 0 {
 			total.Users++
 		}
@@ -284,6 +338,8 @@ func (s *Store) apply(u *userBatch) error {
 			u.res.SkippedOffset++
 		case SkippedDupID:
 			u.res.SkippedDupID++
+		case SkippedErased:
+			u.res.SkippedErased++
 		}
 	}
 	u.out = nil
@@ -292,6 +348,7 @@ func (s *Store) apply(u *userBatch) error {
 		return nil
 	}
 	u.textChg = p.TextHash != oldHash
+	u.lastSeen = p.LastSeen
 	for {
 		p.Rev = rand.Uint64()
 		if p.Rev != u.baseRev {
@@ -320,6 +377,12 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 		}
 	}
 	pipe.ZAddNX(ctx, s.ChangesKey(), changed...)
+	var maxTS int64
+	for _, u := range us {
+		maxTS = max(maxTS, u.lastSeen)
+	}
+	// the event-time clock only moves forward (ZADD GT)
+	pipe.ZAddGT(ctx, s.ClockKey(), redis.Z{Score: float64(maxTS), Member: "watermark"})
 	if len(textChanged) > 0 {
 		pipe.ZAddNX(ctx, s.TextChangesKey(), textChanged...)
 	}
@@ -378,7 +441,14 @@ func (s *Store) Get(ctx context.Context, userID string) (*Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("featurestore: reading profile of %q: %w", userID, err)
 	}
-	return Unmarshal(b)
+	p, err := Unmarshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if p.ErasedAt != 0 {
+		return nil, fmt.Errorf("%w %q: erased at %s", ErrErased, userID, time.Unix(p.ErasedAt, 0).UTC().Format(time.RFC3339))
+	}
+	return p, nil
 }
 
 // Invalidate drops a user's cached profile (after an external delete).

@@ -2,6 +2,7 @@ package featurestore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -197,5 +198,60 @@ func BenchmarkFold(b *testing.B) {
 			b.ReportMetric(float64(2000*b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(rt)/float64(2000*b.N), "roundtrips/event")
 		})
+	}
+}
+
+func TestEraseKeepsUserGoneAndClockAdvances(t *testing.T) {
+	rdb, prefix := testkit.Redis(t)
+	s, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	ctx := context.Background()
+	recs := records(200, 5, "events.clickstream/0", 4)
+	if _, err := s.Fold(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	var newest time.Time
+	for _, r := range recs {
+		if r.Event.TS.After(newest) {
+			newest = r.Event.TS
+		}
+	}
+	if w, err := s.Watermark(ctx); err != nil || !w.Equal(newest) {
+		t.Fatalf("watermark %s (%v), want %s", w, err, newest)
+	}
+	if err := s.Erase(ctx, "u1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "u1"); !errors.Is(err, featurestore.ErrErased) {
+		t.Fatalf("Get after erase: %v", err)
+	}
+	// replay everything under a new source (offsets do not protect it)
+	again := records(200, 5, "replayed/0", 4)
+	res, err := s.Fold(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u1 int
+	for _, r := range again {
+		if r.Event.UserID == "u1" {
+			u1++
+		}
+	}
+	if res.SkippedErased != u1 || u1 == 0 {
+		t.Fatalf("skipped %d erased events, want %d", res.SkippedErased, u1)
+	}
+	if _, err := s.Get(ctx, "u1"); !errors.Is(err, featurestore.ErrErased) {
+		t.Fatalf("user came back: %v", err)
+	}
+	raw, _ := rdb.Get(ctx, s.ProfileKey("u1")).Bytes()
+	p, _ := featurestore.Unmarshal(raw)
+	if p.Orders() != 0 || len(p.Texts) != 0 || p.UserID != "u1" {
+		t.Fatalf("tombstone keeps data: %+v", p)
+	}
+	// an older clock value does not move the watermark back
+	if _, err := s.Fold(ctx, records(1, 1, "old/0", 99)); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := s.Watermark(ctx); w.Before(newest) {
+		t.Fatalf("watermark went back to %s", w)
 	}
 }
