@@ -257,7 +257,7 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 					c.m.dlq.WithLabelValues(string(derr.Reason)).Inc()
 					continue
 				}
-				recs = append(recs, featurestore.Record{Event: ev, Mark: featurestore.Mark{Source: source, Offset: m.Offset}})
+				recs = append(recs, featurestore.Record{Event: ev, Mark: featurestore.Mark{Source: source, Offset: m.Offset}, Received: m.Time})
 			}
 			c.m.eventsIn.WithLabelValues(topic).Add(float64(len(msgs)))
 			c.m.batchSize.Observe(float64(len(msgs)))

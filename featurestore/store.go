@@ -70,6 +70,9 @@ func (c *Config) Validate() error {
 type Record struct {
 	Event *events.Event
 	Mark  Mark
+	// Received is the Kafka message timestamp (zero: the fold time); the
+	// change feed keeps the oldest per user.
+	Received time.Time
 }
 
 // FoldResult reports what one Fold call did.
@@ -131,14 +134,20 @@ func (s *Store) ProfileKey(userID string) string {
 	return s.cfg.Prefix + ":{" + userID + "}:p"
 }
 
+// FeedKey names a key shared by all users (change feeds, clock, the label
+// stage's queues). They share the hash tag {feed}, so scripts that move
+// users between them work on Redis Cluster too.
+func (s *Store) FeedKey(name string) string { return s.cfg.Prefix + ":{feed}:" + name }
+
 // ChangesKey is the sorted set of users whose profile changed and are not
-// yet processed by the next stage; the score is the first change time in
-// unix milliseconds (ZADD NX keeps the first).
-func (s *Store) ChangesKey() string { return s.cfg.Prefix + ":changes" }
+// yet processed by the next stage; the score is the Kafka timestamp (unix
+// milliseconds) of the oldest event not yet processed (ZADD NX keeps it),
+// so the next stage can coalesce and measure event-to-label latency.
+func (s *Store) ChangesKey() string { return s.FeedKey("changes") }
 
 // ClockKey holds the event-time watermark: the newest event time folded
 // (unix seconds), the clock of time-driven label changes during a replay.
-func (s *Store) ClockKey() string { return s.cfg.Prefix + ":clock" }
+func (s *Store) ClockKey() string { return s.FeedKey("clock") }
 
 // Watermark returns the newest event time folded so far (zero if none).
 func (s *Store) Watermark(ctx context.Context) (time.Time, error) {
@@ -188,7 +197,7 @@ func (s *Store) Erase(ctx context.Context, userID string, now time.Time) error {
 }
 
 // TextChangesKey is like ChangesKey, for users whose text part changed.
-func (s *Store) TextChangesKey() string { return s.cfg.Prefix + ":changes:text" }
+func (s *Store) TextChangesKey() string { return s.FeedKey("text") }
 
 type userBatch struct {
 	id       string
@@ -199,6 +208,7 @@ type userBatch struct {
 	out      []byte
 	textChg  bool
 	lastSeen int64
+	received int64 // oldest Kafka timestamp of the user's records, unix ms
 	res      FoldResult
 }
 
@@ -366,14 +376,20 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 	if len(us) == 0 {
 		return nil, 0, nil
 	}
-	nowMs := float64(time.Now().UnixMilli())
+	nowMs := time.Now().UnixMilli()
 	pipe := s.rdb.Pipeline()
 	changed := make([]redis.Z, 0, len(us))
 	var textChanged []redis.Z
 	for _, u := range us {
-		changed = append(changed, redis.Z{Score: nowMs, Member: u.id})
+		score := nowMs
+		for _, r := range u.recs {
+			if !r.Received.IsZero() {
+				score = min(score, r.Received.UnixMilli())
+			}
+		}
+		changed = append(changed, redis.Z{Score: float64(score), Member: u.id})
 		if u.textChg {
-			textChanged = append(textChanged, redis.Z{Score: nowMs, Member: u.id})
+			textChanged = append(textChanged, redis.Z{Score: float64(score), Member: u.id})
 		}
 	}
 	pipe.ZAddNX(ctx, s.ChangesKey(), changed...)

@@ -81,7 +81,7 @@ func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
-	n, err := rdb.ZCard(context.Background(), prefix+":changes:text").Result()
+	n, err := rdb.ZCard(context.Background(), prefix+":{feed}:text").Result()
 	if err != nil || n != 10 {
 		t.Errorf("text change feed has %d users (%v), want 10", n, err)
 	}

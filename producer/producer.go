@@ -1,0 +1,232 @@
+// Package producer publishes segment labels: the current label document of
+// each user on the compacted topic `segments.labels` (key user_id; a
+// tombstone when a user is erased), one message per segment entry or exit
+// on `segments.changes` (the segment also as the `segment` header, so a
+// churn-alert system can filter on at_risk), and optional routes that copy
+// chosen changes to other topics (at_risk entries to alerts.churn, say).
+//
+// Publishing is at least once: a document may be published again after a
+// crash, never two different documents under one (user_id, version), so
+// consumers de-duplicate by (user_id, version). The Publisher is safe for
+// concurrent use.
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ModelRef names the model that produced a label.
+type ModelRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Reason is one input that contributed to a label.
+type Reason struct {
+	Segment      string  `json:"segment,omitempty"`
+	Input        string  `json:"input"`
+	Value        float64 `json:"value"`
+	Contribution float64 `json:"contribution"`
+}
+
+// LabelDoc is the value on segments.labels: a user's current labels.
+type LabelDoc struct {
+	UserID   string             `json:"user_id"`
+	Version  int64              `json:"version"` // per user, strictly increasing
+	AsOf     time.Time          `json:"as_of"`   // event time the labels reflect
+	Segments []string           `json:"segments"`
+	Scores   map[string]float64 `json:"scores"`
+	Model    ModelRef           `json:"model"`
+	Reasons  []Reason           `json:"reasons"`
+}
+
+// Change is one message on segments.changes.
+type Change struct {
+	UserID  string    `json:"user_id"`
+	Segment string    `json:"segment"`
+	Change  string    `json:"change"` // "entered" | "exited"
+	Version int64     `json:"version"`
+	At      time.Time `json:"at"`
+	Reasons []Reason  `json:"reasons"`
+}
+
+// Change kinds.
+const (
+	Entered = "entered"
+	Exited  = "exited"
+)
+
+// Route copies changes of one segment (and optionally one kind) to a topic.
+type Route struct {
+	Segment string `yaml:"segment"`
+	Change  string `yaml:"change"` // entered | exited | "" for both
+	Topic   string `yaml:"topic"`
+}
+
+// Config configures a Publisher.
+type Config struct {
+	Brokers      []string `yaml:"-"`
+	LabelsTopic  string   `yaml:"labels_topic"`  // default segments.labels (created compacted)
+	ChangesTopic string   `yaml:"changes_topic"` // default segments.changes
+	Routes       []Route  `yaml:"routes"`
+}
+
+// SetDefaults fills zero fields.
+func (c *Config) SetDefaults() {
+	if c.LabelsTopic == "" {
+		c.LabelsTopic = "segments.labels"
+	}
+	if c.ChangesTopic == "" {
+		c.ChangesTopic = "segments.changes"
+	}
+}
+
+// Validate checks the config; errors name the field.
+func (c *Config) Validate() error {
+	if c.LabelsTopic == c.ChangesTopic {
+		return fmt.Errorf("producer.changes_topic: %q is also producer.labels_topic", c.ChangesTopic)
+	}
+	for i, r := range c.Routes {
+		switch {
+		case r.Segment == "":
+			return fmt.Errorf("producer.routes[%d].segment: required", i)
+		case r.Topic == "":
+			return fmt.Errorf("producer.routes[%d].topic: required", i)
+		case r.Change != "" && r.Change != Entered && r.Change != Exited:
+			return fmt.Errorf("producer.routes[%d].change: %q must be entered, exited or empty", i, r.Change)
+		case r.Topic == c.LabelsTopic:
+			return fmt.Errorf("producer.routes[%d].topic: the labels topic is compacted by user; route changes elsewhere", i)
+		}
+	}
+	return nil
+}
+
+// Topics lists every topic the publisher writes.
+func (c *Config) Topics() []string {
+	out := []string{c.LabelsTopic, c.ChangesTopic}
+	for _, r := range c.Routes {
+		out = append(out, r.Topic)
+	}
+	return out
+}
+
+// Publication is what one label update sends: the document (or a
+// tombstone when Erased) and the segment changes.
+type Publication struct {
+	UserID  string
+	Label   *LabelDoc // nil with Erased
+	Erased  bool
+	Changes []Change
+}
+
+// Publisher writes publications to Kafka.
+type Publisher struct {
+	cfg Config
+	w   *kafka.Writer
+}
+
+// New returns a Publisher with its own transport.
+func New(cfg Config) (*Publisher, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("producer: no brokers")
+	}
+	return &Publisher{cfg: cfg, w: &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond,
+		BatchSize:    1000,
+		Transport:    &kafka.Transport{},
+	}}, nil
+}
+
+// Close flushes and closes the writer.
+func (p *Publisher) Close() error { return p.w.Close() }
+
+// Messages renders publications as Kafka messages, in order: for each user,
+// its changes, then its label document (so a reader of the labels topic
+// never sees a version whose changes were not sent).
+func (p *Publisher) Messages(pubs []Publication) ([]kafka.Message, error) {
+	var msgs []kafka.Message
+	for _, pub := range pubs {
+		key := []byte(pub.UserID)
+		for _, ch := range pub.Changes {
+			b, err := json.Marshal(ch)
+			if err != nil {
+				return nil, err
+			}
+			h := []kafka.Header{{Key: "segment", Value: []byte(ch.Segment)}, {Key: "change", Value: []byte(ch.Change)},
+				{Key: "version", Value: []byte(strconv.FormatInt(ch.Version, 10))}}
+			msgs = append(msgs, kafka.Message{Topic: p.cfg.ChangesTopic, Key: key, Value: b, Headers: h})
+			for _, r := range p.cfg.Routes {
+				if r.Segment == ch.Segment && (r.Change == "" || r.Change == ch.Change) {
+					msgs = append(msgs, kafka.Message{Topic: r.Topic, Key: key, Value: b, Headers: h})
+				}
+			}
+		}
+		if pub.Erased {
+			msgs = append(msgs, kafka.Message{Topic: p.cfg.LabelsTopic, Key: key, Value: nil})
+			continue
+		}
+		b, err := json.Marshal(pub.Label)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, kafka.Message{Topic: p.cfg.LabelsTopic, Key: key, Value: b,
+			Headers: []kafka.Header{{Key: "version", Value: []byte(strconv.FormatInt(pub.Label.Version, 10))}}})
+	}
+	return msgs, nil
+}
+
+// Publish sends publications and returns once the broker acknowledged all.
+func (p *Publisher) Publish(ctx context.Context, pubs []Publication) error {
+	msgs, err := p.Messages(pubs)
+	if err != nil || len(msgs) == 0 {
+		return err
+	}
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("producer: publishing %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// EnsureTopics creates the output topics that do not exist; the labels
+// topic with cleanup.policy=compact.
+func EnsureTopics(ctx context.Context, cfg Config, partitions, replication int) error {
+	cfg.SetDefaults()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	req := &kafka.CreateTopicsRequest{}
+	seen := map[string]bool{}
+	for _, t := range cfg.Topics() {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		tc := kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
+		if t == cfg.LabelsTopic {
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		req.Topics = append(req.Topics, tc)
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("producer: creating topics on %v: %w", cfg.Brokers, err)
+	}
+	for t, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("producer: creating topic %s: %w", t, terr)
+		}
+	}
+	return nil
+}
