@@ -17,7 +17,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/producer"
 )
 
 // KafkaConfig is the consumer configuration plus topic administration.
@@ -60,11 +62,34 @@ type LogConfig struct {
 	Format string `yaml:"format"` // json (default) | console
 }
 
+// ModelConfig says which classifier the label stage serves.
+type ModelConfig struct {
+	// Path of the model file (default models/default.json, made by
+	// `segstream train`; relative paths are tried from the working
+	// directory, then from the repository root).
+	Path string `yaml:"path"`
+}
+
+// LabelStageConfig switches the label stage and its text encoder.
+type LabelStageConfig struct {
+	LabelsConfig `yaml:",inline"`
+	// Enabled runs the label stage (default true). Without it the service
+	// only ingests and folds profiles.
+	Enabled *bool `yaml:"enabled"`
+	// Encode turns text embeddings on (default true); off, interests are
+	// not labelled and the encoder is not loaded.
+	Encode *bool `yaml:"encode"`
+}
+
 // Config is the service configuration.
 type Config struct {
 	Kafka        KafkaConfig         `yaml:"kafka"`
 	Redis        RedisConfig         `yaml:"redis"`
 	Featurestore featurestore.Config `yaml:"featurestore"`
+	Labels       LabelStageConfig    `yaml:"labels"`
+	Encoder      encoder.Config      `yaml:"encoder"`
+	Model        ModelConfig         `yaml:"model"`
+	Producer     producer.Config     `yaml:"producer"`
 	HTTP         HTTPConfig          `yaml:"http"`
 	Log          LogConfig           `yaml:"log"`
 }
@@ -89,6 +114,20 @@ func (c *Config) SetDefaults() {
 		c.Redis.Timeout = 5 * time.Second
 	}
 	c.Featurestore.SetDefaults()
+	c.Labels.LabelsConfig.SetDefaults()
+	if c.Labels.Enabled == nil {
+		t := true
+		c.Labels.Enabled = &t
+	}
+	if c.Labels.Encode == nil {
+		t := true
+		c.Labels.Encode = &t
+	}
+	c.Encoder.SetDefaults()
+	if c.Model.Path == "" {
+		c.Model.Path = "models/default.json"
+	}
+	c.Producer.SetDefaults()
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = ":9464"
 	}
@@ -124,6 +163,19 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Featurestore.Validate(); err != nil {
 		return err
+	}
+	if *c.Labels.Enabled {
+		if err := c.Labels.LabelsConfig.Validate(); err != nil {
+			return err
+		}
+		if err := c.Producer.Validate(); err != nil {
+			return err
+		}
+		if *c.Labels.Encode {
+			if err := c.Encoder.Validate(); err != nil {
+				return err
+			}
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

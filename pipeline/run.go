@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +21,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/producer"
 )
 
 // NewLogger builds the zap logger the config asks for.
@@ -91,6 +95,11 @@ type Service struct {
 	Redis    redis.UniversalClient
 	Store    *featurestore.Store
 	Consumer *consumer.Consumer
+	// Labels is the label stage (nil when labels.enabled is false).
+	Labels *Labels
+
+	enc *encoder.Encoder
+	pub *producer.Publisher
 
 	ready atomic.Bool
 	addr  atomic.Value // net.Addr of the HTTP listener
@@ -113,7 +122,79 @@ func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{Cfg: cfg, Log: log, Registry: reg, Redis: rdb, Store: store, Consumer: cons}, nil
+	s := &Service{Cfg: cfg, Log: log, Registry: reg, Redis: rdb, Store: store, Consumer: cons}
+	if *cfg.Labels.Enabled {
+		if err := s.buildLabels(reg); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) buildLabels(reg prometheus.Registerer) error {
+	cfg := s.Cfg
+	seg, err := NewClassifierSegmenter(RepoFile(cfg.Model.Path))
+	if err != nil {
+		return fmt.Errorf("model.path: %w (train one with `segstream train`, or set labels.enabled: false)", err)
+	}
+	var te TextEncoder
+	lc := cfg.Labels.LabelsConfig
+	if *cfg.Labels.Encode {
+		enc, err := encoder.New(cfg.Encoder, s.Log, reg)
+		if err != nil {
+			return fmt.Errorf("encoder: %w (run tools/encoder/setup.sh, or set labels.encode: false)", err)
+		}
+		if seg.M.TextDim() > 0 && seg.M.TextDim() != enc.Dim() {
+			enc.Close()
+			return fmt.Errorf("model.path: the model expects %d-d text embeddings, encoder %s gives %d", seg.M.TextDim(), enc.ModelVersion(), enc.Dim())
+		}
+		s.enc = enc
+		te = Encoder{enc}
+	} else {
+		lc.NoEncoder = true
+	}
+	pc := cfg.Producer
+	pc.Brokers = cfg.Kafka.Brokers
+	pub, err := producer.New(pc)
+	if err != nil {
+		return err
+	}
+	s.pub = pub
+	s.Labels, err = NewLabels(s.Redis, s.Store, te, seg, pub, lc, s.Log, reg)
+	return err
+}
+
+// Close releases what New built (Run does it on return).
+func (s *Service) Close() {
+	if s.enc != nil {
+		_ = s.enc.Close()
+		s.enc = nil
+	}
+	if s.pub != nil {
+		_ = s.pub.Close()
+		s.pub = nil
+	}
+}
+
+// RepoFile resolves a relative path from the working directory, or else
+// from the repository root (so tests and the binary run from anywhere in
+// the checkout find models/ and var/).
+func RepoFile(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	dir, _ := os.Getwd()
+	for i := 0; i < 5; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, p)
+		}
+		dir = filepath.Dir(dir)
+	}
+	return p
 }
 
 // HTTPAddr is the address the HTTP endpoint listens on, once started.
@@ -128,6 +209,7 @@ func (s *Service) HTTPAddr() string {
 // is cancelled; then it drains, commits and returns nil.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.Redis.Close()
+	defer s.Close()
 	if err := PingRedis(ctx, s.Redis, s.Cfg.Redis.Addrs); err != nil {
 		return err
 	}
@@ -135,6 +217,13 @@ func (s *Service) Run(ctx context.Context) error {
 		topics := append(s.Cfg.Kafka.InputTopics(), s.Cfg.Kafka.Topics.DLQ)
 		if err := EnsureTopics(ctx, s.Cfg.Kafka.Brokers, topics, s.Cfg.Kafka.Partitions, s.Cfg.Kafka.ReplicationFactor); err != nil {
 			return err
+		}
+		if s.Labels != nil {
+			pc := s.Cfg.Producer
+			pc.Brokers = s.Cfg.Kafka.Brokers
+			if err := producer.EnsureTopics(ctx, pc, s.Cfg.Kafka.Partitions, s.Cfg.Kafka.ReplicationFactor); err != nil {
+				return err
+			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -158,6 +247,12 @@ func (s *Service) Run(ctx context.Context) error {
 			return srv.Shutdown(sctx)
 		})
 		s.Log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
+	}
+	if s.Labels != nil {
+		if err := s.Labels.LoadScripts(ctx); err != nil {
+			return err
+		}
+		g.Go(func() error { return s.Labels.Run(gctx) })
 	}
 	g.Go(func() error {
 		s.ready.Store(true)

@@ -23,6 +23,9 @@ type SendConfig struct {
 	// Speed is the replay speed as a multiple of event time (2 = twice real
 	// time); 0 sends as fast as possible.
 	Speed float64
+	// Rate, when set, sends at this steady number of events per second
+	// instead (event time ignored).
+	Rate float64
 	// Chunk is how many messages one produce call carries (default 1000).
 	Chunk int
 	// Progress, when set, receives a progress bar (redrawn in place).
@@ -144,7 +147,16 @@ func Send(ctx context.Context, items []Item, cfg SendConfig, log *zap.Logger) (S
 			err = fmt.Errorf("replay: no topic configured for %s events", it.Family)
 			break
 		}
-		if cfg.Speed > 0 && !it.TS.IsZero() {
+		if cfg.Rate > 0 {
+			// send in 10 ms slices: a steady rate without a produce call per event
+			target := start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			if d := time.Until(target); d > 10*time.Millisecond {
+				if err = flush(); err != nil {
+					break
+				}
+				time.Sleep(time.Until(target))
+			}
+		} else if cfg.Speed > 0 && !it.TS.IsZero() {
 			if t0.IsZero() {
 				t0 = it.TS
 			}

@@ -44,6 +44,7 @@ func TestBinaryReplayRunProfileSigterm(t *testing.T) {
 		"SEGSTREAM_REDIS_ADDRS="+testkit.RedisAddr(),
 		"SEGSTREAM_FEATURESTORE_PREFIX="+prefix,
 		"SEGSTREAM_HTTP_LISTEN=127.0.0.1:0",
+		"SEGSTREAM_LABELS_ENABLED=false",
 	)
 	jsonl := filepath.Join(t.TempDir(), "events.jsonl")
 	lines := []string{

@@ -49,25 +49,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// kcat and segstream read the same broker over TCP.
 	addr := *brokers
 	if addr == "" {
-		self, err := os.Executable()
+		closeBroker, a, err := startBrokerProcess(ctx, *parts, stderr)
 		if err != nil {
 			return err
 		}
-		cmd := exec.CommandContext(ctx, self, "broker", "--port", "0", "--partitions", strconv.Itoa(*parts))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting broker process: %w", err)
-		}
-		defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("broker process: %w", err)
-		}
-		addr = strings.TrimSpace(strings.TrimPrefix(line, "broker listening on "))
+		defer closeBroker()
+		addr = a
 		log("broker process on %s", addr)
 	}
 	topics := map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
@@ -325,4 +312,28 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// startBrokerProcess runs `segstream broker` as a child process, so the
+// measured process's CPU and RSS are its own.
+func startBrokerProcess(ctx context.Context, partitions int, stderr io.Writer) (func(), string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.CommandContext(ctx, self, "broker", "--port", "0", "--partitions", strconv.Itoa(partitions))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("starting broker process: %w", err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, "", fmt.Errorf("broker process: %w", err)
+	}
+	return func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }, strings.TrimSpace(strings.TrimPrefix(line, "broker listening on ")), nil
 }

@@ -2,12 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -18,6 +24,7 @@ import (
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/embedded"
 	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/replay"
 )
 
@@ -32,7 +39,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	speed := fs.Float64("speed", 1_000_000, "replay speed as a multiple of event time (1e6 plays two years in about a minute; 0: as fast as possible)")
 	listen := fs.String("http", "127.0.0.1:9464", "address for /metrics, /healthz and /readyz (\"off\" disables)")
 	stay := fs.Bool("stay", false, "keep running (and serving /metrics) after the replay until interrupted")
-	show := fs.Int("show", 4, "profile updates printed per second")
+	show := fs.Int("show", 6, "label changes (or, without labels, profile updates) printed per second")
+	noLabels := fs.Bool("no-labels", false, "ingest and fold only (no encoder, classifier or label topics)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +81,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Redis.Addrs = []string{*redisAddr}
 	cfg.Featurestore.Prefix = "demo"
 	cfg.HTTP.Listen = *listen
+	cfg.Labels.Coalesce = 100 * time.Millisecond
+	cfg.Encoder.ModelDir = pipeline.RepoFile("var/models/use-lite")
+	cfg.Encoder.LibraryPath = pipeline.RepoFile("var/lib/libonnxruntime.so.1")
+	if *noLabels {
+		f := false
+		cfg.Labels.Enabled = &f
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -90,6 +105,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
 	deletePrefix(rdb, cfg.Featurestore.Prefix) // a fresh demo every run
+	var watch *changeWatcher
+	if svc.Labels != nil {
+		watch = &changeWatcher{sizes: map[string]int{}}
+	}
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
 	svcDone := make(chan error, 1)
@@ -115,6 +134,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		sendDone <- err
 	}()
 
+	if watch != nil {
+		go watch.run(ctx, cfg.Kafka.Brokers, cfg.Producer.ChangesTopic)
+	}
 	start := time.Now()
 	sent := -1
 	tick := time.NewTicker(time.Second)
@@ -133,16 +155,34 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-tick.C:
 		}
 		done := counter(svc.Registry, "segstream_consumer_events_in_total", "")
-		showChanges(ctx, stdout, svc.Store, rdb, *show)
 		el := time.Since(start).Seconds()
-		say("  [%5.0fs] events folded %s (%s/s)  profiles %s  dead letters %s", el, thousands(int(done)), thousands(int(done/el)),
-			thousands(int(profileCount(ctx, rdb, cfg.Featurestore.Prefix))), thousands(int(counter(svc.Registry, "segstream_consumer_dlq_events_total", ""))))
-		if sent >= 0 && int(done) >= sent {
+		if watch == nil {
+			showChanges(ctx, stdout, svc.Store, rdb, *show)
+			say("  [%5.0fs] events folded %s (%s/s)  profiles %s  dead letters %s", el, thousands(int(done)), thousands(int(done/el)),
+				thousands(int(profileCount(ctx, rdb, cfg.Featurestore.Prefix))), thousands(int(counter(svc.Registry, "segstream_consumer_dlq_events_total", ""))))
+			if sent >= 0 && int(done) >= sent {
+				break
+			}
+			continue
+		}
+		watch.print(stdout, *show)
+		wm, _ := svc.Store.Watermark(ctx)
+		p50, p99 := quantiles(svc.Registry, "segstream_labels_event_to_label_seconds")
+		say("  [%4.0fs] event time %s | events %s (%s/s) | labels %s, changes %s | encodes %s | latency p50 %s p99 %s | %s",
+			el, wm.Format("2006-01-02"), thousands(int(done)), thousands(int(done/el)),
+			thousands(int(counter(svc.Registry, "segstream_labels_published_total", ""))), thousands(watch.total()),
+			thousands(int(counter(svc.Registry, "segstream_labels_encodes_total", ""))), p50, p99, watch.sizesLine())
+		if sent >= 0 && int(done) >= sent && counter(svc.Registry, "segstream_labels_outbox", "") == 0 &&
+			pendingLabels(ctx, rdb, svc.Store) == 0 {
 			break
 		}
 	}
 	say("\nreplay done: %d events in %s", sent, time.Since(start).Round(time.Second))
 	summarize(ctx, stdout, svc.Store, rdb, cfg.Featurestore.Prefix)
+	if watch != nil {
+		say("segment sizes: %s", watch.sizesLine())
+		say("try: segstream label %s --redis %s --prefix %s   (while the demo runs with --stay)", watch.lastUser(), *redisAddr, cfg.Featurestore.Prefix)
+	}
 	if *stay {
 		say("\n--stay: still serving; Ctrl-C to stop")
 		<-ctx.Done()
@@ -221,4 +261,139 @@ func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb 
 
 func sampleMemoryUsageUniversal(ctx context.Context, rdb *redis.Client, prefix string) float64 {
 	return sampleMemoryUsage(ctx, rdb, prefix)
+}
+
+// changeWatcher reads segments.changes as a subscriber would and keeps
+// segment sizes.
+type changeWatcher struct {
+	mu      sync.Mutex
+	sizes   map[string]int
+	pending []producer.Change
+	n       int
+	last    string
+}
+
+func (w *changeWatcher) run(ctx context.Context, brokers []string, topic string) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: "segstream-demo-watch", Topic: topic,
+		MaxWait: 100 * time.Millisecond, StartOffset: kafka.FirstOffset, HeartbeatInterval: 500 * time.Millisecond,
+		SessionTimeout: 10 * time.Second, JoinGroupBackoff: 200 * time.Millisecond})
+	defer r.Close()
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return
+		}
+		var c producer.Change
+		if json.Unmarshal(m.Value, &c) != nil {
+			continue
+		}
+		w.mu.Lock()
+		w.n++
+		w.last = c.UserID
+		if c.Change == producer.Entered {
+			w.sizes[c.Segment]++
+		} else {
+			w.sizes[c.Segment]--
+		}
+		if len(w.pending) < 1000 {
+			w.pending = append(w.pending, c)
+		}
+		w.mu.Unlock()
+	}
+}
+
+func (w *changeWatcher) print(out io.Writer, n int) {
+	w.mu.Lock()
+	p := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	// prefer the changes people act on: at_risk and value tiers first
+	sort.SliceStable(p, func(i, j int) bool { return rank(p[i].Segment) < rank(p[j].Segment) })
+	for i, c := range p {
+		if i == n {
+			fmt.Fprintf(out, "  ... and %d more changes\n", len(p)-n)
+			break
+		}
+		why := ""
+		if len(c.Reasons) > 0 {
+			why = fmt.Sprintf("  (%s %+.2f)", c.Reasons[0].Input, c.Reasons[0].Contribution)
+		}
+		fmt.Fprintf(out, "  %s  user %-6s %-8s %-28s v%d%s\n", c.At.Format("2006-01-02"), c.UserID, c.Change, c.Segment, c.Version, why)
+	}
+}
+
+func rank(seg string) int {
+	switch {
+	case seg == "at_risk":
+		return 0
+	case strings.HasSuffix(seg, "_value"):
+		return 1
+	case strings.HasPrefix(seg, "interest:"):
+		return 3
+	}
+	return 2
+}
+
+func (w *changeWatcher) total() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+func (w *changeWatcher) lastUser() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+func (w *changeWatcher) sizesLine() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []string
+	for _, s := range []string{"new", "active", "dormant", "at_risk", "high_value", "mid_value", "low_value"} {
+		parts = append(parts, fmt.Sprintf("%s %d", s, w.sizes[s]))
+	}
+	interests := 0
+	for s, n := range w.sizes {
+		if strings.HasPrefix(s, "interest:") {
+			interests += n
+		}
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(", interests %d", interests)
+}
+
+// quantiles reads p50 and p99 from a histogram in the registry.
+func quantiles(g prometheus.Gatherer, name string) (string, string) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return "-", "-"
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		total := h.GetSampleCount()
+		if total == 0 {
+			return "-", "-"
+		}
+		q := func(p float64) string {
+			target := uint64(math.Ceil(p * float64(total)))
+			for _, b := range h.GetBucket() {
+				if b.GetCumulativeCount() >= target {
+					return "≤" + (time.Duration(b.GetUpperBound() * float64(time.Second))).Round(time.Millisecond).String()
+				}
+			}
+			return ">max"
+		}
+		return q(0.5), q(0.99)
+	}
+	return "-", "-"
+}
+
+// pendingLabels is how many users wait in the change feed or in flight.
+func pendingLabels(ctx context.Context, rdb *redis.Client, store *featurestore.Store) int64 {
+	a, _ := rdb.ZCard(ctx, store.ChangesKey()).Result()
+	b, _ := rdb.ZCard(ctx, store.FeedKey("inflight")).Result()
+	return a + b
 }

@@ -1,0 +1,165 @@
+package classifier
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/featurestore"
+)
+
+// Value tiers: the classes of the value head, by spend in the label window.
+const (
+	TierNone = 0 // no purchase
+	TierMid  = 1 // a purchase, below the top 20% of spenders
+	TierHigh = 2 // top 20% of spenders
+)
+
+// TierNames name the value-head classes in the model file and reports.
+var TierNames = []string{"none", "mid", "high"}
+
+// HighTierShare is the share of a cutoff's spenders labelled high.
+const HighTierShare = 0.20
+
+// Example is one customer at one cutoff: the profile as of the cutoff,
+// folded from the events before it, and the labels from the HorizonDays
+// days starting at it.
+type Example struct {
+	UserID string
+	Cutoff time.Time
+	View   featurestore.View
+	// Obs is the exact BG/NBD summary from the profile (purchase days).
+	Obs BGNBDObs
+	// Churn is 1 when the customer made no purchase in the label window.
+	Churn int
+	// Spend is the gross purchase amount in the label window (currency units).
+	Spend float64
+	// Tier is TierNone, TierMid or TierHigh.
+	Tier int
+}
+
+// Set is the point-in-time data set of one cutoff.
+type Set struct {
+	Cutoff   time.Time
+	Examples []Example
+}
+
+// ChurnRate is the share of examples without a purchase in the window.
+func (s *Set) ChurnRate() float64 {
+	if len(s.Examples) == 0 {
+		return 0
+	}
+	n := 0
+	for i := range s.Examples {
+		n += s.Examples[i].Churn
+	}
+	return float64(n) / float64(len(s.Examples))
+}
+
+// BuildSets folds evs (in event-time order) with featurestore's Profile.Apply
+// — the fold the service uses — and snapshots every customer with at least
+// one purchase before each cutoff. Cutoffs must be ascending. Labels come
+// from the events in [cutoff, cutoff+HorizonDays days); nothing at or after
+// the cutoff reaches the profile.
+func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits) ([]Set, error) {
+	lim = lim.WithDefaults()
+	for i := 1; i < len(cutoffs); i++ {
+		if !cutoffs[i].After(cutoffs[i-1]) {
+			return nil, fmt.Errorf("cutoffs must be ascending: %s after %s", cutoffs[i].Format(time.DateOnly), cutoffs[i-1].Format(time.DateOnly))
+		}
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].TS.Before(evs[i-1].TS) {
+			return nil, fmt.Errorf("events must be in event-time order (event %d at %s before %s)", i, evs[i].TS, evs[i-1].TS)
+		}
+	}
+	profiles := map[string]*featurestore.Profile{}
+	var users []string
+	next := 0
+	sets := make([]Set, 0, len(cutoffs))
+	for _, c := range cutoffs {
+		for next < len(evs) && evs[next].TS.Before(c) {
+			ev := evs[next]
+			p := profiles[ev.UserID]
+			if p == nil {
+				p = &featurestore.Profile{}
+				profiles[ev.UserID] = p
+				users = append(users, ev.UserID)
+			}
+			p.Apply(ev, featurestore.Mark{}, lim)
+			next++
+		}
+		// Labels: purchases in [c, c+horizon).
+		end := c.AddDate(0, 0, HorizonDays)
+		spend := map[string]float64{}
+		for j := next; j < len(evs) && evs[j].TS.Before(end); j++ {
+			if evs[j].Type == events.TypePurchase {
+				spend[evs[j].UserID] += float64(evs[j].Amount()) / 100
+			}
+		}
+		set := Set{Cutoff: c}
+		sorted := append([]string(nil), users...)
+		sort.Strings(sorted)
+		for _, u := range sorted {
+			p := profiles[u]
+			if p.LastPurchase == 0 {
+				continue
+			}
+			ex := Example{UserID: u, Cutoff: c, View: featurestore.NewView(p, c), Obs: obsFromProfile(p, c)}
+			s, ok := spend[u]
+			ex.Spend = s
+			if !ok {
+				ex.Churn = 1
+			}
+			set.Examples = append(set.Examples, ex)
+		}
+		assignTiers(set.Examples)
+		sets = append(sets, set)
+	}
+	return sets, nil
+}
+
+// assignTiers labels the top HighTierShare of spenders high (ties by spend
+// go the same way), other spenders mid, the rest none.
+func assignTiers(exs []Example) {
+	var spends []float64
+	for i := range exs {
+		if exs[i].Churn == 0 {
+			spends = append(spends, exs[i].Spend)
+		}
+	}
+	if len(spends) == 0 {
+		return
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(spends)))
+	k := int(float64(len(spends))*HighTierShare + 0.5)
+	if k < 1 {
+		k = 1
+	}
+	thr := spends[k-1]
+	for i := range exs {
+		switch {
+		case exs[i].Churn == 1:
+			exs[i].Tier = TierNone
+		case exs[i].Spend >= thr:
+			exs[i].Tier = TierHigh
+		default:
+			exs[i].Tier = TierMid
+		}
+	}
+}
+
+const secondsPerDay = 86400
+
+// obsFromProfile is the BG/NBD summary at cutoff c: distinct purchase days
+// (UTC) minus one, and the times of the last purchase and of the cutoff
+// since the first purchase, in weeks.
+func obsFromProfile(p *featurestore.Profile, c time.Time) BGNBDObs {
+	const week = 7 * secondsPerDay
+	return BGNBDObs{
+		X:  float64(p.DistinctPurchaseDays() - 1),
+		TX: float64(p.LastPurchase-p.FirstPurchase) / week,
+		T:  float64(c.Unix()-p.FirstPurchase) / week,
+	}
+}

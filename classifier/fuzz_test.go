@@ -1,0 +1,41 @@
+package classifier
+
+import (
+	"testing"
+	"time"
+)
+
+// FuzzDecode feeds arbitrary bytes to the model decoder. Invariants: it
+// never panics; whatever it accepts can score a view and be labelled
+// without panicking, with probabilities in [0, 1].
+func FuzzDecode(f *testing.F) {
+	evs := sliceEvents(f)
+	res, err := Run(f.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := res.Model.Encode()
+	f.Add(good)
+	text, _ := withText(res.Model).Encode()
+	f.Add(text)
+	f.Add([]byte(`{"format":"segstream.classifier","format_version":1}`))
+	f.Add([]byte(`null`))
+	v := res.Data.Val.Examples[0].View
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		for _, emb := range [][]float32{nil, make([]float32, m.TextDim())} {
+			s := m.Score(v, emb)
+			if !(s.ChurnRisk >= 0 && s.ChurnRisk <= 1) && s.ChurnRisk == s.ChurnRisk {
+				t.Fatalf("churn risk %v", s.ChurnRisk)
+			}
+			l, err := NewLabeler(m, Rules{})
+			if err != nil {
+				continue
+			}
+			l.Decide(State{}, s, v.AsOf.Add(time.Hour))
+		}
+	})
+}

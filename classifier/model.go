@@ -1,0 +1,363 @@
+package classifier
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/segstream/segstream/featurestore"
+)
+
+// ModelFormat and ModelFormatVersion identify the model file layout.
+const (
+	ModelFormat        = "segstream.classifier"
+	ModelFormatVersion = 1
+)
+
+// EmbeddingSpec names the text encoder whose embeddings the model's themes
+// (and text input, when it has one) were computed with.
+type EmbeddingSpec struct {
+	Encoder string `json:"encoder"` // encoder model version
+	Dim     int    `json:"dim"`
+}
+
+// TextSpec describes the text input of heads that take one.
+type TextSpec struct {
+	Dim   int       `json:"dim"`
+	Mean  []float64 `json:"mean"`  // subtracted from the embedding (a missing embedding is the mean)
+	Scale float64   `json:"scale"` // multiplies the centred embedding
+}
+
+// Head is one trained softmax head.
+type Head struct {
+	Classes []string    `json:"classes"`
+	Softmax *Softmax    `json:"softmax"`
+	Train   TrainConfig `json:"train"`
+	Fit     FitLog      `json:"fit"`
+	// Threshold (churn head): at_risk when P(churn) >= Threshold, chosen on
+	// the validation cutoff to maximise macro-F1.
+	Threshold float64 `json:"threshold,omitempty"`
+	// Offsets (value head): the predicted tier is argmax log p_k + Offsets[k],
+	// tuned on the validation cutoff to maximise macro-F1.
+	Offsets []float64 `json:"offsets,omitempty"`
+}
+
+// DataRange records what a model was trained on.
+type DataRange struct {
+	Sources      []string    `json:"sources"`
+	FirstEvent   time.Time   `json:"first_event"`
+	LastEvent    time.Time   `json:"last_event"`
+	TrainCutoffs []time.Time `json:"train_cutoffs"`
+	ValCutoff    time.Time   `json:"val_cutoff"`
+	TestCutoff   time.Time   `json:"test_cutoff,omitzero"`
+	TrainRows    int         `json:"train_rows"`
+	HorizonDays  int         `json:"horizon_days"`
+}
+
+// HeadMetrics are a head's figures on one cutoff.
+type HeadMetrics struct {
+	Churn Report `json:"churn"`
+	Value Report `json:"value"`
+}
+
+// Model is a trained classifier: everything needed to score a view, in one
+// JSON file.
+type Model struct {
+	Format         string                 `json:"format"`
+	FormatVersion  int                    `json:"format_version"`
+	Name           string                 `json:"name"`
+	Version        string                 `json:"version"` // hash of the file's content (without this field)
+	FeatureVersion string                 `json:"feature_version"`
+	Features       []string               `json:"features"`
+	SchemaHash     string                 `json:"schema_hash"`
+	Embedding      *EmbeddingSpec         `json:"embedding,omitempty"`
+	Text           *TextSpec              `json:"text,omitempty"`
+	Stats          Stats                  `json:"stats"`
+	BGNBD          BGNBDParams            `json:"bgnbd"`
+	Churn          Head                   `json:"churn"`
+	Value          Head                   `json:"value"`
+	Rules          Rules                  `json:"rules"`
+	Themes         []Theme                `json:"themes,omitempty"`
+	Data           DataRange              `json:"data"`
+	Metrics        map[string]HeadMetrics `json:"metrics,omitempty"` // by cutoff name: "validation", "test"
+	Seed           uint64                 `json:"seed"`
+}
+
+// TextDim is the embedding size the model takes (0: no text input).
+func (m *Model) TextDim() int {
+	if m.Text == nil {
+		return 0
+	}
+	return m.Text.Dim
+}
+
+// Encode returns the model file's bytes, with Version set to a hash of the
+// content.
+func (m *Model) Encode() ([]byte, error) {
+	m.Version = ""
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(b)
+	m.Version = hex.EncodeToString(h[:6])
+	b, err = json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Save writes the model file atomically.
+func (m *Model) Save(path string) error {
+	b, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Load reads and checks a model file; see Decode.
+func Load(path string) (*Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading classifier model: %w", err)
+	}
+	m, err := Decode(b)
+	if se, ok := err.(*SchemaError); ok {
+		se.Path = path
+	} else if err != nil {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return m, err
+}
+
+// Decode parses a model file and refuses it (*SchemaError, matching
+// ErrSchemaMismatch) when its features are not the ones this build
+// computes, or (ErrBadModel) when it is malformed.
+func Decode(b []byte) (*Model, error) {
+	var m Model
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadModel, err)
+	}
+	if m.Format != ModelFormat {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadModel, m.Format, ModelFormat)
+	}
+	if m.FormatVersion != ModelFormatVersion {
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrBadModel, m.FormatVersion, ModelFormatVersion)
+	}
+	build := SchemaHash(NumericFeatures, m.TextDim())
+	se := &SchemaError{FileHash: m.SchemaHash, BuildHash: build}
+	switch {
+	case m.FeatureVersion != FeatureVersion:
+		se.Detail = fmt.Sprintf("feature code %s, this build has %s", m.FeatureVersion, FeatureVersion)
+	case !slices.Equal(m.Features, NumericFeatures):
+		se.Detail = firstDiff(m.Features, NumericFeatures)
+	case m.SchemaHash != build:
+		se.Detail = "hash differs"
+	}
+	if se.Detail != "" {
+		return nil, se
+	}
+	return &m, m.check()
+}
+
+func firstDiff(file, build []string) string {
+	for i := 0; i < max(len(file), len(build)); i++ {
+		var f, b string
+		if i < len(file) {
+			f = file[i]
+		}
+		if i < len(build) {
+			b = build[i]
+		}
+		if f != b {
+			return fmt.Sprintf("feature %d is %q in the file, %q in this build", i, f, b)
+		}
+	}
+	return "same features"
+}
+
+func (m *Model) check() error {
+	d := len(NumericFeatures) + m.TextDim()
+	if len(m.Stats.Mean) != len(NumericFeatures) || len(m.Stats.Std) != len(NumericFeatures) {
+		return fmt.Errorf("%w: stats cover %d features, want %d", ErrBadModel, len(m.Stats.Mean), len(NumericFeatures))
+	}
+	for _, h := range []struct {
+		name string
+		h    Head
+		k    int
+	}{{"churn", m.Churn, 2}, {"value", m.Value, 3}} {
+		s := h.h.Softmax
+		if s == nil || s.Classes != h.k || s.Dim != d || len(s.W) != s.Classes*(s.Dim+1) {
+			return fmt.Errorf("%w: %s head does not take %d inputs to %d classes", ErrBadModel, h.name, d, h.k)
+		}
+	}
+	if m.Text != nil && len(m.Text.Mean) != m.Text.Dim {
+		return fmt.Errorf("%w: text mean has %d values, want %d", ErrBadModel, len(m.Text.Mean), m.Text.Dim)
+	}
+	if m.Text != nil && (m.Embedding == nil || m.Embedding.Dim != m.Text.Dim) {
+		return fmt.Errorf("%w: text input without a matching embedding spec", ErrBadModel)
+	}
+	for _, t := range m.Themes {
+		if m.Embedding == nil || len(t.Centroid) != m.Embedding.Dim {
+			return fmt.Errorf("%w: theme %q centroid does not match the embedding spec", ErrBadModel, t.Name)
+		}
+	}
+	if len(m.Value.Offsets) != 0 && len(m.Value.Offsets) != 3 {
+		return fmt.Errorf("%w: value offsets", ErrBadModel)
+	}
+	return nil
+}
+
+// Scores are a model's outputs for one view.
+type Scores struct {
+	// ChurnRisk is P(no purchase in the next HorizonDays days).
+	ChurnRisk float64 `json:"churn_risk"`
+	// ChurnLogit is log(ChurnRisk / (1 - ChurnRisk)).
+	ChurnLogit float64 `json:"churn_logit"`
+	// Tier holds the value-tier probabilities, in TierNames order.
+	Tier [3]float64 `json:"value_tier"`
+	// TierClass is the predicted tier (argmax with the tuned offsets).
+	TierClass int `json:"value_tier_class"`
+	// ThemeSim is the cosine similarity of the text embedding to each theme
+	// (nil without an embedding or themes).
+	ThemeSim []float64 `json:"theme_similarity,omitempty"`
+
+	AsOf      time.Time `json:"as_of"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+
+	raw   []float64 // numeric features before standardisation
+	input []float64 // standardised inputs (numeric, then centred text)
+	text  bool
+}
+
+// Score computes the heads' outputs for a view. emb is the profile text
+// embedding; nil (or a model without text) leaves the text input neutral.
+// Score is safe for concurrent use.
+func (m *Model) Score(v featurestore.View, emb []float32) Scores {
+	s := Scores{AsOf: v.AsOf, FirstSeen: v.FirstSeen, LastSeen: v.LastSeen}
+	s.raw, s.input, s.text = m.inputs(v, emb)
+	if m.Embedding != nil && len(emb) == m.Embedding.Dim && len(m.Themes) > 0 {
+		s.ThemeSim = make([]float64, len(m.Themes))
+		for i, t := range m.Themes {
+			s.ThemeSim[i] = cosine32(emb, t.Centroid)
+		}
+	}
+	var z [3]float64
+	m.Churn.Softmax.Logits(s.input, z[:2])
+	s.ChurnLogit = z[1] - z[0]
+	s.ChurnRisk = 1 / (1 + math.Exp(-s.ChurnLogit))
+	m.Value.Softmax.Probs(s.input, z[:3])
+	s.Tier = z
+	s.TierClass = argmaxOffset(z[:], m.Value.Offsets)
+	return s
+}
+
+// inputs computes the raw features and the heads' standardised input
+// vector; training builds its matrices with it too, so serving and training
+// cannot drift apart.
+func (m *Model) inputs(v featurestore.View, emb []float32) (raw, in []float64, text bool) {
+	ext := Extractor{BGNBD: &m.BGNBD}
+	raw = ext.Features(make([]float64, 0, len(NumericFeatures)), v)
+	in = make([]float64, len(raw), len(raw)+m.TextDim())
+	copy(in, raw)
+	m.Stats.Apply(in)
+	if m.Text != nil {
+		text = len(emb) == m.Text.Dim
+		for j := 0; j < m.Text.Dim; j++ {
+			x := 0.0
+			if text {
+				x = (float64(emb[j]) - m.Text.Mean[j]) * m.Text.Scale
+			}
+			in = append(in, x)
+		}
+	}
+	return raw, in, text
+}
+
+func cosine32(a, b []float32) float64 {
+	var d, na, nb float64
+	for i := range a {
+		d += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return d / math.Sqrt(na*nb)
+}
+
+// Contribution is one input's share of a head's logit.
+type Contribution struct {
+	Input        string  `json:"input"`
+	Value        float64 `json:"value"` // the raw feature value (for text: cosine to the named theme)
+	Contribution float64 `json:"contribution"`
+}
+
+// Contributions explains a linear head's logit for s: each input's weight
+// times its standardised value, the text embedding's dimensions summed as
+// one input named after its nearest theme. With the returned intercept
+// they sum exactly to the logit: for the churn head (head "churn") the
+// churn log-odds ChurnLogit, for the value head (head "value") class k's
+// logit minus the mean of the three. Sorted by decreasing |contribution|.
+func (m *Model) Contributions(s Scores, head string, k int) (cs []Contribution, intercept float64) {
+	var diff func(j int) float64
+	switch head {
+	case "churn":
+		r0, r1 := m.Churn.Softmax.Row(0), m.Churn.Softmax.Row(1)
+		diff = func(j int) float64 { return r1[j] - r0[j] }
+	default:
+		sm := m.Value.Softmax
+		rows := [][]float64{sm.Row(0), sm.Row(1), sm.Row(2)}
+		diff = func(j int) float64 {
+			return rows[k][j] - (rows[0][j]+rows[1][j]+rows[2][j])/3
+		}
+	}
+	n := len(NumericFeatures)
+	dim := len(s.input)
+	for j := 0; j < n; j++ {
+		cs = append(cs, Contribution{Input: m.Features[j], Value: s.raw[j], Contribution: diff(j) * s.input[j]})
+	}
+	if dim > n {
+		var t float64
+		for j := n; j < dim; j++ {
+			t += diff(j) * s.input[j]
+		}
+		name, sim := TextFeature, 0.0
+		if i := argmax(s.ThemeSim); i >= 0 {
+			name, sim = TextFeature+":"+m.Themes[i].Name, s.ThemeSim[i]
+		}
+		cs = append(cs, Contribution{Input: name, Value: sim, Contribution: t})
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return math.Abs(cs[a].Contribution) > math.Abs(cs[b].Contribution) })
+	return cs, diff(dim)
+}
+
+func argmax(v []float64) int {
+	bi := -1
+	for i, x := range v {
+		if bi < 0 || x > v[bi] {
+			bi = i
+		}
+	}
+	return bi
+}

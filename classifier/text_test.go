@@ -1,0 +1,113 @@
+package classifier
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/segstream/segstream/encoder"
+	"github.com/segstream/segstream/events"
+)
+
+// requireEncoder starts the default encoder, or skips when its model is not
+// set up; on CI (CI=true) a missing model fails the test instead.
+func requireEncoder(t *testing.T) *encoder.Encoder {
+	t.Helper()
+	const model = "../var/models/use-lite/model.onnx"
+	if _, err := os.Stat(model); err != nil {
+		msg := model + " is missing: run tools/encoder/setup.sh (from the repo root) first"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	enc, err := encoder.New(encoder.Config{ModelDir: "../var/models/use-lite"}, nil, nil)
+	if err != nil {
+		t.Fatalf("starting the encoder: %v (run tools/encoder/setup.sh)", err)
+	}
+	t.Cleanup(func() { enc.Close() })
+	return enc
+}
+
+// TestTextEndToEnd trains with the real encoder on the slice: the text
+// model takes the embedding, themes are learned and named, interests come
+// out of Decide and explanations group the text as one input.
+func TestTextEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes a few hundred texts")
+	}
+	enc := requireEncoder(t)
+	evs := sliceEvents(t)
+	var cat []string
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		for _, it := range ev.Items {
+			d := strings.Join(strings.Fields(it.Description), " ")
+			if ev.Type == events.TypePurchase && len(d) > 3 && !seen[d] && len(cat) < 300 {
+				seen[d] = true
+				cat = append(cat, d)
+			}
+		}
+	}
+	tok := enc.Tokenizer()
+	p := DefaultProtocol()
+	p.TrainCutoffs = p.TrainCutoffs[len(p.TrainCutoffs)-4:]
+	res, err := Run(t.Context(), evs, Config{Protocol: p, Seed: 2, L2Grid: []float64{1e-2}, Text: enc, Themes: 6, Catalogue: cat,
+		ProfileText: func(s []string) string { return encoder.ProfileText(s, 0, tok) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.WithText
+	if m == nil || m.TextDim() != enc.Dim() || len(m.Themes) != 6 {
+		t.Fatalf("text model missing or malformed")
+	}
+	for _, th := range m.Themes {
+		if th.Name == "" || len(th.Words) == 0 {
+			t.Fatalf("unnamed theme %+v", th.Words)
+		}
+	}
+	// Round trip and score with a real embedding.
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.Data.Val.Examples[0]
+	var texts []string
+	for _, tv := range e.View.Texts {
+		texts = append(texts, tv.Text)
+	}
+	vecs, err := enc.Encode(t.Context(), []string{encoder.ProfileText(texts, 0, tok)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m2.Score(e.View, vecs[0])
+	cs, bias := m2.Contributions(s, "churn", 1)
+	sum := bias
+	named := false
+	for _, c := range cs {
+		sum += c.Contribution
+		named = named || strings.HasPrefix(c.Input, TextFeature+":")
+	}
+	if d := sum - s.ChurnLogit; d > 1e-9 || d < -1e-9 || !named {
+		t.Fatalf("text explanation: sum off by %g, named=%v", d, named)
+	}
+	l, err := NewLabeler(m2, Rules{InterestMinSim: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, _, _ := l.Decide(State{}, s, e.View.AsOf)
+	if !slices.ContainsFunc(segs, func(x string) bool { return strings.HasPrefix(x, InterestPrefix) }) {
+		t.Fatalf("no interest segment: %v", segs)
+	}
+	t.Logf("segments %v; themes %v", segs, func() (n []string) {
+		for _, th := range m2.Themes {
+			n = append(n, th.Name)
+		}
+		return
+	}())
+}

@@ -1,0 +1,214 @@
+package encoder
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Encoder embeds texts with one model. Safe for concurrent use.
+type Encoder struct {
+	cfg     Config
+	spec    Spec
+	log     *zap.Logger
+	m       *metrics
+	tok     Tokenizer
+	run     *runner
+	batcher *batcher
+	// empty is the model's embedding of a text with no tokens (sparse style:
+	// the graph cannot take a trailing empty row, so it is computed once).
+	empty []float32
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped chan struct{}
+	closed  atomic.Bool
+	once    sync.Once
+}
+
+// New loads the model in cfg.ModelDir and starts the batcher and workers.
+// cfg gets its defaults first; log and reg may be nil.
+func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Encoder, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.ModelDir = resolvePath(cfg.ModelDir)
+	cfg.LibraryPath = resolvePath(cfg.LibraryPath)
+	spec, err := LoadSpec(cfg.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	m := newMetrics(reg)
+	tok, err := NewTokenizer(cfg.ModelDir, spec)
+	if err != nil {
+		return nil, err
+	}
+	if u, ok := tok.(*UnigramTokenizer); ok {
+		u.OnReset = m.resets.Inc
+	}
+	if err := initRuntime(cfg.LibraryPath); err != nil {
+		return nil, err
+	}
+	log = log.With(zap.String("model_version", spec.ModelVersion), zap.String("provider", cfg.Provider))
+	if cfg.Provider == "cuda" {
+		log.Info("encoder: using the CUDA execution provider", zap.Int("device_id", cfg.DeviceID), zap.String("library", cfg.LibraryPath))
+	}
+	run, err := newRunner(cfg, spec, filepath.Join(cfg.ModelDir, "model.onnx"))
+	if err != nil {
+		if cfg.Provider == "cuda" {
+			log.Error("encoder: CUDA execution provider unavailable", zap.Int("device_id", cfg.DeviceID), zap.Error(err))
+		}
+		return nil, err
+	}
+	e := &Encoder{
+		cfg: cfg, spec: spec, log: log, m: m, tok: tok, run: run,
+		batcher: newBatcher(cfg.MaxBatch, cfg.MaxWait),
+		stopped: make(chan struct{}),
+	}
+	e.empty = make([]float32, spec.Dim)
+	if spec.InputStyle == "sparse_ids" {
+		// An empty text in the middle of a batch: one row with no tokens.
+		var buf packBuf
+		out, err := run.run([]Tokens{{}, {IDs: []int64{int64(spec.Tokenizer.ReservedIDs)}}}, &buf)
+		if err != nil {
+			run.close()
+			return nil, fmt.Errorf("%w: first run: %v", ErrModel, err)
+		}
+		e.empty = out[0]
+	}
+	e.batcher.onWait = func(d time.Duration) { m.queueWait.Observe(d.Seconds()) }
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.wg.Add(1 + cfg.Sessions)
+	go func() { defer e.wg.Done(); e.batcher.loop(ctx) }()
+	for i := 0; i < cfg.Sessions; i++ {
+		go func() { defer e.wg.Done(); e.batcher.worker(ctx, e.runBatch) }()
+	}
+	log.Info("encoder: ready",
+		zap.String("model_dir", cfg.ModelDir), zap.String("input_style", spec.InputStyle),
+		zap.Int("dim", spec.Dim), zap.Int("max_tokens", spec.MaxTokens),
+		zap.String("ort_version", runtimeVersion()), zap.Int("intra_op_threads", cfg.IntraOpThreads),
+		zap.Int("sessions", cfg.Sessions), zap.Int("max_batch", cfg.MaxBatch), zap.Duration("max_wait", cfg.MaxWait))
+	return e, nil
+}
+
+func (e *Encoder) runBatch(seqs []Tokens, buf *packBuf) ([][]float32, error) {
+	start := time.Now()
+	out, err := e.run.run(seqs, buf)
+	e.m.runSeconds.Observe(time.Since(start).Seconds())
+	e.m.batches.Inc()
+	e.m.batchTexts.Observe(float64(len(seqs)))
+	if err != nil {
+		e.log.Error("encoder: batch failed", zap.Int("texts", len(seqs)), zap.Error(err))
+	}
+	return out, err
+}
+
+// Dim is the embedding size.
+func (e *Encoder) Dim() int { return e.spec.Dim }
+
+// ModelVersion names the model's exact weights (spec.json model_version).
+func (e *Encoder) ModelVersion() string { return e.spec.ModelVersion }
+
+// Tokenizer is the model's tokenizer (for ProfileText).
+func (e *Encoder) Tokenizer() Tokenizer { return e.tok }
+
+// MaxTokens is the model's token limit.
+func (e *Encoder) MaxTokens() int { return e.spec.MaxTokens }
+
+// Encode embeds texts, one vector of Dim() floats per text, in order. Texts
+// the tokenizer rejects fail alone: their entry is nil and the error is a
+// *BatchError (errors.Is(err, ErrTokenize)); the other vectors are valid.
+// Any other error (ctx ended, ErrClosed, ErrModel) fails the whole call.
+func (e *Encoder) Encode(ctx context.Context, texts []string) ([][]float32, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(texts))
+	if len(texts) == 0 {
+		return out, nil
+	}
+	var failed map[int]error
+	seqs := make([]Tokens, 0, len(texts))
+	idx := make([]int, 0, len(texts))
+	for i, t := range texts {
+		tk, err := e.tok.Tokenize(t)
+		if err != nil {
+			if failed == nil {
+				failed = make(map[int]error)
+			}
+			failed[i] = err
+			e.m.tokenizeErrors.Inc()
+			e.log.Warn("encoder: text not tokenized", zap.Int("index", i), zap.Int("bytes", len(t)), zap.Error(err))
+			continue
+		}
+		if tk.Truncated {
+			e.m.truncated.Inc()
+		}
+		if len(tk.IDs) == 0 {
+			out[i] = append([]float32(nil), e.empty...)
+			continue
+		}
+		seqs = append(seqs, tk)
+		idx = append(idx, i)
+	}
+	reqs := make([]*request, 0, (len(seqs)+e.cfg.MaxBatch-1)/e.cfg.MaxBatch)
+	for lo := 0; lo < len(seqs); lo += e.cfg.MaxBatch {
+		r := &request{seqs: seqs[lo:min(lo+e.cfg.MaxBatch, len(seqs))], done: make(chan struct{})}
+		if err := e.batcher.submit(ctx, e.stopped, r); err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, r)
+	}
+	k := 0
+	for _, r := range reqs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.stopped:
+			return nil, ErrClosed
+		}
+		if r.err != nil {
+			e.m.texts.WithLabelValues("error").Add(float64(len(texts)))
+			return nil, r.err
+		}
+		for _, v := range r.out {
+			out[idx[k]] = v
+			k++
+		}
+	}
+	e.m.texts.WithLabelValues("ok").Add(float64(len(texts) - len(failed)))
+	if failed != nil {
+		e.m.texts.WithLabelValues("error").Add(float64(len(failed)))
+		return out, &BatchError{Failed: failed}
+	}
+	return out, nil
+}
+
+// Close stops the batcher and workers (requests still queued get ErrClosed)
+// and releases the session. The ONNX Runtime environment stays loaded.
+func (e *Encoder) Close() error {
+	var err error
+	e.once.Do(func() {
+		e.closed.Store(true)
+		e.cancel()
+		close(e.stopped)
+		e.wg.Wait()
+		err = e.run.close()
+	})
+	return err
+}

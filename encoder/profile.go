@@ -1,0 +1,72 @@
+package encoder
+
+import (
+	"strings"
+	"unicode"
+)
+
+// ProfileSeparator joins the texts of a profile.
+const ProfileSeparator = " | "
+
+// ProfileText builds the one text a profile contributes to its embedding from
+// the profile's texts, most recent first: each text is trimmed and its
+// whitespace collapsed; empty texts and repeats (compared case-insensitively)
+// are dropped; the rest are joined with ProfileSeparator, most recent first,
+// until the model's token limit: the text that would cross it is cut at a
+// word boundary so that the result has fewer than maxTokens tokens (with tok;
+// special tokens included), and older texts are left out. The result depends
+// only on its inputs. maxTokens <= 0 means tok.MaxTokens(); a nil tok joins
+// everything.
+func ProfileText(texts []string, maxTokens int, tok Tokenizer) string {
+	if tok != nil && (maxTokens <= 0 || maxTokens > tok.MaxTokens()) {
+		maxTokens = tok.MaxTokens()
+	}
+	seen := make(map[string]struct{}, len(texts))
+	var parts []string
+	for _, t := range texts {
+		t = strings.Join(strings.FieldsFunc(t, unicode.IsSpace), " ")
+		if t == "" {
+			continue
+		}
+		key := strings.ToLower(t)
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		if tok == nil {
+			parts = append(parts, t)
+			continue
+		}
+		cand := strings.Join(append(parts, t), ProfileSeparator)
+		if fits(tok, cand, maxTokens) {
+			parts = append(parts, t)
+			continue
+		}
+		// Keep the longest word prefix of t that fits, then stop.
+		words := strings.Fields(t)
+		lo, hi := 0, len(words) // words[:lo] fits; words[:hi+1] does not
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if fits(tok, strings.Join(append(parts, strings.Join(words[:mid], " ")), ProfileSeparator), maxTokens) {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		if lo > 0 {
+			parts = append(parts, strings.Join(words[:lo], " "))
+		}
+		break
+	}
+	return strings.Join(parts, ProfileSeparator)
+}
+
+// fits reports whether s has fewer than max tokens: the tokenizer stops at
+// its limit, so only a count below it proves nothing was cut.
+func fits(tok Tokenizer, s string, max int) bool {
+	tk, err := tok.Tokenize(s)
+	if err != nil {
+		return false
+	}
+	return !tk.Truncated && len(tk.IDs) < max
+}

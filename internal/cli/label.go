@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/producer"
+)
+
+func init() {
+	register("label", "show a user's current labels (--json for the label document)", cmdLabel)
+	register("erase", "forget a user: delete profile, embedding and labels, publish the tombstone", cmdErase)
+}
+
+// labelsFor builds the label stage's store access for operator commands.
+func labelsFor(cf commonFlags, needKafka bool) (*pipeline.Labels, func(), error) {
+	cfg, err := cf.load(needKafka)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb := pipeline.NewRedis(cfg.Redis)
+	store, err := featurestore.New(rdb, cfg.Featurestore, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pub *producer.Publisher
+	if needKafka {
+		pc := cfg.Producer
+		pc.Brokers = cfg.Kafka.Brokers
+		if pub, err = producer.New(pc); err != nil {
+			return nil, nil, err
+		}
+	}
+	l, err := pipeline.NewLabels(rdb, store, nil, nil, pub, cfg.Labels.LabelsConfig, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, func() {
+		if pub != nil {
+			pub.Close()
+		}
+		rdb.Close()
+	}, nil
+}
+
+func userArg(fs interface {
+	Arg(int) string
+	NArg() int
+}, args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("label", "[flags] USER", stderr)
+	var cf commonFlags
+	cf.add(fs)
+	asJSON := fs.Bool("json", false, "print the label document as JSON")
+	user, rest := userArg(fs, args)
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	if user == "" && fs.NArg() == 1 {
+		user = fs.Arg(0)
+	}
+	if user == "" {
+		fs.Usage()
+		return errUsage
+	}
+	l, done, err := labelsFor(cf, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	doc, erased, err := l.Label(ctx, user)
+	if err != nil {
+		return err
+	}
+	if erased {
+		return fmt.Errorf("user %q was erased", user)
+	}
+	if doc == nil {
+		return fmt.Errorf("no labels for user %q yet", user)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	fmt.Fprintf(stdout, "user %s  version %d  as of %s  model %s@%s\n", doc.UserID, doc.Version, doc.AsOf.Format(time.RFC3339), doc.Model.Name, doc.Model.Version)
+	fmt.Fprintf(stdout, "  segments  %s\n", strings.Join(doc.Segments, ", "))
+	keys := make([]string, 0, len(doc.Scores))
+	for k := range doc.Scores {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stdout, "  %-28s %.4f\n", k, doc.Scores[k])
+	}
+	for _, r := range doc.Reasons {
+		fmt.Fprintf(stdout, "  because   %-12s %s = %.3f (contribution %+.3f)\n", r.Segment, r.Input, r.Value, r.Contribution)
+	}
+	return nil
+}
+
+func cmdErase(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("erase", "[flags] USER", stderr)
+	var cf commonFlags
+	cf.add(fs)
+	user, rest := userArg(fs, args)
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	if user == "" && fs.NArg() == 1 {
+		user = fs.Arg(0)
+	}
+	if user == "" {
+		fs.Usage()
+		return errUsage
+	}
+	l, done, err := labelsFor(cf, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := l.Erase(ctx, user); err != nil {
+		return err
+	}
+	if err := l.PublishPending(ctx, user); err != nil {
+		fmt.Fprintf(stdout, "erased %s; tombstone queued in the outbox (%v)\n", user, err)
+		return nil
+	}
+	fmt.Fprintf(stdout, "erased %s: profile replaced by a tombstone that drops later events, embedding and labels deleted, tombstone published\n", user)
+	return nil
+}

@@ -1,0 +1,449 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/replay"
+)
+
+// needModels fails (in CI) or skips when the encoder model or the default
+// classifier is missing: `make test` builds the first and the second is
+// committed.
+func needModels(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"var/models/use-lite/model.onnx", "var/lib/libonnxruntime.so.1", "models/default.json"} {
+		if _, err := os.Stat(pipeline.RepoFile(p)); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s missing: run tools/setup.sh (make test does)", p)
+			}
+			t.Skipf("%s missing: run tools/setup.sh", p)
+		}
+	}
+}
+
+type svc struct {
+	*pipeline.Service
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startService(t *testing.T, addr, prefix, group string, extra ...string) *svc {
+	t.Helper()
+	env := append([]string{
+		"SEGSTREAM_KAFKA_BROKERS=" + addr,
+		"SEGSTREAM_KAFKA_GROUP_ID=" + group,
+		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
+		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
+		"SEGSTREAM_KAFKA_REBALANCE_TIMEOUT=2s",
+		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
+		"SEGSTREAM_KAFKA_PARTITIONS=3",
+		"SEGSTREAM_REDIS_ADDRS=" + testkit.RedisAddr(),
+		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
+		"SEGSTREAM_HTTP_LISTEN=off",
+		"SEGSTREAM_LABELS_COALESCE=20ms",
+		"SEGSTREAM_LABELS_POLL_INTERVAL=10ms",
+		"SEGSTREAM_ENCODER_MODEL_DIR=" + pipeline.RepoFile("var/models/use-lite"),
+		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + pipeline.RepoFile("var/lib/libonnxruntime.so.1"),
+	}, extra...)
+	cfg, err := pipeline.LoadConfig("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pipeline.New(cfg, zaptest.NewLogger(t).Named(group), consumer.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &svc{Service: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (s *svc) stop(t *testing.T) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("service stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("service did not stop within 30s")
+	}
+}
+
+func metric(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func sendEvents(t *testing.T, addr string, evs ...*events.Event) {
+	t.Helper()
+	var items []replay.Item
+	for _, ev := range evs {
+		b, err := events.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, replay.Item{Family: ev.Type.Family(), Key: ev.UserID, Value: b, TS: ev.TS, Event: ev})
+	}
+	_, err := replay.Send(context.Background(), items, replay.SendConfig{Brokers: []string{addr}, Topics: map[events.Family]string{
+		events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func retailSlice(t *testing.T, n int) []*events.Event {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "shared", "data", "online_retail_2010_2011.csv.gz")
+	items, _, err := replay.ReadRetail([]string{path}, replay.RetailOptions{Until: time.Date(2011, 2, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*events.Event
+	for _, it := range items[:min(n, len(items))] {
+		out = append(out, it.Event)
+	}
+	return out
+}
+
+// kcatRead reads a topic to its end with kcat: key, headers, value per line.
+func kcatRead(t *testing.T, addr, topic string) []string {
+	t.Helper()
+	out, err := exec.Command("kcat", "-C", "-b", addr, "-t", topic, "-e", "-q", "-Z", "-f", "%k\t%h\t%s\n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kcat -C %s: %v\n%s", topic, err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// checkLabelTopics verifies the label and change topics read by kcat:
+// PRODUCT.md's fields, versions strictly increasing per user and no two
+// documents under one (user, version).
+func checkLabelTopics(t *testing.T, addr string) (docs map[string][]producer.LabelDoc, changes []producer.Change) {
+	t.Helper()
+	docs = map[string][]producer.LabelDoc{}
+	byVersion := map[string]string{}
+	for _, l := range kcatRead(t, addr, "segments.labels") {
+		parts := strings.SplitN(l, "\t", 3)
+		if len(parts) != 3 {
+			t.Fatalf("kcat line %q", l)
+		}
+		if parts[2] == "NULL" || parts[2] == "" {
+			continue // tombstone
+		}
+		var d producer.LabelDoc
+		dec := json.NewDecoder(strings.NewReader(parts[2]))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&d); err != nil {
+			t.Fatalf("label document %q: %v", parts[2], err)
+		}
+		if d.UserID != parts[0] || d.Version < 1 || d.AsOf.IsZero() || d.Model.Name == "" || d.Model.Version == "" || d.Segments == nil || d.Scores == nil {
+			t.Fatalf("label document incomplete: %s", parts[2])
+		}
+		if _, ok := d.Scores["churn_risk"]; !ok {
+			t.Fatalf("no churn_risk score: %s", parts[2])
+		}
+		key := fmt.Sprint(d.UserID, "@", d.Version)
+		if prev, ok := byVersion[key]; ok && prev != parts[2] {
+			t.Fatalf("two different documents for %s:\n%s\n%s", key, prev, parts[2])
+		}
+		byVersion[key] = parts[2]
+		if ds := docs[d.UserID]; len(ds) > 0 && d.Version < ds[len(ds)-1].Version {
+			t.Fatalf("user %s: version %d after %d", d.UserID, d.Version, ds[len(ds)-1].Version)
+		}
+		docs[d.UserID] = append(docs[d.UserID], d)
+	}
+	for _, l := range kcatRead(t, addr, "segments.changes") {
+		parts := strings.SplitN(l, "\t", 3)
+		var c producer.Change
+		if err := json.Unmarshal([]byte(parts[2]), &c); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(parts[1], "segment="+c.Segment) || (c.Change != "entered" && c.Change != "exited") || c.UserID != parts[0] || c.Version < 1 {
+			t.Fatalf("change message %q", l)
+		}
+		changes = append(changes, c)
+	}
+	return docs, changes
+}
+
+func TestLabelsEndToEnd(t *testing.T) {
+	needModels(t)
+	addr := testkit.Kafka(t, 3)
+	_, prefix := testkit.Redis(t)
+	s := startService(t, addr, prefix, "e2e")
+	evs := retailSlice(t, 600)
+	users := map[string]bool{}
+	for _, e := range evs {
+		users[e.UserID] = true
+	}
+	sendEvents(t, addr, evs...)
+	testkit.WaitFor(t, 120*time.Second, func() error {
+		n := 0
+		for u := range users {
+			if d, _, err := s.Labels.Label(context.Background(), u); err == nil && d != nil {
+				n++
+			}
+		}
+		if n < len(users) {
+			return fmt.Errorf("%d of %d users labelled", n, len(users))
+		}
+		if o := metric(t, s.Registry, "segstream_labels_outbox"); o > 0 {
+			return fmt.Errorf("outbox holds %v", o)
+		}
+		return nil
+	})
+	docs, changes := checkLabelTopics(t, addr)
+	if len(docs) != len(users) {
+		t.Fatalf("labels topic has %d users, want %d", len(docs), len(users))
+	}
+	entered := map[string]int{}
+	for _, c := range changes {
+		if c.Change == "entered" {
+			entered[c.Segment]++
+		}
+	}
+	t.Logf("%d users, %d changes, entries by segment %v, encodes %v (skipped %v)", len(users), len(changes), entered,
+		metric(t, s.Registry, "segstream_labels_encodes_total"), metric(t, s.Registry, "segstream_labels_encodes_skipped_total"))
+	// the slice spans two months: everyone is new; the heads still split
+	if entered["new"] != len(users) {
+		t.Errorf("%d users entered new, want all %d", entered["new"], len(users))
+	}
+	if entered["at_risk"] == 0 || entered["low_value"] == 0 || entered["mid_value"]+entered["high_value"] == 0 {
+		t.Errorf("the heads do not split users: %v", entered)
+	}
+}
+
+// Numeric-only changes re-classify without running the encoder.
+func TestNumericChangeSkipsEncoder(t *testing.T) {
+	needModels(t)
+	addr := testkit.Kafka(t, 1)
+	_, prefix := testkit.Redis(t)
+	s := startService(t, addr, prefix, "numeric")
+	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)
+	buy := &events.Event{EventID: "n1", Type: events.TypePurchase, UserID: "n", TS: ts, OrderID: "o1", Currency: "GBP",
+		Items: []events.Item{{ProductID: "p", Description: "RED RETROSPOT CAKE STAND", Quantity: 2, UnitPrice: 9.95}}}
+	sendEvents(t, addr, buy)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		if metric(t, s.Registry, "segstream_labels_evaluated_total") < 1 {
+			return fmt.Errorf("not evaluated yet")
+		}
+		return nil
+	})
+	enc := metric(t, s.Registry, "segstream_labels_encodes_total")
+	if enc != 1 {
+		t.Fatalf("encodes after the first purchase: %v, want 1", enc)
+	}
+	// a refund and a view: numbers change, text does not
+	refund := &events.Event{EventID: "n2", Type: events.TypeRefund, UserID: "n", TS: ts.Add(time.Hour), OrderID: "C1", Currency: "GBP",
+		Items: []events.Item{{ProductID: "p", Quantity: 1, UnitPrice: 9.95}}}
+	view := &events.Event{EventID: "n3", Type: events.TypeView, UserID: "n", TS: ts.Add(2 * time.Hour), ProductID: "p", Price: 9.95}
+	sendEvents(t, addr, refund)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		if metric(t, s.Registry, "segstream_labels_evaluated_total") < 2 {
+			return fmt.Errorf("not re-evaluated yet")
+		}
+		return nil
+	})
+	sendEvents(t, addr, view)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		if metric(t, s.Registry, "segstream_labels_evaluated_total") < 3 {
+			return fmt.Errorf("not re-evaluated yet")
+		}
+		return nil
+	})
+	if got := metric(t, s.Registry, "segstream_labels_encodes_total"); got != 1 {
+		t.Fatalf("numeric-only changes ran the encoder: %v encodes", got)
+	}
+	if got := metric(t, s.Registry, "segstream_labels_encodes_skipped_total"); got < 2 {
+		t.Fatalf("encodes skipped = %v, want >= 2", got)
+	}
+}
+
+// A silent user moves to dormant by time alone: other users' events move
+// the event-time clock, and the due set re-evaluates the silent one.
+func TestSilentUserGoesDormantByTimeAlone(t *testing.T) {
+	needModels(t)
+	addr := testkit.Kafka(t, 1)
+	_, prefix := testkit.Redis(t)
+	s := startService(t, addr, prefix, "silent", "SEGSTREAM_LABELS_DUE_STEP=24h")
+	t0 := time.Date(2011, 1, 10, 10, 0, 0, 0, time.UTC)
+	var evs []*events.Event
+	for i := 0; i < 3; i++ {
+		evs = append(evs, &events.Event{EventID: fmt.Sprint("q", i), Type: events.TypePurchase, UserID: "quiet", TS: t0.Add(time.Duration(i) * 24 * time.Hour),
+			OrderID: fmt.Sprint("oq", i), Currency: "GBP", Items: []events.Item{{ProductID: "p", Description: "JUMBO BAG RED RETROSPOT", Quantity: 10, UnitPrice: 1.95}}})
+	}
+	sendEvents(t, addr, evs...)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		d, _, err := s.Labels.Label(context.Background(), "quiet")
+		if err != nil || d == nil {
+			return fmt.Errorf("no label yet (%v)", err)
+		}
+		return nil
+	})
+	first, _, _ := s.Labels.Label(context.Background(), "quiet")
+	if has(first.Segments, "dormant") {
+		t.Fatalf("dormant right after buying: %v", first.Segments)
+	}
+	// the world goes on for a year without "quiet"
+	var others []*events.Event
+	for d := 0; d < 365; d += 5 {
+		ts := t0.Add(time.Duration(d+5) * 24 * time.Hour)
+		others = append(others, &events.Event{EventID: fmt.Sprint("o", d), Type: events.TypeView, UserID: fmt.Sprint("other", d%7), TS: ts, ProductID: "p", Price: 1})
+		sendEvents(t, addr, others[len(others)-1])
+	}
+	testkit.WaitFor(t, 90*time.Second, func() error {
+		d, _, _ := s.Labels.Label(context.Background(), "quiet")
+		if !has(d.Segments, "dormant") {
+			return fmt.Errorf("quiet is %v as of %s", d.Segments, d.AsOf)
+		}
+		return nil
+	})
+	last, _, _ := s.Labels.Label(context.Background(), "quiet")
+	t.Logf("quiet: %v (v%d) → %v (v%d, as of %s); due re-evaluations %v", first.Segments, first.Version, last.Segments, last.Version, last.AsOf,
+		metric(t, s.Registry, "segstream_labels_due_total"))
+}
+
+// Erase a user, replay their events: the user stays gone and kcat sees
+// the tombstone on the labels topic.
+func TestEraseThenReplay(t *testing.T) {
+	needModels(t)
+	addr := testkit.Kafka(t, 1)
+	_, prefix := testkit.Redis(t)
+	s := startService(t, addr, prefix, "erase")
+	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)
+	ev := &events.Event{EventID: "x1", Type: events.TypeReview, UserID: "gone", TS: ts, ProductID: "p", Rating: 5, Text: "lovely, write to me at me@example.org"}
+	sendEvents(t, addr, ev)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		if d, _, _ := s.Labels.Label(context.Background(), "gone"); d == nil {
+			return fmt.Errorf("not labelled yet")
+		}
+		return nil
+	})
+	if err := s.Labels.Erase(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		for _, l := range kcatRead(t, addr, "segments.labels") {
+			if strings.HasPrefix(l, "gone\t") && strings.HasSuffix(l, "\tNULL") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no tombstone on segments.labels yet")
+	})
+	ev2 := *ev
+	ev2.EventID = "x2" // a replay under new ids, and the original again
+	sendEvents(t, addr, ev, &ev2)
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if n := metric(t, s.Registry, "segstream_featurestore_events_total"); n < 3 {
+			return fmt.Errorf("%v events folded", n)
+		}
+		return nil
+	})
+	if _, err := s.Store.Get(context.Background(), "gone"); err == nil {
+		t.Fatal("erased user came back")
+	}
+	if d, erased, _ := s.Labels.Label(context.Background(), "gone"); d != nil || !erased {
+		t.Fatalf("label after erase: %+v erased=%v", d, erased)
+	}
+}
+
+func has(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = kafka.Message{}
+
+// Two instances in one group split the work; one stops; the other
+// finishes; every user ends labelled and the topics stay consistent.
+func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
+	needModels(t)
+	addr := testkit.Kafka(t, 3)
+	_, prefix := testkit.Redis(t)
+	a := startService(t, addr, prefix, "pair")
+	b := startService(t, addr, prefix, "pair")
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if len(a.Consumer.Assigned()) == 0 || len(b.Consumer.Assigned()) == 0 {
+			return fmt.Errorf("assignments a=%v b=%v", a.Consumer.Assigned(), b.Consumer.Assigned())
+		}
+		return nil
+	})
+	evs := retailSlice(t, 400)
+	users := map[string]bool{}
+	for _, e := range evs {
+		users[e.UserID] = true
+	}
+	sendEvents(t, addr, evs[:200]...)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		// both fold their partitions' events (labels go to whichever claims first)
+		ea, eb := metric(t, a.Registry, "segstream_consumer_events_in_total"), metric(t, b.Registry, "segstream_consumer_events_in_total")
+		if ea == 0 || eb == 0 || ea+eb < 200 {
+			return fmt.Errorf("events folded a=%v b=%v", ea, eb)
+		}
+		return nil
+	})
+	b.stop(t)
+	sendEvents(t, addr, evs[200:]...)
+	testkit.WaitFor(t, 120*time.Second, func() error {
+		for u := range users {
+			if d, _, _ := a.Labels.Label(context.Background(), u); d == nil {
+				return fmt.Errorf("user %s not labelled", u)
+			}
+		}
+		if o := metric(t, a.Registry, "segstream_labels_outbox"); o > 0 {
+			return fmt.Errorf("outbox %v", o)
+		}
+		return nil
+	})
+	docs, _ := checkLabelTopics(t, addr)
+	if len(docs) != len(users) {
+		t.Fatalf("%d users on the labels topic, want %d", len(docs), len(users))
+	}
+}

@@ -1,0 +1,54 @@
+package pipeline
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Label-stage metrics (prefix segstream_labels_):
+//
+//	evaluated_total                 counter    users classified
+//	encodes_total                   counter    profile texts encoded
+//	encodes_skipped_total           counter    evaluations that reused a stored embedding (text unchanged)
+//	encode_seconds                  histogram  one encoder call
+//	evaluate_seconds                histogram  one evaluation batch
+//	published_total                 counter    label documents published
+//	tombstones_total                counter    erasure tombstones published
+//	changes_total{segment,change}   counter    segment entries and exits published
+//	event_to_label_seconds          histogram  Kafka timestamp of a user's oldest unprocessed event → its labels evaluated and written
+//	outbox                          gauge      label versions not yet acknowledged by Kafka
+//	due_total, lease_expired_total  counter    users re-evaluated by time alone; claims retried after a lease expired
+//	errors_total{stage}             counter    evaluate | publish | label_conflict | changes_dropped
+type labelMetrics struct {
+	evaluated, encodes, encodesSkipped, published, tombstones, due, leaseExpired prometheus.Counter
+	encodeSeconds, evaluateSeconds, latency                                      prometheus.Histogram
+	changes, errors                                                              *prometheus.CounterVec
+	outbox                                                                       prometheus.Gauge
+}
+
+func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
+	const ns, sub = "segstream", "labels"
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	m := &labelMetrics{
+		evaluated:      c("evaluated_total", "Users classified."),
+		encodes:        c("encodes_total", "Profile texts encoded."),
+		encodesSkipped: c("encodes_skipped_total", "Evaluations that reused the stored embedding because the text did not change."),
+		published:      c("published_total", "Label documents published."),
+		tombstones:     c("tombstones_total", "Erasure tombstones published."),
+		due:            c("due_total", "Users re-evaluated by time alone."),
+		leaseExpired:   c("lease_expired_total", "Claims retried after their lease expired."),
+		encodeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "encode_seconds",
+			Help: "One encoder call.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		evaluateSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "evaluate_seconds",
+			Help: "One evaluation batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "event_to_label_seconds",
+			Help: "From the Kafka timestamp of a user's oldest unprocessed event to its labels evaluated and written.", Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .2, .25, .3, .4, .5, .75, 1, 2, 5, 10, 30, 60, 120}}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changes_total", Help: "Segment entries and exits published."}, []string{"segment", "change"}),
+		errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total", Help: "Failures, by stage."}, []string{"stage"}),
+		outbox:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "outbox", Help: "Label versions not yet acknowledged by Kafka."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.evaluated, m.encodes, m.encodesSkipped, m.published, m.tombstones, m.due, m.leaseExpired,
+			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox)
+	}
+	return m
+}
