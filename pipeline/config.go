@@ -92,6 +92,9 @@ type Config struct {
 	Producer     producer.Config     `yaml:"producer"`
 	HTTP         HTTPConfig          `yaml:"http"`
 	Log          LogConfig           `yaml:"log"`
+	// ShutdownTimeout bounds the drain after SIGTERM (default 30s): past it
+	// the process exits and what was not committed is redelivered.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // SetDefaults fills zero fields with the documented defaults.
@@ -130,6 +133,9 @@ func (c *Config) SetDefaults() {
 	c.Producer.SetDefaults()
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = ":9464"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

@@ -259,7 +259,19 @@ func (s *Service) Run(ctx context.Context) error {
 		defer s.ready.Store(false)
 		return s.Consumer.Run(gctx)
 	})
-	err := g.Wait()
+	waited := make(chan error, 1)
+	go func() { waited <- g.Wait() }()
+	var err error
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		s.Log.Info("stopping: draining in-flight work", zap.Duration("deadline", s.Cfg.ShutdownTimeout))
+		select {
+		case err = <-waited:
+		case <-time.After(s.Cfg.ShutdownTimeout):
+			return fmt.Errorf("shutdown_timeout: drain did not finish within %s; uncommitted work will be redelivered", s.Cfg.ShutdownTimeout)
+		}
+	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
