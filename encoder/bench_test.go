@@ -238,3 +238,57 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkPathOverhead is the whole path without the model run: tokenize,
+// pack the input tensors, hand over through the batcher, pool and copy a
+// model-sized output. Other load on the machine hardly changes it, so
+// bare / (bare + overhead) estimates the whole-path ratio without the noise
+// of two wall-clock throughputs.
+func BenchmarkPathOverhead(b *testing.B) {
+	for _, kind := range []string{"short", "long"} {
+		for _, n := range benchBatches {
+			b.Run(fmt.Sprintf("len=%s/batch=%d", kind, n), func(b *testing.B) {
+				enc := newTestEncoder(b, Config{ModelDir: useLiteDir(b), MaxBatch: n})
+				texts := benchTexts(b, kind, n)
+				fake := make([]float32, n*enc.Dim())
+				shape := ort.NewShape(int64(n), int64(enc.Dim()))
+				run := func(seqs []Tokens, buf *packBuf) ([][]float32, error) {
+					in, err := enc.run.packSparse(seqs, buf)
+					if err != nil {
+						return nil, err
+					}
+					for _, v := range in {
+						v.Destroy()
+					}
+					return enc.run.pool(fake, shape, seqs, 0)
+				}
+				bt, stopped := newBatcher(n, time.Millisecond), make(chan struct{})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer func() { cancel(); close(stopped) }()
+				go bt.loop(ctx)
+				go bt.worker(ctx, run)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					seqs := make([]Tokens, n)
+					for j, t := range texts {
+						tk, err := enc.tok.Tokenize(t)
+						if err != nil {
+							b.Fatal(err)
+						}
+						seqs[j] = tk
+					}
+					r := &request{seqs: seqs, done: make(chan struct{})}
+					if err := bt.submit(ctx, stopped, r); err != nil {
+						b.Fatal(err)
+					}
+					<-r.done
+					if r.err != nil {
+						b.Fatal(r.err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "us/batch")
+			})
+		}
+	}
+}

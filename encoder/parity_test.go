@@ -97,7 +97,7 @@ func TestUseLiteParityEmbeddings(t *testing.T) {
 			t.Errorf("%s %q: cosine %.6f < 0.9999 (token deviation listed: %v)", x.Kind, x.Text, c, knownTokenDeviations[x.Text] != "")
 		}
 	}
-	t.Logf("embeddings: %d texts, %d below cosine 0.9999, worst %.7f on %q", len(texts), below, worst, worstText)
+	t.Logf("embeddings: %d texts, %d below cosine 0.9999, worst %.9f on %q", len(texts), below, worst, worstText)
 }
 
 // TestUnigramParityTokenOnly checks the larger token-only fixture set: more

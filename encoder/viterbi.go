@@ -9,15 +9,17 @@ import (
 // (@energetic-ai/embeddings 0.2.0, lib/tokenizer.ts), evaluation order and
 // float64 arithmetic included. sugarme's Unigram Viterbi finds a best-scoring
 // segmentation too, but not always the same one; the encoder uses this port
-// for exactly the words where the two can differ (see needsExact):
+// for the words where the two are known to differ (see needsExact):
 //
 //   - ties: two segmentations with equal scores. The original keeps the
 //     later candidate ("score >= best", start positions ascending), sugarme the
 //     earlier ("newScore > bestScore"). Scores are real numbers, so a tie
-//     needs two segmentations made of the same pieces in another order, and
-//     then the text around them is periodic: x·y = y·x only when x and y are
-//     powers of one string u (Lyndon-Schützenberger). So a word without a
-//     square u·u (|u| >= 2) or a cube c·c·c (one character) has no tie.
+//     needs the same pieces in another order; two adjacent pieces swapped,
+//     x·y = y·x, happens only when x and y are powers of one string u
+//     (Lyndon-Schützenberger), so words holding a square u·u (|u| >= 2) or a
+//     cube c·c·c (one character) come here. Other arrangements are not ruled
+//     out by that argument; FuzzUnigramTokenize and TestUnigramParityRouting
+//     compare the routed result with this port alone.
 //   - unknown characters: the original gives an unknown character score 0 and
 //     only where no piece starts; sugarme a penalty, and wherever no
 //     one-character piece starts.
@@ -35,7 +37,6 @@ type exactLattice struct {
 type pieceRef struct {
 	id    int
 	score float64
-	runes int
 }
 
 func newExactLattice(vocab []pieceScore, unkID int) *exactLattice {
@@ -48,7 +49,7 @@ func newExactLattice(vocab []pieceScore, unkID int) *exactLattice {
 		n := utf8.RuneCountInString(p.piece)
 		l.runeLen[id] = n
 		// A later duplicate replaces an earlier one, as in the original's trie.
-		l.pieces[p.piece] = pieceRef{id: id, score: p.score, runes: n}
+		l.pieces[p.piece] = pieceRef{id: id, score: p.score}
 		l.maxRunes = max(l.maxRunes, n)
 		if n == 1 {
 			r, _ := utf8.DecodeRuneInString(p.piece)
