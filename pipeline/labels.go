@@ -74,6 +74,13 @@ type LabelsConfig struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// PublishBatch is how many users one publish takes (default 500).
 	PublishBatch int `yaml:"publish_batch"`
+	// EncodeBatch is how many profile texts one encoder call takes
+	// (default 64). Encoding runs beside labelling: a user whose text
+	// changed is labelled at once with its previous embedding and queued
+	// for encoding (once, however many changes wait), then labelled again
+	// with the new one; so the encoder's speed bounds how fresh interests
+	// are, not the latency of the other labels.
+	EncodeBatch int `yaml:"encode_batch"`
 	// NoEncoder runs without text embeddings (interests off).
 	NoEncoder bool `yaml:"-"`
 }
@@ -106,6 +113,9 @@ func (c *LabelsConfig) SetDefaults() {
 	}
 	if c.PublishBatch == 0 {
 		c.PublishBatch = 500
+	}
+	if c.EncodeBatch == 0 {
+		c.EncodeBatch = 64
 	}
 }
 
@@ -168,10 +178,12 @@ func (l *Labels) lockKey(u string) string  { return l.store.Config().Prefix + ":
 func (l *Labels) inflightKey() string      { return l.store.FeedKey("inflight") }
 func (l *Labels) dueKey() string           { return l.store.FeedKey("due") }
 func (l *Labels) outboxKey() string        { return l.store.FeedKey("outbox") }
+func (l *Labels) encodeKey() string        { return l.store.FeedKey("encode") }
+func (l *Labels) encodingKey() string      { return l.store.FeedKey("encoding") }
 
 // LoadScripts loads the stage's Lua scripts (pipelines call them by SHA).
 func (l *Labels) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{claimScript, requeueScript, labelCAS, markPublished, outboxDone} {
+	for _, sc := range []*redis.Script{claimScript, requeueScript, expireScript, labelCAS, markPublished, outboxDone} {
 		if err := sc.Load(ctx, l.rdb).Err(); err != nil {
 			return fmt.Errorf("labels: loading scripts: %w", err)
 		}
@@ -188,6 +200,9 @@ func (l *Labels) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return l.scheduleLoop(ctx) })
 	g.Go(func() error { return l.publishLoop(ctx) })
+	if l.enc != nil && !l.cfg.NoEncoder {
+		g.Go(func() error { return l.encodeLoop(ctx) })
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -223,6 +238,17 @@ for _, u in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'NX', ARGV[3], u)
 end
 return {n, #due}
+`)
+
+// expireScript moves in-flight entries whose lease expired (score <
+// ARGV[1]) from KEYS[2] back to the queue KEYS[1].
+var expireScript = redis.NewScript(`
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, u in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], u)
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], u)
+end
+return #expired
 `)
 
 // labelCAS writes a user's label record if its version is still ARGV[1].
@@ -410,16 +436,14 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 		return fmt.Errorf("reading %d users: %w", len(claims), err)
 	}
 	type work struct {
-		c      claim
-		p      *featurestore.Profile
-		rec    labelRecord
-		emb    []float32
-		text   string
-		encode bool
-		asOf   time.Time
+		c    claim
+		p    *featurestore.Profile
+		rec  labelRecord
+		emb  []float32
+		asOf time.Time
 	}
 	var ws []*work
-	var toEncode []*work
+	wpipe := l.rdb.Pipeline()
 	for i, c := range claims {
 		raw, err := profs[i].Bytes()
 		if errors.Is(err, redis.Nil) {
@@ -446,38 +470,16 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 		if l.enc != nil && !l.cfg.NoEncoder && p.TextHash != 0 {
 			eb, _ := embs[i].Bytes()
 			h, model, v, ok := decodeEmb(eb)
+			if ok && model == l.enc.ModelVersion() {
+				w.emb = v // current, or the previous text's until the new one is encoded
+			}
 			if ok && h == p.TextHash && model == l.enc.ModelVersion() {
-				w.emb = v
 				l.m.encodesSkipped.Inc()
 			} else {
-				w.encode = true
-				texts := make([]string, len(p.Texts))
-				for j, t := range p.Texts {
-					texts[j] = t.Text
-				}
-				w.text = l.enc.ProfileText(texts)
-				toEncode = append(toEncode, w)
+				wpipe.ZAddNX(ctx, l.encodeKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.user})
 			}
 		}
 		ws = append(ws, w)
-	}
-	wpipe := l.rdb.Pipeline()
-	if len(toEncode) > 0 {
-		texts := make([]string, len(toEncode))
-		for i, w := range toEncode {
-			texts[i] = w.text
-		}
-		te := time.Now()
-		vecs, err := l.enc.Encode(ctx, texts)
-		if err != nil {
-			return fmt.Errorf("encoding %d profile texts: %w", len(texts), err)
-		}
-		l.m.encodeSeconds.Observe(time.Since(te).Seconds())
-		l.m.encodes.Add(float64(len(texts)))
-		for i, w := range toEncode {
-			w.emb = vecs[i]
-			wpipe.Set(ctx, l.embKey(w.c.user), encodeEmb(w.p.TextHash, l.enc.ModelVersion(), w.emb), 0)
-		}
 	}
 	nowUs := time.Now().UnixMicro()
 	model := l.seg.Model()
@@ -609,6 +611,105 @@ func reasonsFor(rs []producer.Reason, seg string) []producer.Reason {
 	return out
 }
 
+// encodeLoop re-encodes queued users' profile texts in batches, stores the
+// embeddings beside the profiles, and puts the users back on the change
+// feed so their labels (interests) use the new embedding.
+func (l *Labels) encodeLoop(ctx context.Context) error {
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		now := time.Now()
+		res, err := claimScript.Run(ctx, l.rdb, []string{l.encodeKey(), l.encodingKey()},
+			"+inf", l.cfg.EncodeBatch, now.Add(l.cfg.Lease).UnixMilli()).StringSlice()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.log.Warn("claiming users to encode failed", zap.Error(err))
+			sleep(ctx, time.Second)
+			continue
+		}
+		if len(res) == 0 {
+			sleep(ctx, l.cfg.PollInterval)
+			continue
+		}
+		var users []any
+		for i := 0; i < len(res); i += 2 {
+			users = append(users, res[i])
+		}
+		wctx, cancel := context.WithTimeout(context.Background(), l.cfg.Lease)
+		err = l.encode(wctx, users)
+		cancel()
+		if err != nil {
+			l.log.Error("encoding profile texts failed; retrying", zap.Int("users", len(users)), zap.Error(err))
+			l.m.errors.WithLabelValues("encode").Inc()
+			sleep(ctx, time.Second)
+			back := make([]redis.Z, len(users))
+			for i, u := range users {
+				back[i] = redis.Z{Score: float64(time.Now().UnixMilli()), Member: u}
+			}
+			pipe := l.rdb.TxPipeline()
+			pipe.ZAddNX(context.Background(), l.encodeKey(), back...)
+			pipe.ZRem(context.Background(), l.encodingKey(), users...)
+			_, _ = pipe.Exec(context.Background())
+			continue
+		}
+		l.rdb.ZRem(context.Background(), l.encodingKey(), users...)
+	}
+}
+
+func (l *Labels) encode(ctx context.Context, users []any) error {
+	pipe := l.rdb.Pipeline()
+	profs := make([]*redis.StringCmd, len(users))
+	for i, u := range users {
+		profs[i] = pipe.Get(ctx, l.store.ProfileKey(u.(string)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	var ids []string
+	var texts []string
+	var hashes []uint64
+	for i, u := range users {
+		raw, err := profs[i].Bytes()
+		if err != nil {
+			continue
+		}
+		p, err := featurestore.Unmarshal(raw)
+		if err != nil || p.ErasedAt != 0 || p.TextHash == 0 {
+			continue
+		}
+		ts := make([]string, len(p.Texts))
+		for j, t := range p.Texts {
+			ts[j] = t.Text
+		}
+		ids = append(ids, u.(string))
+		texts = append(texts, l.enc.ProfileText(ts))
+		hashes = append(hashes, p.TextHash)
+	}
+	if len(texts) == 0 {
+		return nil
+	}
+	t0 := time.Now()
+	vecs, err := l.enc.Encode(ctx, texts)
+	if err != nil {
+		return fmt.Errorf("encoding %d profile texts: %w", len(texts), err)
+	}
+	l.m.encodeSeconds.Observe(time.Since(t0).Seconds())
+	l.m.encodes.Add(float64(len(texts)))
+	nowMs := float64(time.Now().UnixMilli())
+	wpipe := l.rdb.Pipeline()
+	back := make([]redis.Z, len(ids))
+	for i, u := range ids {
+		wpipe.Set(ctx, l.embKey(u), encodeEmb(hashes[i], l.enc.ModelVersion(), vecs[i]), 0)
+		back[i] = redis.Z{Score: nowMs, Member: u}
+	}
+	wpipe.ZAddNX(ctx, l.store.ChangesKey(), back...)
+	_, err = wpipe.Exec(ctx)
+	return err
+}
+
 func (l *Labels) scheduleLoop(ctx context.Context) error {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
@@ -635,8 +736,14 @@ func (l *Labels) scheduleLoop(ctx context.Context) error {
 			l.m.leaseExpired.Add(float64(res[0]))
 			l.m.due.Add(float64(res[1]))
 		}
+		if n, err := expireScript.Run(ctx, l.rdb, []string{l.encodeKey(), l.encodingKey()}, now.UnixMilli()).Int(); err == nil {
+			l.m.leaseExpired.Add(float64(n))
+		}
 		if n, err := l.rdb.ZCard(ctx, l.outboxKey()).Result(); err == nil {
 			l.m.outbox.Set(float64(n))
+		}
+		if n, err := l.rdb.ZCard(ctx, l.encodeKey()).Result(); err == nil {
+			l.m.encodeQueue.Set(float64(n))
 		}
 	}
 }

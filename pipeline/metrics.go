@@ -14,13 +14,14 @@ import "github.com/prometheus/client_golang/prometheus"
 //	changes_total{segment,change}   counter    segment entries and exits published
 //	event_to_label_seconds          histogram  Kafka timestamp of a user's oldest unprocessed event → its labels evaluated and written
 //	outbox                          gauge      label versions not yet acknowledged by Kafka
+//	encode_queue                    gauge      users whose text changed, waiting for the encoder
 //	due_total, lease_expired_total  counter    users re-evaluated by time alone; claims retried after a lease expired
 //	errors_total{stage}             counter    evaluate | publish | label_conflict | changes_dropped
 type labelMetrics struct {
 	evaluated, encodes, encodesSkipped, published, tombstones, due, leaseExpired prometheus.Counter
 	encodeSeconds, evaluateSeconds, latency                                      prometheus.Histogram
 	changes, errors                                                              *prometheus.CounterVec
-	outbox                                                                       prometheus.Gauge
+	outbox, encodeQueue                                                          prometheus.Gauge
 }
 
 func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
@@ -42,13 +43,14 @@ func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
 			Help: "One evaluation batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "event_to_label_seconds",
 			Help: "From the Kafka timestamp of a user's oldest unprocessed event to its labels evaluated and written.", Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .2, .25, .3, .4, .5, .75, 1, 2, 5, 10, 30, 60, 120}}),
-		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changes_total", Help: "Segment entries and exits published."}, []string{"segment", "change"}),
-		errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total", Help: "Failures, by stage."}, []string{"stage"}),
-		outbox:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "outbox", Help: "Label versions not yet acknowledged by Kafka."}),
+		changes:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changes_total", Help: "Segment entries and exits published."}, []string{"segment", "change"}),
+		errors:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total", Help: "Failures, by stage."}, []string{"stage"}),
+		outbox:      prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "outbox", Help: "Label versions not yet acknowledged by Kafka."}),
+		encodeQueue: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "encode_queue", Help: "Users whose text changed, waiting for the encoder."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.evaluated, m.encodes, m.encodesSkipped, m.published, m.tombstones, m.due, m.leaseExpired,
-			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox)
+			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox, m.encodeQueue)
 	}
 	return m
 }

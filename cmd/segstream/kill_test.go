@@ -118,7 +118,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	store, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
 	ctx := context.Background()
 	testkit.WaitFor(t, 180*time.Second, func() error {
-		for _, k := range []string{store.ChangesKey(), store.FeedKey("inflight"), store.FeedKey("outbox")} {
+		for _, k := range []string{store.ChangesKey(), store.FeedKey("inflight"), store.FeedKey("outbox"), store.FeedKey("encode"), store.FeedKey("encoding")} {
 			if n, _ := rdb.ZCard(ctx, k).Result(); n > 0 {
 				return fmt.Errorf("%s holds %d", k, n)
 			}

@@ -393,7 +393,10 @@ func quantiles(g prometheus.Gatherer, name string) (string, string) {
 
 // pendingLabels is how many users wait in the change feed or in flight.
 func pendingLabels(ctx context.Context, rdb *redis.Client, store *featurestore.Store) int64 {
-	a, _ := rdb.ZCard(ctx, store.ChangesKey()).Result()
-	b, _ := rdb.ZCard(ctx, store.FeedKey("inflight")).Result()
-	return a + b
+	var n int64
+	for _, k := range []string{store.ChangesKey(), store.FeedKey("inflight"), store.FeedKey("encode"), store.FeedKey("encoding")} {
+		c, _ := rdb.ZCard(ctx, k).Result()
+		n += c
+	}
+	return n
 }
