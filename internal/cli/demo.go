@@ -316,7 +316,12 @@ func (w *changeWatcher) print(out io.Writer, n int) {
 		}
 		why := ""
 		if len(c.Reasons) > 0 {
-			why = fmt.Sprintf("  (%s %+.2f)", c.Reasons[0].Input, c.Reasons[0].Contribution)
+			r := c.Reasons[0]
+			if r.Contribution != 0 {
+				why = fmt.Sprintf("  (%s %+.2f)", r.Input, r.Contribution)
+			} else {
+				why = fmt.Sprintf("  (%s %.2f)", r.Input, r.Value)
+			}
 		}
 		fmt.Fprintf(out, "  %s  user %-6s %-8s %-28s v%d%s\n", c.At.Format("2006-01-02"), c.UserID, c.Change, c.Segment, c.Version, why)
 	}
