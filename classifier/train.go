@@ -165,7 +165,7 @@ func BuildData(evs []*events.Event, p Protocol, lim featurestore.Limits) (*Data,
 func (e Extractor) matrix(exs []Example) [][]float64 {
 	X := make([][]float64, len(exs))
 	for i := range exs {
-		X[i] = e.Features(make([]float64, 0, len(NumericFeatures)), exs[i].View, exs[i].History)
+		X[i] = e.Features(make([]float64, 0, len(NumericFeatures)), exs[i].View)
 	}
 	return X
 }
