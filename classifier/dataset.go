@@ -29,6 +29,8 @@ type Example struct {
 	UserID string
 	Cutoff time.Time
 	View   featurestore.View
+	// History is the profile's purchase days as of the cutoff.
+	History History
 	// Obs is the exact BG/NBD summary from the profile (purchase days).
 	Obs BGNBDObs
 	// Churn is 1 when the customer made no purchase in the label window.
@@ -106,7 +108,7 @@ func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits
 			if p.LastPurchase == 0 {
 				continue
 			}
-			ex := Example{UserID: u, Cutoff: c, View: featurestore.NewView(p, c), Obs: obsFromProfile(p, c)}
+			ex := Example{UserID: u, Cutoff: c, View: featurestore.NewView(p, c), History: HistoryOf(p), Obs: obsFromProfile(p, c)}
 			s, ok := spend[u]
 			ex.Spend = s
 			if !ok {

@@ -11,7 +11,7 @@ import (
 
 // FeatureVersion names the feature code; bump it whenever Features changes
 // meaning so that older model files are refused.
-const FeatureVersion = "features/v1"
+const FeatureVersion = "features/v2"
 
 // NumericFeatures are the names of the profile features, in the order
 // Extractor.Features returns them. Counts and amounts are log1p-transformed
@@ -47,7 +47,26 @@ var NumericFeatures = []string{
 	"bgnbd_logit_p_buy90",  // logit of BG/NBD P(>=1 purchase in 90 days), from the stored BG/NBD fit
 	"recency_x_frequency",  // log_recency_days × log_purchase_days (a cross)
 	"recency_x_tenure",     // log_recency_days × log_tenure_days (a cross)
+	// From the exact purchase days (History), v2:
+	"log_pdays_30d",              // distinct purchase days in the last 30 days
+	"log_pdays_90d",              // ... 90 days
+	"log_pdays_180d",             // ... 180 days
+	"log_pdays_365d",             // ... 365 days
+	"log_pdays_prev90",           // ... 90 to 180 days ago
+	"pdays_trend",                // log_pdays_90d - log_pdays_prev90
+	"log_pdays_last_year_next90", // ... 275 to 365 days ago (the next 90 days, one year earlier)
+	"log_first_purchase_days",    // days since the first purchase day
+	"log_gap_mean",               // mean gap between consecutive purchase days
+	"gap_cv",                     // standard deviation / mean of those gaps
+	"log_last_gap",               // gap between the last two purchase days
+	"log_overdue",                // recency / mean gap (0 with one purchase day)
+	"log_spend_per_pday",         // gross spend per purchase day
+	"spend_90d_share",            // spend in the last 90 days / gross spend
 }
+
+// numFeaturesV1 is how many of NumericFeatures features/v1 had (the view
+// features); the rest read the purchase history.
+const numFeaturesV1 = 29
 
 // TextFeature names the text embedding when it is an input: its dimensions
 // are grouped as one input in explanations.
@@ -74,9 +93,51 @@ type Extractor struct {
 // HorizonDays is the label window of both heads.
 const HorizonDays = 90
 
-// Features appends the NumericFeatures of v to dst and returns it. It reads
-// only the view, so serving and training compute identical inputs.
-func (e Extractor) Features(dst []float64, v featurestore.View) []float64 {
+// History is what the features read from a profile beyond its View: the
+// exact distinct purchase days (featurestore.Profile.PurchaseDays).
+type History struct {
+	// PurchaseDays are distinct UTC days (days since 1970-01-01) with a
+	// purchase, ascending; only days before the view's AsOf are used.
+	PurchaseDays []int32
+	// Dropped counts older purchase days no longer listed.
+	Dropped uint32
+}
+
+// HistoryOf copies the purchase history of p.
+func HistoryOf(p *featurestore.Profile) History {
+	return History{PurchaseDays: append([]int32(nil), p.PurchaseDays...), Dropped: p.PurchaseDaysDropped}
+}
+
+// approxHistory stands in for a missing History (a bare View): the view's
+// distinct purchase days spread evenly from its first event to its last
+// purchase. Serving should pass the profile's real History.
+func approxHistory(v featurestore.View) History {
+	n := v.RFM.PurchaseDays
+	if n <= 0 || v.RFM.RecencyDays == nil {
+		return History{}
+	}
+	last := float64(v.AsOf.Unix())/secondsPerDay - *v.RFM.RecencyDays
+	first := math.Min(float64(v.FirstSeen.Unix())/secondsPerDay, last)
+	h := History{PurchaseDays: make([]int32, 0, n)}
+	for i := 0; i < n; i++ {
+		d := last
+		if n > 1 {
+			d = first + (last-first)*float64(i)/float64(n-1)
+		}
+		day := int32(math.Floor(d))
+		if k := len(h.PurchaseDays); k > 0 && day <= h.PurchaseDays[k-1] {
+			day = h.PurchaseDays[k-1] + 1
+		}
+		h.PurchaseDays = append(h.PurchaseDays, day)
+	}
+	return h
+}
+
+// Features appends the NumericFeatures of v and its purchase history h to
+// dst and returns it. A zero h with purchases in v is approximated from the
+// view (approxHistory). Training and serving both call it, so they compute
+// identical inputs.
+func (e Extractor) Features(dst []float64, v featurestore.View, h History) []float64 {
 	tenure := math.Max(v.TenureDays, 0)
 	recency := tenure
 	if v.RFM.RecencyDays != nil {
@@ -118,7 +179,7 @@ func (e Extractor) Features(dst []float64, v featurestore.View) []float64 {
 		bg = math.Log(p / (1 - p))
 	}
 	lr, lpd, lt := math.Log1p(recency), math.Log1p(pd), math.Log1p(tenure)
-	return append(dst,
+	dst = append(dst,
 		lr,
 		math.Log1p(sinceEvent),
 		lt,
@@ -148,6 +209,80 @@ func (e Extractor) Features(dst []float64, v featurestore.View) []float64 {
 		bg,
 		lr*lpd,
 		lr*lt,
+	)
+	return e.historyFeatures(dst, v, h, recency)
+}
+
+// historyFeatures appends the v2 features computed from the purchase days.
+func (e Extractor) historyFeatures(dst []float64, v featurestore.View, h History, recency float64) []float64 {
+	if h.PurchaseDays == nil && v.RFM.PurchaseDays > 0 {
+		h = approxHistory(v)
+	}
+	asOf := float64(v.AsOf.Unix()) / secondsPerDay
+	var n30, n90, n180, n365, nly float64
+	var days []float64 // ages in days of the purchase days before AsOf, oldest first
+	for _, d := range h.PurchaseDays {
+		age := asOf - float64(d) // time since the start of that day
+		if age <= 0 {
+			continue
+		}
+		days = append(days, float64(d))
+		switch {
+		case age <= 30:
+			n30++
+			fallthrough
+		case age <= 90:
+			n90++
+			fallthrough
+		case age <= 180:
+			n180++
+			fallthrough
+		case age <= 365:
+			n365++
+		}
+		if age > 275 && age <= 365 {
+			nly++
+		}
+	}
+	var first, gapMean, gapCV, lastGap, overdue float64
+	if len(days) > 0 {
+		first = asOf - days[0]
+	}
+	if k := len(days) - 1; k >= 1 {
+		gapMean = (days[k] - days[0]) / float64(k)
+		lastGap = days[k] - days[k-1]
+		var ss float64
+		for i := 1; i <= k; i++ {
+			g := days[i] - days[i-1] - gapMean
+			ss += g * g
+		}
+		gapCV = math.Min(math.Sqrt(ss/float64(k))/gapMean, 5)
+		overdue = recency / gapMean
+	}
+	pd := float64(v.RFM.PurchaseDays)
+	perDay, share := 0.0, 0.0
+	if pd > 0 {
+		perDay = math.Max(v.RFM.Monetary, 0) / pd
+	}
+	if v.RFM.Monetary > 0 {
+		share = math.Min(math.Max(v.Windows["90d"].Spend, 0)/v.RFM.Monetary, 1)
+	}
+	prev := n180 - n90
+	return append(dst,
+		math.Log1p(n30),
+		math.Log1p(n90),
+		math.Log1p(n180),
+		math.Log1p(n365),
+		math.Log1p(prev),
+		math.Log1p(n90)-math.Log1p(prev),
+		math.Log1p(nly),
+		math.Log1p(first),
+		math.Log1p(gapMean),
+		gapCV,
+		math.Log1p(lastGap),
+		math.Log1p(overdue),
+		math.Log1p(perDay),
+		share,
 	)
 }
 

@@ -41,7 +41,7 @@ func TestFeaturesGolden(t *testing.T) {
 	ext := Extractor{BGNBD: &BGNBDParams{R: 0.638, Alpha: 9.02, A: 0.178, B: 2.92}}
 	var rows []goldenRow
 	for _, e := range sets[0].Examples {
-		f := ext.Features(nil, e.View)
+		f := ext.Features(nil, e.View, e.History)
 		r := goldenRow{UserID: e.UserID, Churn: e.Churn, Tier: TierNames[e.Tier], Spend: round9(e.Spend),
 			Obs: [3]float64{round9(e.Obs.X), round9(e.Obs.TX), round9(e.Obs.T)}, Features: map[string]float64{}}
 		for j, n := range NumericFeatures {

@@ -18,6 +18,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add(good)
 	text, _ := withText(res.Model).Encode()
 	f.Add(text)
+	tr, err := Run(f.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{2}, TreeMinGain: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	trees, _ := tr.Model.Encode()
+	f.Add(trees)
 	f.Add([]byte(`{"format":"segstream.classifier","format_version":1}`))
 	f.Add([]byte(`null`))
 	v := res.Data.Val.Examples[0].View

@@ -48,6 +48,35 @@ type Head struct {
 	// Offsets (value head): the predicted tier is argmax log p_k + Offsets[k],
 	// tuned on the validation cutoff to maximise macro-F1.
 	Offsets []float64 `json:"offsets,omitempty"`
+	// GBDT, when set, is the head's scorer instead of Softmax: it won on the
+	// validation cutoff. Softmax is still fitted and kept (the linear
+	// baseline of the same features).
+	GBDT *GBDT `json:"gbdt,omitempty"`
+	// FeatureSet is the feature set the head was trained on, chosen on
+	// validation: "all", or "v1" (the history features' weights are zero).
+	FeatureSet string `json:"feature_set,omitempty"`
+	// Refit says the weights were refitted on the training and validation
+	// cutoffs after every choice was made (Config.Refit).
+	Refit bool `json:"refit,omitempty"`
+}
+
+// churnLogit is the churn head's log-odds for the standardised input.
+func (h *Head) churnLogit(in []float64) float64 {
+	if h.GBDT != nil {
+		var z [1]float64
+		return h.GBDT.Logits(in[:h.GBDT.Inputs], z[:])[0]
+	}
+	var z [2]float64
+	h.Softmax.Logits(in, z[:])
+	return z[1] - z[0]
+}
+
+// valueLogits writes the value head's class logits for the input into z.
+func (h *Head) valueLogits(in []float64, z []float64) []float64 {
+	if h.GBDT != nil {
+		return h.GBDT.Logits(in[:h.GBDT.Inputs], z)
+	}
+	return h.Softmax.Logits(in, z)
 }
 
 // DataRange records what a model was trained on.
@@ -59,6 +88,7 @@ type DataRange struct {
 	ValCutoff    time.Time   `json:"val_cutoff"`
 	TestCutoff   time.Time   `json:"test_cutoff,omitzero"`
 	TrainRows    int         `json:"train_rows"`
+	RefitRows    int         `json:"refit_rows,omitempty"` // training plus validation rows, when refitted
 	HorizonDays  int         `json:"horizon_days"`
 }
 
@@ -220,6 +250,12 @@ func (m *Model) check() error {
 			return fmt.Errorf("%w: theme %q centroid does not match the embedding spec", ErrBadModel, t.Name)
 		}
 	}
+	if g := m.Churn.GBDT; g != nil && (g.Outputs != 1 || !g.check(len(NumericFeatures))) {
+		return fmt.Errorf("%w: churn trees", ErrBadModel)
+	}
+	if g := m.Value.GBDT; g != nil && (g.Outputs != 3 || !g.check(len(NumericFeatures))) {
+		return fmt.Errorf("%w: value trees", ErrBadModel)
+	}
 	if len(m.Value.Offsets) != 0 && len(m.Value.Offsets) != 3 {
 		return fmt.Errorf("%w: value offsets", ErrBadModel)
 	}
@@ -251,10 +287,26 @@ type Scores struct {
 
 // Score computes the heads' outputs for a view. emb is the profile text
 // embedding; nil (or a model without text) leaves the text input neutral.
-// Score is safe for concurrent use.
+// A view does not carry the exact purchase days, so the history features
+// are approximated from it (see approxHistory); ScoreProfile, which reads
+// them from the profile, is what training measured. Score is safe for
+// concurrent use.
 func (m *Model) Score(v featurestore.View, emb []float32) Scores {
+	return m.ScoreHistory(v, History{}, emb)
+}
+
+// ScoreProfile scores profile p as of asOf (zero: its last event time),
+// reading the view and the exact purchase history from p: the inputs the
+// model was trained on.
+func (m *Model) ScoreProfile(p *featurestore.Profile, asOf time.Time, emb []float32) Scores {
+	return m.ScoreHistory(featurestore.NewView(p, asOf), History{PurchaseDays: p.PurchaseDays, Dropped: p.PurchaseDaysDropped}, emb)
+}
+
+// ScoreHistory scores a view with its profile's purchase history h (zero:
+// approximated from the view).
+func (m *Model) ScoreHistory(v featurestore.View, h History, emb []float32) Scores {
 	s := Scores{AsOf: v.AsOf, FirstSeen: v.FirstSeen, LastSeen: v.LastSeen}
-	s.raw, s.input, s.text = m.inputs(v, emb)
+	s.raw, s.input, s.text = m.inputs(v, h, emb)
 	if m.Embedding != nil && len(emb) == m.Embedding.Dim && len(m.Themes) > 0 {
 		s.ThemeSim = make([]float64, len(m.Themes))
 		for i, t := range m.Themes {
@@ -262,10 +314,10 @@ func (m *Model) Score(v featurestore.View, emb []float32) Scores {
 		}
 	}
 	var z [3]float64
-	m.Churn.Softmax.Logits(s.input, z[:2])
-	s.ChurnLogit = z[1] - z[0]
+	s.ChurnLogit = m.Churn.churnLogit(s.input)
 	s.ChurnRisk = 1 / (1 + math.Exp(-s.ChurnLogit))
-	m.Value.Softmax.Probs(s.input, z[:3])
+	m.Value.valueLogits(s.input, z[:3])
+	softmaxInPlace(z[:])
 	s.Tier = z
 	s.TierClass = argmaxOffset(z[:], m.Value.Offsets)
 	return s
@@ -274,9 +326,9 @@ func (m *Model) Score(v featurestore.View, emb []float32) Scores {
 // inputs computes the raw features and the heads' standardised input
 // vector; training builds its matrices with it too, so serving and training
 // cannot drift apart.
-func (m *Model) inputs(v featurestore.View, emb []float32) (raw, in []float64, text bool) {
+func (m *Model) inputs(v featurestore.View, h History, emb []float32) (raw, in []float64, text bool) {
 	ext := Extractor{BGNBD: &m.BGNBD}
-	raw = ext.Features(make([]float64, 0, len(NumericFeatures)), v)
+	raw = ext.Features(make([]float64, 0, len(NumericFeatures)), v, h)
 	in = make([]float64, len(raw), len(raw)+m.TextDim())
 	copy(in, raw)
 	m.Stats.Apply(in)
@@ -320,6 +372,13 @@ type Contribution struct {
 // churn log-odds ChurnLogit, for the value head (head "value") class k's
 // logit minus the mean of the three. Sorted by decreasing |contribution|.
 func (m *Model) Contributions(s Scores, head string, k int) (cs []Contribution, intercept float64) {
+	h := &m.Value
+	if head == "churn" {
+		h = &m.Churn
+	}
+	if h.GBDT != nil {
+		return m.treeContributions(s, h.GBDT, head, k)
+	}
 	var diff func(j int) float64
 	switch head {
 	case "churn":
@@ -350,6 +409,47 @@ func (m *Model) Contributions(s Scores, head string, k int) (cs []Contribution, 
 	}
 	sort.SliceStable(cs, func(a, b int) bool { return math.Abs(cs[a].Contribution) > math.Abs(cs[b].Contribution) })
 	return cs, diff(dim)
+}
+
+// treeContributions explains a tree head by path attribution (Saabas):
+// each split on x's path credits its input with the change of the node
+// output, so with the intercept (base plus the roots' outputs) the
+// contributions sum to the same logits Contributions gives for a linear
+// head. The trees do not read the text embedding: with a text model it is
+// listed with contribution 0.
+func (m *Model) treeContributions(s Scores, g *GBDT, head string, k int) (cs []Contribution, intercept float64) {
+	n := len(NumericFeatures)
+	c := make([]float64, n)
+	x := s.input[:g.Inputs]
+	if head == "churn" || g.Outputs == 1 {
+		intercept = g.Attribute(x, 0, c)
+	} else {
+		tmp := make([]float64, n)
+		for q := 0; q < g.Outputs; q++ {
+			clear(tmp)
+			b := g.Attribute(x, q, tmp)
+			w := -1 / float64(g.Outputs)
+			if q == k {
+				w += 1
+			}
+			intercept += w * b
+			for j := range c {
+				c[j] += w * tmp[j]
+			}
+		}
+	}
+	for j := 0; j < n; j++ {
+		cs = append(cs, Contribution{Input: m.Features[j], Value: s.raw[j], Contribution: c[j]})
+	}
+	if len(s.input) > n {
+		name, sim := TextFeature, 0.0
+		if i := argmax(s.ThemeSim); i >= 0 {
+			name, sim = TextFeature+":"+m.Themes[i].Name, s.ThemeSim[i]
+		}
+		cs = append(cs, Contribution{Input: name, Value: sim})
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return math.Abs(cs[a].Contribution) > math.Abs(cs[b].Contribution) })
+	return cs, intercept
 }
 
 func argmax(v []float64) int {

@@ -173,7 +173,7 @@ func TestContributionsSumToLogit(t *testing.T) {
 					t.Fatal("churn risk is not the logistic of the logit")
 				}
 				var z [3]float64
-				tc.m.Value.Softmax.Logits(s.input, z[:])
+				tc.m.Value.valueLogits(s.input, z[:])
 				for k := 0; k < 3; k++ {
 					cs, b := tc.m.Contributions(s, "value", k)
 					sum := b

@@ -254,7 +254,7 @@ func inputMatrix(m *Model, exs []Example, embs map[string][]float32, pt func([]s
 		if embs != nil {
 			emb = embs[pt(viewTexts(&exs[i]))]
 		}
-		_, X[i], _ = m.inputs(exs[i].View, emb)
+		_, X[i], _ = m.inputs(exs[i].View, exs[i].History, emb)
 	}
 	return X
 }
@@ -268,7 +268,37 @@ func fitHeads(m *Model, d *Data, embs map[string][]float32, cfg Config) error {
 	fit := func(grid []float64) (headFit, headFit) {
 		X := inputMatrix(m, tr, embs, cfg.ProfileText)
 		Xv := inputMatrix(m, d.Val.Examples, embs, cfg.ProfileText)
-		return fitChurn(X, Xv, y, yv, grid, cfg.Seed, cfg.Log, m.Name), fitValue(X, Xv, y3, yv3, grid, cfg.Seed, cfg.Log, m.Name)
+		// Each head chooses on validation between all features and the v1
+		// subset (the history features' columns held at zero, so their
+		// weights stay zero).
+		// (Without text only; the text model uses all features and one seed.)
+		type featureSet struct {
+			name string
+			from int
+		}
+		sets, seeds := []featureSet{{"all", len(NumericFeatures)}}, 1
+		if m.Text == nil {
+			sets, seeds = append(sets, featureSet{"v1", numFeaturesV1}), AverageSeeds
+		}
+		var bc, bv headFit
+		for _, fs := range sets {
+			Xm, Xvm := maskCols(X, fs.from, len(NumericFeatures)), maskCols(Xv, fs.from, len(NumericFeatures))
+			name := m.Name + " features=" + fs.name
+			c, v := fitChurn(Xm, Xvm, y, yv, grid, cfg.Seed, seeds, cfg.Log, name), fitValue(Xm, Xvm, y3, yv3, grid, cfg.Seed, seeds, cfg.Log, name)
+			c.features, v.features = fs.name, fs.name
+			for _, h := range []headFit{c, v} { // masked inputs get no weight
+				for k := 0; k < h.sm.Classes; k++ {
+					clear(h.sm.Row(k)[fs.from:len(NumericFeatures)])
+				}
+			}
+			if c.valM > bc.valM+1e-4 || bc.sm == nil {
+				bc = c
+			}
+			if v.valM > bv.valM+1e-4 || bv.sm == nil {
+				bv = v
+			}
+		}
+		return bc, bv
 	}
 	var hc, hv headFit
 	if m.Text == nil {
@@ -292,11 +322,34 @@ func fitHeads(m *Model, d *Data, embs map[string][]float32, cfg Config) error {
 	}
 	fmt.Fprintf(cfg.Log, "%s: churn l2=%g (val AUC %.4f, threshold %.3f), value l2=%g balanced=%v (val macro-F1 %.4f) in %s\n",
 		m.Name, hc.cfg.L2, hc.valM, hc.thr, hv.cfg.L2, hv.cfg.Balanced, hv.valM, time.Since(t0).Round(time.Millisecond))
-	m.Churn = Head{Classes: []string{"buys", "churns"}, Softmax: hc.sm, Train: hc.cfg, Fit: hc.log, Threshold: hc.thr}
-	m.Value = Head{Classes: TierNames, Softmax: hv.sm, Train: hv.cfg, Fit: hv.log, Offsets: hv.offset}
-	m.Rules = DefaultRules.WithDefaults(hc.thr)
+	fmt.Fprintf(cfg.Log, "%s: features: churn %s, value %s\n", m.Name, hc.features, hv.features)
+	m.Churn = Head{Classes: []string{"buys", "churns"}, Softmax: hc.sm, Train: hc.cfg, Fit: hc.log, Threshold: hc.thr, FeatureSet: hc.features}
+	m.Value = Head{Classes: TierNames, Softmax: hv.sm, Train: hv.cfg, Fit: hv.log, Offsets: hv.offset, FeatureSet: hv.features}
+	if len(cfg.TreeDepths) > 0 && m.Text == nil {
+		// Boosted trees on the same numeric inputs, kept per head only
+		// when they beat the linear head on the validation cutoff.
+		t1 := time.Now()
+		X := inputMatrix(m, tr, nil, cfg.ProfileText)
+		Xv := inputMatrix(m, d.Val.Examples, nil, cfg.ProfileText)
+		n := len(NumericFeatures)
+		tc := fitChurnTrees(X, Xv, y, yv, n, cfg)
+		if tc.valM > hc.valM+cfg.TreeMinGain {
+			m.Churn.GBDT, m.Churn.Threshold = tc.gb, tc.thr
+		}
+		tv := fitValueTrees(X, Xv, y3, yv3, n, cfg)
+		if tv.valM > hv.valM+cfg.TreeMinGain {
+			m.Value.GBDT, m.Value.Offsets = tv.gb, tv.offset
+		}
+		fmt.Fprintf(cfg.Log, "%s: trees: churn val AUC %.4f vs linear %.4f (%s), value val macro-F1 %.4f vs linear %.4f (%s) in %s\n",
+			m.Name, tc.valM, hc.valM, map[bool]string{true: "trees", false: "linear"}[m.Churn.GBDT != nil],
+			tv.valM, hv.valM, map[bool]string{true: "trees", false: "linear"}[m.Value.GBDT != nil], time.Since(t1).Round(time.Millisecond))
+	}
+	m.Rules = DefaultRules.WithDefaults(m.Churn.Threshold)
 	m.SchemaHash = SchemaHash(NumericFeatures, m.TextDim())
 	m.Metrics = map[string]HeadMetrics{"validation": headMetrics(m, d.Val.Examples, embs, cfg.ProfileText)}
+	if cfg.Refit && m.Text == nil {
+		refitHeads(m, d, cfg)
+	}
 	if d.Test != nil {
 		m.Metrics["test"] = headMetrics(m, d.Test.Examples, embs, cfg.ProfileText)
 	}
@@ -310,7 +363,7 @@ func predict(m *Model, exs []Example, embs map[string][]float32, pt func([]strin
 		if embs != nil {
 			emb = embs[pt(viewTexts(&exs[i]))]
 		}
-		s := m.Score(exs[i].View, emb)
+		s := m.ScoreHistory(exs[i].View, exs[i].History, emb)
 		churn = append(churn, s.ChurnRisk)
 		tier = append(tier, s.TierClass)
 		tierP = append(tierP, s.Tier[:])
@@ -345,11 +398,17 @@ func modelCandidate(name string, m *Model, d *Data, embs map[string][]float32, p
 	tp, tt, _ := predict(m, d.Test.Examples, embs, ptf)
 	y, yv := labels(d.Test.Examples, true), labels(d.Val.Examples, true)
 	y3, yv3 := labels(d.Test.Examples, false), labels(d.Val.Examples, false)
-	return Candidate{Name: name,
+	c := Candidate{Name: name,
 		Churn: &Scored{ValScore: vp, TestScore: tp, Prob: true, Threshold: m.Churn.Threshold,
 			Val: binaryReport(vp, yv, m.Churn.Threshold, true), Test: binaryReport(tp, y, m.Churn.Threshold, true)},
 		Value: &Scored{ValPred: vt, TestPred: tt, Val: Classify(vt, yv3, 3), Test: Classify(tt, y3, 3)},
 	}
+	if vm, ok := m.Metrics["validation"]; ok && (m.Churn.Refit || m.Value.Refit) {
+		// A refitted model has seen the validation labels: report the
+		// figures the choices were made on.
+		c.Churn.Val, c.Value.Val = vm.Churn, vm.Value
+	}
+	return c
 }
 
 // baselines fits and scores the comparison models on the same customers.
@@ -406,7 +465,7 @@ func baselines(d *Data, tr []Example, y, yv, yt, y3, yv3, yt3 []int, base *Model
 	sm, _ := FitSoftmax(X, y, Xv, yv, 2, TrainConfig{L2: 1e-4, Seed: cfg.Seed})
 	pv, pt := probsOf(sm, Xv, 1), probsOf(sm, Xt, 1)
 	thr, _ = BestThreshold(pv, yv)
-	hv := fitValue(X, Xv, y3, yv3, []float64{1e-4}, cfg.Seed, cfg.Log, "rfm")
+	hv := fitValue(X, Xv, y3, yv3, []float64{1e-4}, cfg.Seed, 1, cfg.Log, "rfm")
 	am := func(P [][]float64) []int {
 		p := make([]int, len(P))
 		for i := range P {
@@ -467,4 +526,102 @@ func interestThreshold(exs []Example, embs map[string][]float32, themes []Theme,
 	}
 	sort.Float64s(best)
 	return math.Round(best[len(best)/4]*1000) / 1000
+}
+
+// treeFit is one boosted head and its validation figures.
+type treeFit struct {
+	gb     *GBDT
+	valM   float64
+	thr    float64
+	offset []float64
+}
+
+// fitChurnTrees tries cfg.TreeDepths and keeps the best validation AUC.
+func fitChurnTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
+	best := treeFit{valM: -1}
+	for _, depth := range cfg.TreeDepths {
+		gb := FitGBDT(X, y, Xv, yv, 2, d, GBDTConfig{Depth: depth})
+		pv := make([]float64, len(Xv))
+		var z [1]float64
+		for i, x := range Xv {
+			pv[i] = 1 / (1 + math.Exp(-gb.Logits(x[:d], z[:])[0]))
+		}
+		auc := AUC(pv, yv)
+		fmt.Fprintf(cfg.Log, "  trees churn depth=%d rounds=%d best=%d val_loss=%.4f val_auc=%.4f\n", depth, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, auc)
+		if auc > best.valM+1e-4 {
+			best = treeFit{gb: gb, valM: auc}
+			best.thr, _ = BestThreshold(pv, yv)
+		}
+	}
+	return best
+}
+
+// fitValueTrees tries cfg.TreeDepths with and without balanced class
+// weights and keeps the best validation macro-F1 after tuning offsets.
+func fitValueTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
+	best := treeFit{valM: -1}
+	for _, bal := range []bool{false, true} {
+		for _, depth := range cfg.TreeDepths {
+			gb := FitGBDT(X, y, Xv, yv, 3, d, GBDTConfig{Depth: depth, Balanced: bal})
+			P := make([][]float64, len(Xv))
+			for i, x := range Xv {
+				P[i] = gb.Logits(x[:d], make([]float64, 3))
+				softmaxInPlace(P[i])
+			}
+			off, f1 := tuneOffsets(P, yv)
+			fmt.Fprintf(cfg.Log, "  trees value depth=%d balanced=%v rounds=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", depth, bal, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, f1, off)
+			if f1 > best.valM+1e-4 {
+				best = treeFit{gb: gb, valM: f1, offset: off}
+			}
+		}
+	}
+	return best
+}
+
+// maskCols returns a copy of X with columns [from, to) set to zero.
+func maskCols(X [][]float64, from, to int) [][]float64 {
+	if from >= to {
+		return X
+	}
+	out := make([][]float64, len(X))
+	for i, x := range X {
+		r := append([]float64(nil), x...)
+		clear(r[from:to])
+		out[i] = r
+	}
+	return out
+}
+
+// refitHeads refits the linear heads of m, with the hyper-parameters, epochs
+// (the early-stopping epoch), feature set, threshold and offsets chosen on
+// the validation cutoff, on the training rows plus the validation cutoff's
+// rows: the most recent labelled history. The validation metrics stay
+// those of the chosen fit (the refit has seen the validation labels).
+func refitHeads(m *Model, d *Data, cfg Config) {
+	all := append(flatten(d.Train), d.Val.Examples...)
+	X := inputMatrix(m, all, nil, cfg.ProfileText)
+	for _, h := range []*Head{&m.Churn, &m.Value} {
+		if h.GBDT != nil {
+			continue
+		}
+		from := len(NumericFeatures)
+		if h.FeatureSet == "v1" {
+			from = numFeaturesV1
+		}
+		Xm := maskCols(X, from, len(NumericFeatures))
+		y := labels(all, h == &m.Churn)
+		tc := h.Train
+		tc.MaxEpochs = max(h.Fit.BestEpoch, 1)
+		tc.Patience = tc.MaxEpochs + 1
+		// No held-out rows: the "validation" loss is the training rows',
+		// which only decides which of the fixed epochs is kept.
+		sm, _ := fitAveraged(Xm, y, Xm, y, h.Softmax.Classes, tc)
+		for k := 0; k < sm.Classes; k++ {
+			clear(sm.Row(k)[from:len(NumericFeatures)])
+		}
+		h.Softmax = sm
+		h.Refit = true
+	}
+	m.Data.RefitRows = len(all)
+	fmt.Fprintf(cfg.Log, "%s: refitted on %d rows (training and validation cutoffs)\n", m.Name, len(all))
 }

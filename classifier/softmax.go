@@ -134,6 +134,9 @@ type TrainConfig struct {
 	Seed      uint64  `json:"seed"`       // initialisation and shuffling; default 1
 	// Balanced weighs each class by n/(classes·n_k) in the loss.
 	Balanced bool `json:"balanced"`
+	// Seeds, when above 1, averages the weights of that many fits with
+	// seeds Seed, Seed+1, ... (see fitAveraged).
+	Seeds int `json:"seeds,omitempty"`
 }
 
 func (c *TrainConfig) setDefaults() {

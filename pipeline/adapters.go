@@ -55,14 +55,14 @@ func (c *ClassifierSegmenter) Model() producer.ModelRef {
 }
 
 // Label scores and decides.
-func (c *ClassifierSegmenter) Label(v featurestore.View, emb []float32, prev json.RawMessage, asOf time.Time) (Decision, error) {
+func (c *ClassifierSegmenter) Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev json.RawMessage, asOf time.Time) (Decision, error) {
 	var st classifier.State
 	if len(prev) > 0 {
 		if err := json.Unmarshal(prev, &st); err != nil {
 			return Decision{}, fmt.Errorf("label state: %w", err)
 		}
 	}
-	s := c.M.Score(v, emb)
+	s := c.M.ScoreHistory(v, classifier.HistoryOf(p), emb) // exact purchase days, the view already computed
 	segs, rs, next := c.L.Decide(st, s, asOf)
 	d := Decision{Segments: segs, Scores: map[string]float64{"churn_risk": round4(s.ChurnRisk)}}
 	for i, name := range classifier.TierNames {

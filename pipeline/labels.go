@@ -34,7 +34,9 @@ type TextEncoder interface {
 // the segmenter's own memory between decisions (hysteresis, dwell), kept
 // opaque by the label stage.
 type Segmenter interface {
-	Label(v featurestore.View, emb []float32, prev json.RawMessage, asOf time.Time) (Decision, error)
+	// Label decides from the profile (p), its view as of asOf (v) and the
+	// text embedding (nil when none).
+	Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev json.RawMessage, asOf time.Time) (Decision, error)
 	Model() producer.ModelRef
 }
 
@@ -490,7 +492,7 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 	var writes []written
 	for _, w := range ws {
 		view := featurestore.NewView(w.p, w.asOf)
-		d, err := l.seg.Label(view, w.emb, w.rec.state, w.asOf)
+		d, err := l.seg.Label(w.p, view, w.emb, w.rec.state, w.asOf)
 		if err != nil {
 			return fmt.Errorf("labelling %q: %w", w.c.user, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,8 @@ type trainFlags struct {
 	test      *string
 	themes    *int
 	verbose   *bool
+	refit     *bool
+	trees     *string
 }
 
 func (f *trainFlags) add(fs *flag.FlagSet) {
@@ -54,6 +57,8 @@ func (f *trainFlags) add(fs *flag.FlagSet) {
 	f.test = fs.String("test", "2011-09-01", "test cutoff, reported only (empty: none)")
 	f.themes = fs.Int("themes", 12, "number of interest themes")
 	f.verbose = fs.Bool("v", false, "log every hyper-parameter tried")
+	f.refit = fs.Bool("refit", false, "refit the model without text on the training and validation cutoffs after every choice is made")
+	f.trees = fs.String("trees", "", "comma-separated depths of boosted-tree heads to try against the linear heads (model without text; empty: none)")
 }
 
 func parseDay(name, s string) (time.Time, error) {
@@ -121,7 +126,14 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	for _, fl := range splitList(*f.data) {
 		srcs = append(srcs, filepath.Base(fl))
 	}
-	s.cfg = classifier.Config{Protocol: p, Seed: *f.seed, Themes: *f.themes, Sources: srcs, Log: io.Discard}
+	s.cfg = classifier.Config{Protocol: p, Seed: *f.seed, Themes: *f.themes, Sources: srcs, Log: io.Discard, Refit: *f.refit}
+	for _, d := range splitList(*f.trees) {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > 8 {
+			return nil, fmt.Errorf("--trees: want depths 1..8, got %q", d)
+		}
+		s.cfg.TreeDepths = append(s.cfg.TreeDepths, n)
+	}
 	if *f.verbose {
 		s.cfg.Log = stderr
 	} else {
