@@ -64,6 +64,7 @@ type Consumer struct {
 	dlq    *kafka.Writer
 
 	workers  sync.WaitGroup // partition goroutines of the current generation
+	gate     func(ctx context.Context) error
 	mu       sync.Mutex
 	assigned map[string][]int // current assignment, for tests and logs
 	crashErr error
@@ -101,6 +102,12 @@ func New(cfg Config, fold Folder, log *zap.Logger, reg prometheus.Registerer, ho
 	}
 	return c, nil
 }
+
+// SetGate installs a function every partition calls before fetching its
+// next batch; it blocks while the stages behind the fold are saturated (the
+// label stage's backlog), so intake pauses instead of queues growing. Call
+// before Run.
+func (c *Consumer) SetGate(gate func(ctx context.Context) error) { c.gate = gate }
 
 // Assigned returns the partitions this member currently owns, by topic.
 func (c *Consumer) Assigned() map[string][]int {
@@ -241,6 +248,12 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 
 	for {
 		msgs = msgs[:0]
+		if c.gate != nil {
+			if err := c.gate(fetchCtx); err != nil {
+				log.Info("partition released while paused", zap.Int64("committed", committed))
+				return nil
+			}
+		}
 		err := c.collect(fetchCtx, fetch, &msgs)
 		if len(msgs) > 0 {
 			recs, dead = recs[:0], dead[:0]

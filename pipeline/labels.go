@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,6 +84,12 @@ type LabelsConfig struct {
 	// with the new one; so the encoder's speed bounds how fresh interests
 	// are, not the latency of the other labels.
 	EncodeBatch int `yaml:"encode_batch"`
+	// MaxBacklog pauses intake (every partition waits before its next fetch)
+	// while more users than this wait for labelling or encoding (default
+	// 100000): backpressure from the label stage and the encoder to the
+	// consumer. The queues are per-user sets, so they never hold more than
+	// one entry per user anyway.
+	MaxBacklog int64 `yaml:"max_backlog"`
 	// NoEncoder runs without text embeddings (interests off).
 	NoEncoder bool `yaml:"-"`
 }
@@ -118,6 +125,9 @@ func (c *LabelsConfig) SetDefaults() {
 	}
 	if c.EncodeBatch == 0 {
 		c.EncodeBatch = 64
+	}
+	if c.MaxBacklog == 0 {
+		c.MaxBacklog = 100_000
 	}
 }
 
@@ -156,6 +166,8 @@ type Labels struct {
 	log   *zap.Logger
 	m     *labelMetrics
 	owner string
+
+	backlog atomic.Int64 // users waiting in the change feed and the encode queue
 }
 
 // NewLabels builds the label stage. enc may be nil (no text embeddings).
@@ -182,6 +194,24 @@ func (l *Labels) dueKey() string           { return l.store.FeedKey("due") }
 func (l *Labels) outboxKey() string        { return l.store.FeedKey("outbox") }
 func (l *Labels) encodeKey() string        { return l.store.FeedKey("encode") }
 func (l *Labels) encodingKey() string      { return l.store.FeedKey("encoding") }
+
+// WaitBacklog blocks while the backlog is above labels.max_backlog; the
+// consumer calls it before each fetch (see consumer.SetGate).
+func (l *Labels) WaitBacklog(ctx context.Context) error {
+	paused := false
+	for l.backlog.Load() > l.cfg.MaxBacklog {
+		if !paused {
+			paused = true
+			l.m.pauses.Inc()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
 
 // LoadScripts loads the stage's Lua scripts (pipelines call them by SHA).
 func (l *Labels) LoadScripts(ctx context.Context) error {
@@ -713,7 +743,7 @@ func (l *Labels) encode(ctx context.Context, users []any) error {
 }
 
 func (l *Labels) scheduleLoop(ctx context.Context) error {
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
@@ -721,6 +751,7 @@ func (l *Labels) scheduleLoop(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+		l.refreshBacklog(ctx)
 		clock, err := l.clock(ctx)
 		if err != nil || clock.IsZero() {
 			continue
@@ -741,13 +772,23 @@ func (l *Labels) scheduleLoop(ctx context.Context) error {
 		if n, err := expireScript.Run(ctx, l.rdb, []string{l.encodeKey(), l.encodingKey()}, now.UnixMilli()).Int(); err == nil {
 			l.m.leaseExpired.Add(float64(n))
 		}
-		if n, err := l.rdb.ZCard(ctx, l.outboxKey()).Result(); err == nil {
-			l.m.outbox.Set(float64(n))
-		}
-		if n, err := l.rdb.ZCard(ctx, l.encodeKey()).Result(); err == nil {
-			l.m.encodeQueue.Set(float64(n))
-		}
 	}
+}
+
+// refreshBacklog reads the queue sizes (one round trip) for the gauges and
+// the intake gate.
+func (l *Labels) refreshBacklog(ctx context.Context) {
+	pipe := l.rdb.Pipeline()
+	ch := pipe.ZCard(ctx, l.store.ChangesKey())
+	enc := pipe.ZCard(ctx, l.encodeKey())
+	out := pipe.ZCard(ctx, l.outboxKey())
+	if _, err := pipe.Exec(ctx); err != nil {
+		return
+	}
+	l.m.outbox.Set(float64(out.Val()))
+	l.m.encodeQueue.Set(float64(enc.Val()))
+	l.m.backlog.Set(float64(ch.Val() + enc.Val()))
+	l.backlog.Store(ch.Val() + enc.Val())
 }
 
 func (l *Labels) publishLoop(ctx context.Context) error {

@@ -451,3 +451,36 @@ func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
 		t.Fatalf("%d users on the labels topic, want %d", len(docs), len(users))
 	}
 }
+
+// A backlog in the label stage pauses intake (backpressure), and intake
+// resumes once it drains.
+func TestBacklogPausesIntake(t *testing.T) {
+	needModels(t)
+	addr := testkit.Kafka(t, 1)
+	_, prefix := testkit.Redis(t)
+	// users wait 3 s before labelling: the backlog builds up
+	s := startService(t, addr, prefix, "backlog", "SEGSTREAM_LABELS_COALESCE=3s", "SEGSTREAM_LABELS_MAX_BACKLOG=20",
+		"SEGSTREAM_KAFKA_MAX_BATCH=5", "SEGSTREAM_LABELS_ENCODE=false")
+	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)
+	var evs []*events.Event
+	const n = 3000
+	for i := 0; i < n; i++ {
+		evs = append(evs, &events.Event{EventID: fmt.Sprint("b", i), Type: events.TypeView, UserID: fmt.Sprint("bu", i), TS: ts, ProductID: "p", Price: 1})
+	}
+	sendEvents(t, addr, evs...)
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		if metric(t, s.Registry, "segstream_labels_intake_pauses_total") == 0 {
+			return fmt.Errorf("intake never paused")
+		}
+		return nil
+	})
+	if in := metric(t, s.Registry, "segstream_consumer_events_in_total"); in >= n {
+		t.Fatalf("all %v events were taken in despite the backlog", in)
+	}
+	testkit.WaitFor(t, 90*time.Second, func() error {
+		if in := metric(t, s.Registry, "segstream_consumer_events_in_total"); in < n {
+			return fmt.Errorf("%v events in", in)
+		}
+		return nil
+	})
+}

@@ -15,13 +15,16 @@ import "github.com/prometheus/client_golang/prometheus"
 //	event_to_label_seconds          histogram  Kafka timestamp of a user's oldest unprocessed event → its labels evaluated and written
 //	outbox                          gauge      label versions not yet acknowledged by Kafka
 //	encode_queue                    gauge      users whose text changed, waiting for the encoder
+//	backlog                         gauge      users waiting for labelling or encoding
+//	intake_pauses_total             counter    partitions paused because backlog > labels.max_backlog
 //	due_total, lease_expired_total  counter    users re-evaluated by time alone; claims retried after a lease expired
 //	errors_total{stage}             counter    evaluate | publish | label_conflict | changes_dropped
 type labelMetrics struct {
 	evaluated, encodes, encodesSkipped, published, tombstones, due, leaseExpired prometheus.Counter
 	encodeSeconds, evaluateSeconds, latency                                      prometheus.Histogram
 	changes, errors                                                              *prometheus.CounterVec
-	outbox, encodeQueue                                                          prometheus.Gauge
+	outbox, encodeQueue, backlog                                                 prometheus.Gauge
+	pauses                                                                       prometheus.Counter
 }
 
 func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
@@ -46,11 +49,13 @@ func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
 		changes:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changes_total", Help: "Segment entries and exits published."}, []string{"segment", "change"}),
 		errors:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total", Help: "Failures, by stage."}, []string{"stage"}),
 		outbox:      prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "outbox", Help: "Label versions not yet acknowledged by Kafka."}),
+		backlog:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backlog", Help: "Users waiting for labelling or encoding (intake pauses above labels.max_backlog)."}),
+		pauses:      c("intake_pauses_total", "Times a partition paused intake because the label backlog was above labels.max_backlog."),
 		encodeQueue: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "encode_queue", Help: "Users whose text changed, waiting for the encoder."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.evaluated, m.encodes, m.encodesSkipped, m.published, m.tombstones, m.due, m.leaseExpired,
-			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox, m.encodeQueue)
+			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox, m.encodeQueue, m.backlog, m.pauses)
 	}
 	return m
 }

@@ -162,7 +162,11 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	}
 	s.pub = pub
 	s.Labels, err = NewLabels(s.Redis, s.Store, te, seg, pub, lc, s.Log, reg)
-	return err
+	if err != nil {
+		return err
+	}
+	s.Consumer.SetGate(s.Labels.WaitBacklog)
+	return nil
 }
 
 // Close releases what New built (Run does it on return).
