@@ -47,6 +47,13 @@ type svc struct {
 
 func startService(t *testing.T, addr, prefix, group string, extra ...string) *svc {
 	t.Helper()
+	return startServiceWith(t, "", addr, prefix, group, extra...)
+}
+
+// startServiceWith also reads a YAML config file (for what the
+// environment cannot say, such as producer routes).
+func startServiceWith(t *testing.T, yamlPath, addr, prefix, group string, extra ...string) *svc {
+	t.Helper()
 	env := append([]string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr,
 		"SEGSTREAM_KAFKA_GROUP_ID=" + group,
@@ -63,7 +70,7 @@ func startService(t *testing.T, addr, prefix, group string, extra ...string) *sv
 		"SEGSTREAM_ENCODER_MODEL_DIR=" + pipeline.RepoFile("var/models/use-lite"),
 		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + pipeline.RepoFile("var/lib/libonnxruntime.so.1"),
 	}, extra...)
-	cfg, err := pipeline.LoadConfig("", env)
+	cfg, err := pipeline.LoadConfig(yamlPath, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +220,11 @@ func TestLabelsEndToEnd(t *testing.T) {
 	needModels(t)
 	addr := testkit.Kafka(t, 3)
 	_, prefix := testkit.Redis(t)
-	s := startService(t, addr, prefix, "e2e")
+	cfgFile := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(cfgFile, []byte("producer:\n  routes:\n    - {segment: at_risk, change: entered, topic: alerts.churn}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServiceWith(t, cfgFile, addr, prefix, "e2e")
 	evs := retailSlice(t, 600)
 	users := map[string]bool{}
 	for _, e := range evs {
@@ -247,6 +258,16 @@ func TestLabelsEndToEnd(t *testing.T) {
 	}
 	t.Logf("%d users, %d changes, entries by segment %v, encodes %v (skipped %v)", len(users), len(changes), entered,
 		metric(t, s.Registry, "segstream_labels_encodes_total"), metric(t, s.Registry, "segstream_labels_encodes_skipped_total"))
+	// the route copies exactly the at_risk entries to alerts.churn
+	alerts := kcatRead(t, addr, "alerts.churn")
+	if len(alerts) != entered["at_risk"] {
+		t.Errorf("alerts.churn has %d messages, %d at_risk entries were published", len(alerts), entered["at_risk"])
+	}
+	for _, a := range alerts {
+		if !strings.Contains(a, `"segment":"at_risk"`) || !strings.Contains(a, `"change":"entered"`) {
+			t.Fatalf("alert %q", a)
+		}
+	}
 	// the slice spans two months: everyone is new; the heads still split
 	if entered["new"] != len(users) {
 		t.Errorf("%d users entered new, want all %d", entered["new"], len(users))
