@@ -481,7 +481,7 @@ func TestBacklogPausesIntake(t *testing.T) {
 	_, prefix := testkit.Redis(t)
 	// users wait 3 s before labelling: the backlog builds up
 	s := startService(t, addr, prefix, "backlog", "SEGSTREAM_LABELS_COALESCE=3s", "SEGSTREAM_LABELS_MAX_BACKLOG=20",
-		"SEGSTREAM_KAFKA_MAX_BATCH=5", "SEGSTREAM_LABELS_ENCODE=false")
+		"SEGSTREAM_KAFKA_MAX_BATCH=1", "SEGSTREAM_LABELS_ENCODE=false")
 	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)
 	var evs []*events.Event
 	const n = 3000
