@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,5 +181,3 @@ func headers(m kafka.Message) map[string]string {
 	}
 	return h
 }
-
-var _ sync.Mutex

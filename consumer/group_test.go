@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -164,7 +163,6 @@ func TestKcatProducedEventsFold(t *testing.T) {
 	if !strings.Contains(string(out), "reason=bad_json") || !strings.Contains(string(out), "|{not json") {
 		t.Fatalf("kcat read %q", out)
 	}
-	_ = reflect.DeepEqual
 }
 
 // flakyFolder fails the first n folds, as Redis would when it is down.

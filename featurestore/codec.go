@@ -3,8 +3,6 @@ package featurestore
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/segstream/segstream/events"
 )
 
 // Stored record layout (one Redis string per user):
@@ -287,5 +285,3 @@ func (r *reader) counts32(dst []uint32) {
 		}
 	}
 }
-
-var _ = events.NumTypes

@@ -467,6 +467,29 @@ func (s *Store) Get(ctx context.Context, userID string) (*Profile, error) {
 	return p, nil
 }
 
+// DeletePrefix deletes every key under prefix+":" (SCAN and UNLINK in
+// batches, never FLUSHALL): for tests, benchmarks and the demo, which own
+// their prefix.
+func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	iter := rdb.Scan(ctx, 0, prefix+":*", 2000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) >= 2000 {
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+			return err
+		}
+	}
+	return iter.Err()
+}
+
 // Invalidate drops a user's cached profile (after an external delete).
 func (s *Store) Invalidate(userID string) {
 	if s.cache != nil {

@@ -306,20 +306,29 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('ZREM', KEY
 return 1
 `)
 
-func (l *Labels) evaluateLoop(ctx context.Context) error {
+// queue is a per-user work queue in Redis: users wait in pending (scored
+// by when they became due) and move to inflight (scored by their lease
+// deadline) while a worker has them.
+type queue struct{ pending, inflight string }
+
+// workLoop claims up to batch users whose pending score is at most
+// maxScore(now), runs work on them, and acknowledges them; on failure they
+// go back to pending with their scores. Users of a worker that dies come
+// back when the lease expires (scheduleLoop).
+func (l *Labels) workLoop(ctx context.Context, stage string, q queue, batch int, maxScore func(time.Time) string,
+	work func(context.Context, []claim) error) error {
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
 		now := time.Now()
-		cutoff := now.Add(-l.cfg.Coalesce).UnixMilli()
-		res, err := claimScript.Run(ctx, l.rdb, []string{l.store.ChangesKey(), l.inflightKey()},
-			cutoff, l.cfg.BatchSize, now.Add(l.cfg.Lease).UnixMilli()).StringSlice()
+		res, err := claimScript.Run(ctx, l.rdb, []string{q.pending, q.inflight},
+			maxScore(now), batch, now.Add(l.cfg.Lease).UnixMilli()).StringSlice()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			l.log.Warn("claiming changed users failed", zap.Error(err))
+			l.log.Warn("claiming users failed", zap.String("stage", stage), zap.Error(err))
 			sleep(ctx, time.Second)
 			continue
 		}
@@ -328,33 +337,38 @@ func (l *Labels) evaluateLoop(ctx context.Context) error {
 			continue
 		}
 		claims := make([]claim, 0, len(res)/2)
+		members := make([]any, 0, len(res)/2)
 		for i := 0; i+1 < len(res); i += 2 {
 			ms, _ := strconv.ParseFloat(res[i+1], 64)
 			claims = append(claims, claim{user: res[i], since: time.UnixMilli(int64(ms))})
+			members = append(members, res[i])
 		}
 		wctx, cancel := context.WithTimeout(context.Background(), l.cfg.Lease)
-		err = l.evaluate(wctx, claims)
+		err = work(wctx, claims)
 		cancel()
-		members := make([]any, len(claims))
-		for i, c := range claims {
-			members[i] = c.user
-		}
 		if err != nil {
-			l.log.Error("evaluating users failed; retrying them", zap.Int("users", len(claims)), zap.Error(err))
-			l.m.errors.WithLabelValues("evaluate").Inc()
+			l.log.Error("work on claimed users failed; retrying them", zap.String("stage", stage), zap.Int("users", len(claims)), zap.Error(err))
+			l.m.errors.WithLabelValues(stage).Inc()
 			sleep(ctx, time.Second)
 			back := make([]redis.Z, len(claims))
 			for i, c := range claims {
 				back[i] = redis.Z{Score: float64(c.since.UnixMilli()), Member: c.user}
 			}
 			pipe := l.rdb.TxPipeline()
-			pipe.ZAddNX(context.Background(), l.store.ChangesKey(), back...)
-			pipe.ZRem(context.Background(), l.inflightKey(), members...)
+			pipe.ZAddNX(context.Background(), q.pending, back...)
+			pipe.ZRem(context.Background(), q.inflight, members...)
 			_, _ = pipe.Exec(context.Background())
 			continue
 		}
-		l.rdb.ZRem(context.Background(), l.inflightKey(), members...)
+		l.rdb.ZRem(context.Background(), q.inflight, members...)
 	}
+}
+
+// evaluateLoop labels changed users once they are older than the coalesce
+// window.
+func (l *Labels) evaluateLoop(ctx context.Context) error {
+	return l.workLoop(ctx, "evaluate", queue{l.store.ChangesKey(), l.inflightKey()}, l.cfg.BatchSize,
+		func(now time.Time) string { return strconv.FormatInt(now.Add(-l.cfg.Coalesce).UnixMilli(), 10) }, l.evaluate)
 }
 
 type claim struct {
@@ -647,55 +661,15 @@ func reasonsFor(rs []producer.Reason, seg string) []producer.Reason {
 // embeddings beside the profiles, and puts the users back on the change
 // feed so their labels (interests) use the new embedding.
 func (l *Labels) encodeLoop(ctx context.Context) error {
-	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		now := time.Now()
-		res, err := claimScript.Run(ctx, l.rdb, []string{l.encodeKey(), l.encodingKey()},
-			"+inf", l.cfg.EncodeBatch, now.Add(l.cfg.Lease).UnixMilli()).StringSlice()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			l.log.Warn("claiming users to encode failed", zap.Error(err))
-			sleep(ctx, time.Second)
-			continue
-		}
-		if len(res) == 0 {
-			sleep(ctx, l.cfg.PollInterval)
-			continue
-		}
-		var users []any
-		for i := 0; i < len(res); i += 2 {
-			users = append(users, res[i])
-		}
-		wctx, cancel := context.WithTimeout(context.Background(), l.cfg.Lease)
-		err = l.encode(wctx, users)
-		cancel()
-		if err != nil {
-			l.log.Error("encoding profile texts failed; retrying", zap.Int("users", len(users)), zap.Error(err))
-			l.m.errors.WithLabelValues("encode").Inc()
-			sleep(ctx, time.Second)
-			back := make([]redis.Z, len(users))
-			for i, u := range users {
-				back[i] = redis.Z{Score: float64(time.Now().UnixMilli()), Member: u}
-			}
-			pipe := l.rdb.TxPipeline()
-			pipe.ZAddNX(context.Background(), l.encodeKey(), back...)
-			pipe.ZRem(context.Background(), l.encodingKey(), users...)
-			_, _ = pipe.Exec(context.Background())
-			continue
-		}
-		l.rdb.ZRem(context.Background(), l.encodingKey(), users...)
-	}
+	return l.workLoop(ctx, "encode", queue{l.encodeKey(), l.encodingKey()}, l.cfg.EncodeBatch,
+		func(time.Time) string { return "+inf" }, l.encode)
 }
 
-func (l *Labels) encode(ctx context.Context, users []any) error {
+func (l *Labels) encode(ctx context.Context, users []claim) error {
 	pipe := l.rdb.Pipeline()
 	profs := make([]*redis.StringCmd, len(users))
 	for i, u := range users {
-		profs[i] = pipe.Get(ctx, l.store.ProfileKey(u.(string)))
+		profs[i] = pipe.Get(ctx, l.store.ProfileKey(u.user))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return err
@@ -716,7 +690,7 @@ func (l *Labels) encode(ctx context.Context, users []any) error {
 		for j, t := range p.Texts {
 			ts[j] = t.Text
 		}
-		ids = append(ids, u.(string))
+		ids = append(ids, u.user)
 		texts = append(texts, l.enc.ProfileText(ts))
 		hashes = append(hashes, p.TextHash)
 	}
@@ -957,6 +931,25 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// Pending counts users waiting anywhere in the stage: the change feed,
+// claimed, the encode queue, being encoded, or in the outbox.
+func (l *Labels) Pending(ctx context.Context) (int64, error) {
+	pipe := l.rdb.Pipeline()
+	keys := []string{l.store.ChangesKey(), l.inflightKey(), l.encodeKey(), l.encodingKey(), l.outboxKey()}
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.ZCard(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
 }
 
 // PublishPending publishes a user's outbox entry now, if it has one (used

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/segstream/segstream/consumer"
@@ -23,21 +22,6 @@ import (
 	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/replay"
 )
-
-// needModels fails (in CI) or skips when the encoder model or the default
-// classifier is missing: `make test` builds the first and the second is
-// committed.
-func needModels(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"var/models/use-lite/model.onnx", "var/lib/libonnxruntime.so.1", "models/default.json"} {
-		if _, err := os.Stat(pipeline.RepoFile(p)); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing: run tools/setup.sh (make test does)", p)
-			}
-			t.Skipf("%s missing: run tools/setup.sh", p)
-		}
-	}
-}
 
 type svc struct {
 	*pipeline.Service
@@ -217,7 +201,7 @@ func checkLabelTopics(t *testing.T, addr string) (docs map[string][]producer.Lab
 }
 
 func TestLabelsEndToEnd(t *testing.T) {
-	needModels(t)
+	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 3)
 	_, prefix := testkit.Redis(t)
 	cfgFile := filepath.Join(t.TempDir(), "routes.yaml")
@@ -279,7 +263,7 @@ func TestLabelsEndToEnd(t *testing.T) {
 
 // Numeric-only changes re-classify without running the encoder.
 func TestNumericChangeSkipsEncoder(t *testing.T) {
-	needModels(t)
+	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 1)
 	_, prefix := testkit.Redis(t)
 	s := startService(t, addr, prefix, "numeric")
@@ -320,7 +304,7 @@ func TestNumericChangeSkipsEncoder(t *testing.T) {
 // A silent user moves to dormant by time alone: other users' events move
 // the event-time clock, and the due set re-evaluates the silent one.
 func TestSilentUserGoesDormantByTimeAlone(t *testing.T) {
-	needModels(t)
+	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 1)
 	_, prefix := testkit.Redis(t)
 	s := startService(t, addr, prefix, "silent", "SEGSTREAM_LABELS_DUE_STEP=24h")
@@ -364,7 +348,7 @@ func TestSilentUserGoesDormantByTimeAlone(t *testing.T) {
 // Erase a user, replay their events: the user stays gone and kcat sees
 // the tombstone on the labels topic.
 func TestEraseThenReplay(t *testing.T) {
-	needModels(t)
+	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 1)
 	_, prefix := testkit.Redis(t)
 	s := startService(t, addr, prefix, "erase")
@@ -407,10 +391,9 @@ func TestEraseThenReplay(t *testing.T) {
 
 // queued counts users waiting anywhere in the label stage.
 func queued(s *svc) int64 {
-	var n int64
-	for _, k := range []string{"changes", "inflight", "encode", "encoding", "outbox"} {
-		c, _ := s.Redis.ZCard(context.Background(), s.Store.FeedKey(k)).Result()
-		n += c
+	n, err := s.Labels.Pending(context.Background())
+	if err != nil {
+		return -1
 	}
 	return n
 }
@@ -424,12 +407,10 @@ func has(ss []string, s string) bool {
 	return false
 }
 
-var _ = kafka.Message{}
-
 // Two instances in one group split the work; one stops; the other
 // finishes; every user ends labelled and the topics stay consistent.
 func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
-	needModels(t)
+	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 3)
 	_, prefix := testkit.Redis(t)
 	a := startService(t, addr, prefix, "pair")
@@ -476,7 +457,7 @@ func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
 // A backlog in the label stage pauses intake (backpressure), and intake
 // resumes once it drains.
 func TestBacklogPausesIntake(t *testing.T) {
-	needModels(t)
+	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 1)
 	_, prefix := testkit.Redis(t)
 	// users wait 3 s before labelling: the backlog builds up

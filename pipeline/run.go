@@ -68,14 +68,30 @@ func PingRedis(ctx context.Context, rdb redis.UniversalClient, addrs []string) e
 	return nil
 }
 
-// EnsureTopics creates the topics that do not exist yet.
-func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions, replication int) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
-	req := &kafka.CreateTopicsRequest{}
-	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+// TopicConfigs describes plain topics for creation.
+func TopicConfigs(names []string, partitions, replication int) []kafka.TopicConfig {
+	out := make([]kafka.TopicConfig, len(names))
+	for i, t := range names {
+		out[i] = kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
 	}
-	resp, err := client.CreateTopics(ctx, req)
+	return out
+}
+
+// Topics describes the topics the service uses: the input topics and the
+// DLQ, and with outputs the label, change and route topics.
+func (c *Config) Topics(outputs bool) []kafka.TopicConfig {
+	in := append(c.Kafka.InputTopics(), c.Kafka.Topics.DLQ)
+	out := TopicConfigs(in, c.Kafka.Partitions, c.Kafka.ReplicationFactor)
+	if outputs {
+		out = append(out, c.Producer.TopicConfigs(c.Kafka.Partitions, c.Kafka.ReplicationFactor)...)
+	}
+	return out
+}
+
+// EnsureTopics creates the topics that do not exist yet.
+func EnsureTopics(ctx context.Context, brokers []string, topics ...kafka.TopicConfig) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("creating topics on %v: %w (is kafka.brokers right and the broker running?)", brokers, err)
 	}
@@ -218,16 +234,8 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	if *s.Cfg.Kafka.CreateTopics {
-		topics := append(s.Cfg.Kafka.InputTopics(), s.Cfg.Kafka.Topics.DLQ)
-		if err := EnsureTopics(ctx, s.Cfg.Kafka.Brokers, topics, s.Cfg.Kafka.Partitions, s.Cfg.Kafka.ReplicationFactor); err != nil {
+		if err := EnsureTopics(ctx, s.Cfg.Kafka.Brokers, s.Cfg.Topics(s.Labels != nil)...); err != nil {
 			return err
-		}
-		if s.Labels != nil {
-			pc := s.Cfg.Producer
-			pc.Brokers = s.Cfg.Kafka.Brokers
-			if err := producer.EnsureTopics(ctx, pc, s.Cfg.Kafka.Partitions, s.Cfg.Kafka.ReplicationFactor); err != nil {
-				return err
-			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)

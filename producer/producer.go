@@ -201,32 +201,23 @@ func (p *Publisher) Publish(ctx context.Context, pubs []Publication) error {
 	return nil
 }
 
-// EnsureTopics creates the output topics that do not exist; the labels
-// topic with cleanup.policy=compact.
-func EnsureTopics(ctx context.Context, cfg Config, partitions, replication int) error {
-	cfg.SetDefaults()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
-	req := &kafka.CreateTopicsRequest{}
+// TopicConfigs describes the output topics for creation: the labels topic
+// with cleanup.policy=compact (the latest document per user is what it
+// keeps), the changes topic and the route targets.
+func (c Config) TopicConfigs(partitions, replication int) []kafka.TopicConfig {
+	c.SetDefaults()
+	var out []kafka.TopicConfig
 	seen := map[string]bool{}
-	for _, t := range cfg.Topics() {
+	for _, t := range c.Topics() {
 		if seen[t] {
 			continue
 		}
 		seen[t] = true
 		tc := kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
-		if t == cfg.LabelsTopic {
+		if t == c.LabelsTopic {
 			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
 		}
-		req.Topics = append(req.Topics, tc)
+		out = append(out, tc)
 	}
-	resp, err := client.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("producer: creating topics on %v: %w", cfg.Brokers, err)
-	}
-	for t, terr := range resp.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("producer: creating topic %s: %w", t, terr)
-		}
-	}
-	return nil
+	return out
 }

@@ -215,11 +215,14 @@ func drawBar(w io.Writer, label string, done, total int, el time.Duration) {
 		frac*100, thousands(done), thousands(total), thousands(int(rate)), eta)
 }
 
+// Thousands formats n with thousands separators (1,234,567).
+func Thousands(n int) string { return thousands(n) }
+
 func thousands(n int) string {
 	s := fmt.Sprint(n)
 	var b strings.Builder
 	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
 			b.WriteByte(',')
 		}
 		b.WriteRune(c)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -13,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
@@ -29,31 +26,18 @@ import (
 // segments), no two different documents share a (user, version), versions
 // never go back, and profiles equal ground truth.
 func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
-	for _, p := range []string{"var/models/use-lite/model.onnx", "var/lib/libonnxruntime.so.1", "models/default.json"} {
-		if _, err := os.Stat(pipeline.RepoFile(p)); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing: run tools/setup.sh", p)
-			}
-			t.Skipf("%s missing", p)
-		}
-	}
+	testkit.NeedModels(t)
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Fatal("kcat not installed")
 	}
 	bin := build(t)
 	addr := testkit.Kafka(t, 3)
 	rdb, prefix := testkit.Redis(t)
-	env := append(os.Environ(),
-		"SEGSTREAM_KAFKA_BROKERS="+addr,
-		"SEGSTREAM_KAFKA_GROUP_ID=kill-test",
-		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
+	env := serviceEnv(addr, prefix, "kill-test",
 		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=1s",
 		"SEGSTREAM_KAFKA_REBALANCE_TIMEOUT=2s",
-		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
 		"SEGSTREAM_KAFKA_PARTITIONS=3",
 		"SEGSTREAM_KAFKA_MAX_BATCH=100",
-		"SEGSTREAM_REDIS_ADDRS="+testkit.RedisAddr(),
-		"SEGSTREAM_FEATURESTORE_PREFIX="+prefix,
 		"SEGSTREAM_HTTP_LISTEN=off",
 		"SEGSTREAM_LABELS_COALESCE=10ms",
 		"SEGSTREAM_LABELS_BATCH_SIZE=32",
@@ -92,7 +76,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		}
 		return c, &logs
 	}
-	first, logs1 := start()
+	first, _ := start()
 	testkit.WaitFor(t, 60*time.Second, func() error {
 		if n := len(testkit.ReadTopicIfAny(t, addr, "segments.labels")); n < 30 {
 			return fmt.Errorf("%d labels published", n)
@@ -116,12 +100,14 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	second, logs2 := start()
 	defer second.Process.Kill()
 	store, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	stage, err := pipeline.NewLabels(rdb, store, nil, nil, nil, pipeline.LabelsConfig{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	testkit.WaitFor(t, 180*time.Second, func() error {
-		for _, k := range []string{store.ChangesKey(), store.FeedKey("inflight"), store.FeedKey("outbox"), store.FeedKey("encode"), store.FeedKey("encoding")} {
-			if n, _ := rdb.ZCard(ctx, k).Result(); n > 0 {
-				return fmt.Errorf("%s holds %d", k, n)
-			}
+		if n, err := stage.Pending(ctx); err != nil || n > 0 {
+			return fmt.Errorf("%d users wait in the label stage (%v)", n, err)
 		}
 		for u := range truth {
 			if ok, _ := rdb.HExists(ctx, prefix+":{"+u+"}:l", "doc").Result(); !ok {
@@ -141,7 +127,6 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	if err := second.Wait(); err != nil {
 		t.Fatalf("restarted service exited with %v\n%s", err, logs2)
 	}
-	_ = logs1
 
 	// read both topics back with kcat
 	docs := map[string]string{} // user@version → document
@@ -206,7 +191,6 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		t.Fatalf("%d users on segments.labels, want %d", len(final), len(truth))
 	}
 	t.Logf("%d users, %d documents, %d change messages; consistent after SIGKILL", len(final), len(docs), len(changes))
-	_ = redis.Nil
 }
 
 func kcat(t *testing.T, addr, topic string) []string {

@@ -28,6 +28,19 @@ func build(t *testing.T) string {
 	return bin
 }
 
+// serviceEnv is the environment of a test service: the given broker and
+// group, fast group timings, the test Redis under prefix; extra last.
+func serviceEnv(addr, prefix, group string, extra ...string) []string {
+	return append(append(os.Environ(),
+		"SEGSTREAM_KAFKA_BROKERS="+addr,
+		"SEGSTREAM_KAFKA_GROUP_ID="+group,
+		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
+		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
+		"SEGSTREAM_REDIS_ADDRS="+testkit.RedisAddr(),
+		"SEGSTREAM_FEATURESTORE_PREFIX="+prefix,
+	), extra...)
+}
+
 // The binary end to end: replay real files and a JSON-lines file with one
 // bad line, run the service, read a profile back as JSON, and stop with
 // SIGTERM: the process drains, commits every offset and exits 0.
@@ -35,14 +48,8 @@ func TestBinaryReplayRunProfileSigterm(t *testing.T) {
 	bin := build(t)
 	addr := testkit.Kafka(t, 3)
 	_, prefix := testkit.Redis(t)
-	env := append(os.Environ(),
-		"SEGSTREAM_KAFKA_BROKERS="+addr,
-		"SEGSTREAM_KAFKA_GROUP_ID=bin-test",
-		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
+	env := serviceEnv(addr, prefix, "bin-test",
 		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
-		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
-		"SEGSTREAM_REDIS_ADDRS="+testkit.RedisAddr(),
-		"SEGSTREAM_FEATURESTORE_PREFIX="+prefix,
 		"SEGSTREAM_HTTP_LISTEN=127.0.0.1:0",
 		"SEGSTREAM_LABELS_ENABLED=false",
 	)

@@ -23,7 +23,6 @@ import (
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
-	"github.com/segstream/segstream/internal/embedded"
 	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
 )
@@ -58,7 +57,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log("broker process on %s", addr)
 	}
 	topics := map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
-	if err := pipeline.EnsureTopics(ctx, []string{addr}, []string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}, *parts, 1); err != nil {
+	if err := pipeline.EnsureTopics(ctx, []string{addr}, pipeline.TopicConfigs([]string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}, *parts, 1)...); err != nil {
 		return err
 	}
 
@@ -104,7 +103,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("redis %s: %w", *redisAddr, err)
 	}
 	prefix := fmt.Sprintf("bench%08x", rand.Uint32())
-	defer deletePrefix(rdb, prefix)
+	defer featurestore.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
 	memBefore := usedMemory(ctx, rdb)
 	reg := prometheus.NewRegistry()
 	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, reg)
@@ -183,11 +182,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // view of that product (clickstream) before its invoice's purchase or refund
 // event; the data set is cycled with new user and event ids until n.
 func benchEvents(n int) ([]replay.Item, int, error) {
-	var files []string
-	for _, f := range DefaultRetailFiles {
-		files = append(files, embedded.RepoPath(f))
-	}
-	base, _, err := replay.ReadRetail(files, replay.RetailOptions{})
+	base, _, err := replay.ReadRetail(retailFiles(), replay.RetailOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -281,22 +276,6 @@ func sampleMemoryUsage(ctx context.Context, rdb *redis.Client, prefix string) fl
 		sum += n
 	}
 	return float64(sum) / float64(len(keys))
-}
-
-func deletePrefix(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+":*", 2000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) >= 2000 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in bytes.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
 )
@@ -45,7 +45,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
 	prefix := fmt.Sprintf("benchl%08x", rand.Uint32())
-	defer deletePrefix(rdb, prefix)
+	defer featurestore.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
 	cfg, err := pipeline.LoadConfig("", []string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
 		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
@@ -70,11 +70,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 	var items []replay.Item
 	var sc replay.SendConfig
 	if *retail {
-		var files []string
-		for _, f := range DefaultRetailFiles {
-			files = append(files, pipeline.RepoFile(f))
-		}
-		if items, _, err = replay.ReadRetail(files, replay.RetailOptions{}); err != nil {
+		if items, _, err = replay.ReadRetail(retailFiles(), replay.RetailOptions{}); err != nil {
 			return err
 		}
 	} else {
@@ -99,8 +95,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 	// drain: everything folded and labelled
 	for {
 		in := counter(svc.Registry, "segstream_consumer_events_in_total", "")
-		pending := pendingLabels(ctx, rdb, svc.Store)
-		if int(in) >= snd.Sent && pending == 0 {
+		if int(in) >= snd.Sent && pending(ctx, svc.Labels) == 0 {
 			break
 		}
 		select {
@@ -155,5 +150,3 @@ func histQuantile(g prometheus.Gatherer, name string, q float64) time.Duration {
 	}
 	return 0
 }
-
-var _ = strconv.Itoa

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/redis/go-redis/v9"
@@ -46,9 +44,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	files := fs.Args()
 	if len(files) == 0 {
-		for _, f := range DefaultRetailFiles {
-			files = append(files, embedded.RepoPath(f))
-		}
+		files = retailFiles()
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 
@@ -104,7 +100,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	deletePrefix(rdb, cfg.Featurestore.Prefix) // a fresh demo every run
+	if err := featurestore.DeletePrefix(ctx, rdb, cfg.Featurestore.Prefix); err != nil { // a fresh demo every run
+		return err
+	}
 	var watch *changeWatcher
 	if svc.Labels != nil {
 		watch = &changeWatcher{sizes: map[string]int{}}
@@ -167,13 +165,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		watch.print(stdout, *show)
 		wm, _ := svc.Store.Watermark(ctx)
-		p50, p99 := quantiles(svc.Registry, "segstream_labels_event_to_label_seconds")
+		p50 := histQuantile(svc.Registry, "segstream_labels_event_to_label_seconds", 0.5)
+		p99 := histQuantile(svc.Registry, "segstream_labels_event_to_label_seconds", 0.99)
 		say("  [%4.0fs] event time %s | events %s (%s/s) | labels %s, changes %s | encodes %s | latency p50 %s p99 %s | %s",
 			el, wm.Format("2006-01-02"), thousands(int(done)), thousands(int(done/el)),
 			thousands(int(counter(svc.Registry, "segstream_labels_published_total", ""))), thousands(watch.total()),
 			thousands(int(counter(svc.Registry, "segstream_labels_encodes_total", ""))), p50, p99, watch.sizesLine())
 		if sent >= 0 && int(done) >= sent && counter(svc.Registry, "segstream_labels_outbox", "") == 0 &&
-			pendingLabels(ctx, rdb, svc.Store) == 0 {
+			pending(ctx, svc.Labels) == 0 {
 			break
 		}
 	}
@@ -248,7 +247,7 @@ func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb 
 		}
 	}
 	sort.Slice(views, func(i, j int) bool { return views[i].RFM.NetMonetary > views[j].RFM.NetMonetary })
-	fmt.Fprintf(w, "%d profiles in Redis; %d bytes each on average (MEMORY USAGE of a sample)\n", len(views), int(sampleMemoryUsageUniversal(ctx, rdb, prefix)))
+	fmt.Fprintf(w, "%d profiles in Redis; %d bytes each on average (MEMORY USAGE of a sample)\n", len(views), int(sampleMemoryUsage(ctx, rdb, prefix)))
 	fmt.Fprintln(w, "top customers by net spend:")
 	for _, v := range views[:min(5, len(views))] {
 		fmt.Fprintf(w, "  user %-6s net %10.2f  %4d orders on %3d days  first %s  last %s\n", v.UserID, v.RFM.NetMonetary, v.Orders, v.RFM.PurchaseDays,
@@ -257,10 +256,6 @@ func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb 
 	if len(views) > 0 {
 		fmt.Fprintf(w, "\ntry: segstream profile %s --redis %s --prefix %s   (while the demo runs with --stay)\n", views[0].UserID, rdb.Options().Addr, prefix)
 	}
-}
-
-func sampleMemoryUsageUniversal(ctx context.Context, rdb *redis.Client, prefix string) float64 {
-	return sampleMemoryUsage(ctx, rdb, prefix)
 }
 
 // changeWatcher reads segments.changes as a subscriber would and keeps
@@ -367,41 +362,11 @@ func (w *changeWatcher) sizesLine() string {
 	return strings.Join(parts, ", ") + fmt.Sprintf(", interests %d", interests)
 }
 
-// quantiles reads p50 and p99 from a histogram in the registry.
-func quantiles(g prometheus.Gatherer, name string) (string, string) {
-	mfs, err := g.Gather()
+// pending is how many users wait anywhere in the label stage (-1 on error).
+func pending(ctx context.Context, l *pipeline.Labels) int64 {
+	n, err := l.Pending(ctx)
 	if err != nil {
-		return "-", "-"
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
-			continue
-		}
-		h := mf.GetMetric()[0].GetHistogram()
-		total := h.GetSampleCount()
-		if total == 0 {
-			return "-", "-"
-		}
-		q := func(p float64) string {
-			target := uint64(math.Ceil(p * float64(total)))
-			for _, b := range h.GetBucket() {
-				if b.GetCumulativeCount() >= target {
-					return "≤" + (time.Duration(b.GetUpperBound() * float64(time.Second))).Round(time.Millisecond).String()
-				}
-			}
-			return ">max"
-		}
-		return q(0.5), q(0.99)
-	}
-	return "-", "-"
-}
-
-// pendingLabels is how many users wait in the change feed or in flight.
-func pendingLabels(ctx context.Context, rdb *redis.Client, store *featurestore.Store) int64 {
-	var n int64
-	for _, k := range []string{store.ChangesKey(), store.FeedKey("inflight"), store.FeedKey("encode"), store.FeedKey("encoding")} {
-		c, _ := rdb.ZCard(ctx, k).Result()
-		n += c
+		return -1
 	}
 	return n
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -50,14 +51,24 @@ func labelsFor(cf commonFlags, needKafka bool) (*pipeline.Labels, func(), error)
 	}, nil
 }
 
-func userArg(fs interface {
-	Arg(int) string
-	NArg() int
-}, args []string) (string, []string) {
+// parseUser parses flags around the one USER argument (before or after
+// the flags) and returns the user.
+func parseUser(fs *flag.FlagSet, args []string) (string, error) {
+	var user string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
+		user, args = args[0], args[1:]
 	}
-	return "", args
+	if err := parse(fs, args); err != nil {
+		return "", err
+	}
+	if user == "" && fs.NArg() == 1 {
+		user = fs.Arg(0)
+	}
+	if user == "" {
+		fs.Usage()
+		return "", errUsage
+	}
+	return user, nil
 }
 
 func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,16 +76,9 @@ func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cf commonFlags
 	cf.add(fs)
 	asJSON := fs.Bool("json", false, "print the label document as JSON")
-	user, rest := userArg(fs, args)
-	if err := parse(fs, rest); err != nil {
+	user, err := parseUser(fs, args)
+	if err != nil {
 		return err
-	}
-	if user == "" && fs.NArg() == 1 {
-		user = fs.Arg(0)
-	}
-	if user == "" {
-		fs.Usage()
-		return errUsage
 	}
 	l, done, err := labelsFor(cf, false)
 	if err != nil {
@@ -116,16 +120,9 @@ func cmdErase(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("erase", "[flags] USER", stderr)
 	var cf commonFlags
 	cf.add(fs)
-	user, rest := userArg(fs, args)
-	if err := parse(fs, rest); err != nil {
+	user, err := parseUser(fs, args)
+	if err != nil {
 		return err
-	}
-	if user == "" && fs.NArg() == 1 {
-		user = fs.Arg(0)
-	}
-	if user == "" {
-		fs.Usage()
-		return errUsage
 	}
 	l, done, err := labelsFor(cf, true)
 	if err != nil {

@@ -23,20 +23,9 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cf.add(fs)
 	asJSON := fs.Bool("json", false, "print the profile as JSON")
 	asOf := fs.String("as-of", "", "RFC 3339 time the windows and recency are computed at (default: the user's last event)")
-	// accept flags after the user id too
-	var user string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		user, args = args[0], args[1:]
-	}
-	if err := parse(fs, args); err != nil {
+	user, err := parseUser(fs, args)
+	if err != nil {
 		return err
-	}
-	if user == "" && fs.NArg() == 1 {
-		user = fs.Arg(0)
-	}
-	if user == "" {
-		fs.Usage()
-		return errUsage
 	}
 	var at time.Time
 	if *asOf != "" {

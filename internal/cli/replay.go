@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/internal/embedded"
 	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
 )
@@ -17,6 +16,15 @@ func init() {
 
 // DefaultRetailFiles are the two Online Retail files, oldest first.
 var DefaultRetailFiles = []string{"../shared/data/online_retail_II_2009_2010.csv.gz", "../shared/data/online_retail_2010_2011.csv.gz"}
+
+// retailFiles is DefaultRetailFiles resolved from the repository root.
+func retailFiles() []string {
+	files := make([]string, len(DefaultRetailFiles))
+	for i, f := range DefaultRetailFiles {
+		files[i] = pipeline.RepoFile(f)
+	}
+	return files
+}
 
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", "[flags] FILE... (Online Retail CSV(.gz) files are merged and de-duplicated)", stderr)
@@ -30,17 +38,14 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	files := fs.Args()
 	if len(files) == 0 {
-		for _, f := range DefaultRetailFiles {
-			files = append(files, embedded.RepoPath(f))
-		}
+		files = retailFiles()
 	}
 	cfg, err := cf.load(true)
 	if err != nil {
 		return err
 	}
 	if *cfg.Kafka.CreateTopics {
-		topics := append(cfg.Kafka.InputTopics(), cfg.Kafka.Topics.DLQ)
-		if err := pipeline.EnsureTopics(ctx, cfg.Kafka.Brokers, topics, cfg.Kafka.Partitions, cfg.Kafka.ReplicationFactor); err != nil {
+		if err := pipeline.EnsureTopics(ctx, cfg.Kafka.Brokers, cfg.Topics(false)...); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/internal/embedded"
+	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
 )
 
@@ -109,7 +109,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	}
 	var files []string
 	for _, s := range splitList(*f.data) {
-		files = append(files, embedded.RepoPath(s))
+		files = append(files, pipeline.RepoFile(s))
 	}
 	t0 := time.Now()
 	items, _, err := replay.ReadRetail(files, replay.RetailOptions{})
@@ -147,7 +147,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	default:
 		return nil, fmt.Errorf("--text: want on, off or auto, got %q", *f.text)
 	}
-	dir := embedded.RepoPath(*f.encDir)
+	dir := pipeline.RepoFile(*f.encDir)
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
 		if *f.text == "on" {
 			return nil, fmt.Errorf("--text=on: %s/model.onnx is missing: run tools/encoder/setup.sh first", *f.encDir)
@@ -165,7 +165,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 		fmt.Fprintln(stderr, "text: off ("+s.note+")")
 		return s, nil
 	}
-	ce, err := classifier.NewCachedEncoder(enc, embedded.RepoPath(*f.cache))
+	ce, err := classifier.NewCachedEncoder(enc, pipeline.RepoFile(*f.cache))
 	if err != nil {
 		enc.Close()
 		return nil, err
@@ -263,7 +263,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // repoRoot is the folder holding go.mod (the working directory when none).
 func repoRoot() string {
-	r := embedded.RepoPath("go.mod")
+	r := pipeline.RepoFile("go.mod")
 	if r == "go.mod" {
 		wd, _ := os.Getwd()
 		return wd

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -103,20 +102,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// RepoPath resolves a path relative to the repository root when run from
-// it or from a subdirectory (tests), for the default data locations.
-func RepoPath(rel string) string {
-	if _, err := os.Stat(rel); err == nil {
-		return rel
-	}
-	dir, _ := os.Getwd()
-	for i := 0; i < 4; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, rel)
-		}
-		dir = filepath.Dir(dir)
-	}
-	return rel
 }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/segstream/segstream/featurestore"
 )
 
 // DefaultTopics are the input topics and the DLQ.
@@ -38,6 +42,27 @@ func Kafka(t testing.TB, partitions int32, extraTopics ...string) string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()[0]
+}
+
+// RepoFile is a path under the repository root.
+func RepoFile(rel string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", rel)
+}
+
+// NeedModels fails (under CI) or skips the test when the encoder model, the
+// ONNX Runtime library or the default classifier is missing: `make test`
+// builds the first two (tools/setup.sh) and the third is committed.
+func NeedModels(t testing.TB) {
+	t.Helper()
+	for _, p := range []string{"var/models/use-lite/model.onnx", "var/lib/libonnxruntime.so.1", "models/default.json"} {
+		if _, err := os.Stat(RepoFile(p)); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s missing: run tools/setup.sh (make test does)", p)
+			}
+			t.Skipf("%s missing: run tools/setup.sh", p)
+		}
+	}
 }
 
 // RedisAddr is the Redis server the tests use.
@@ -69,19 +94,7 @@ func Redis(t testing.TB) (*redis.Client, string) {
 
 // DeletePrefix deletes every key starting with prefix+":".
 func DeletePrefix(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 1000 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
+	_ = featurestore.DeletePrefix(context.Background(), rdb, prefix)
 }
 
 // Writer returns a kafka-go writer with its own transport, hashing keys to
