@@ -835,22 +835,32 @@ func (l *Labels) publish(ctx context.Context, zs []redis.Z) (int, error) {
 		return 0, err
 	}
 	var pubs []producer.Publication
-	var vers []int64
+	type doneEntry struct {
+		z   redis.Z
+		ver int64
+	}
+	var done []doneEntry
+	young := float64(time.Now().Add(-outboxGrace).UnixMicro())
 	for i, z := range mine {
 		u := z.Member.(string)
 		rec, err := parseLabel(recs[i].Val())
 		if err != nil {
 			return 0, err
 		}
-		vers = append(vers, rec.ver)
-		if rec.ver <= rec.published {
-			continue // published already (a crash after publishing, or a duplicate entry)
-		}
-		if rec.erased {
-			pubs = append(pubs, producer.Publication{UserID: u, Erased: true})
+		if rec.ver <= rec.published || (rec.doc == nil && !rec.erased) {
+			// Nothing new to publish: a crash after publishing, a duplicate
+			// entry, or a label write still on its way (the evaluator adds
+			// the entry before it writes the record, and other clients'
+			// commands can come in between): leave young entries for later.
+			if z.Score > young {
+				continue
+			}
+			done = append(done, doneEntry{z, rec.ver})
 			continue
 		}
-		if rec.doc == nil {
+		done = append(done, doneEntry{z, rec.ver})
+		if rec.erased {
+			pubs = append(pubs, producer.Publication{UserID: u, Erased: true})
 			continue
 		}
 		pubs = append(pubs, producer.Publication{UserID: u, Label: rec.doc, Changes: rec.changes})
@@ -868,20 +878,27 @@ func (l *Labels) publish(ctx context.Context, zs []redis.Z) (int, error) {
 			l.m.changes.WithLabelValues(c.Segment, c.Change).Inc()
 		}
 	}
+	if len(done) == 0 {
+		return 0, nil
+	}
 	pipe = l.rdb.Pipeline()
-	for i, z := range mine {
-		markPublished.EvalSha(ctx, pipe, []string{l.labelKey(z.Member.(string))}, vers[i])
-		outboxDone.EvalSha(ctx, pipe, []string{l.outboxKey()}, z.Member, strconv.FormatFloat(z.Score, 'f', -1, 64))
+	for _, d := range done {
+		markPublished.EvalSha(ctx, pipe, []string{l.labelKey(d.z.Member.(string))}, d.ver)
+		outboxDone.EvalSha(ctx, pipe, []string{l.outboxKey()}, d.z.Member, strconv.FormatFloat(d.z.Score, 'f', -1, 64))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		if isNoScriptErr(err) {
 			_ = markPublished.Load(ctx, l.rdb).Err()
 			_ = outboxDone.Load(ctx, l.rdb).Err()
 		}
-		return 0, fmt.Errorf("marking %d users published: %w", len(mine), err)
+		return 0, fmt.Errorf("marking %d users published: %w", len(done), err)
 	}
-	return len(mine), nil
+	return len(done), nil
 }
+
+// outboxGrace is how long an outbox entry with nothing to publish is left
+// alone: its label write may still be on the way (see publish).
+const outboxGrace = 5 * time.Second
 
 // Label returns a user's current label document (nil when none yet).
 func (l *Labels) Label(ctx context.Context, user string) (*producer.LabelDoc, bool, error) {
@@ -967,7 +984,7 @@ func (l *Labels) PublishPending(ctx context.Context, user string) error {
 	}
 	n, err := l.publish(ctx, []redis.Z{{Score: score, Member: user}})
 	if err == nil && n == 0 {
-		return errors.New("another instance is publishing this user; the tombstone goes out with it")
+		return errors.New("not published now (another instance holds the user); the outbox publishes it")
 	}
 	return err
 }

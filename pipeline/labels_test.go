@@ -225,7 +225,7 @@ func TestLabelsEndToEnd(t *testing.T) {
 		if n < len(users) {
 			return fmt.Errorf("%d of %d users labelled", n, len(users))
 		}
-		if n := queued(s); n > 0 {
+		if n := queued(s); n != 0 {
 			return fmt.Errorf("%d users queued", n)
 		}
 		return nil
@@ -443,7 +443,7 @@ func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
 				return fmt.Errorf("user %s not labelled", u)
 			}
 		}
-		if n := queued(a); n > 0 {
+		if n := queued(a); n != 0 {
 			return fmt.Errorf("%d users queued", n)
 		}
 		return nil
