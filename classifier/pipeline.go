@@ -456,27 +456,15 @@ func baselines(d *Data, tr []Example, y, yv, yt, y3, yv3, yt3 []int, base *Model
 	thr, _ := BestThreshold(rv, yv)
 	out = append(out, Candidate{Name: "recency alone",
 		Churn: &Scored{ValScore: rv, TestScore: rt, Threshold: thr, Val: binaryReport(rv, yv, thr, false), Test: binaryReport(rt, yt, thr, false)}})
-	// RFM-only logistic regression: log recency, log purchase days, log spend.
-	rfm := []int{0, 3, 5}
+	// RFM-only logistic regressions: on log recency, log purchase days and
+	// log spend (the transform segstream's features use), and on the raw
+	// values standardised (the form of the reference figure).
 	ext := Extractor{BGNBD: &base.BGNBD}
-	X := subset(standardised(ext.matrix(tr), base.Stats), rfm)
-	Xv := subset(standardised(ext.matrix(d.Val.Examples), base.Stats), rfm)
-	Xt := subset(standardised(ext.matrix(d.Test.Examples), base.Stats), rfm)
-	sm, _ := FitSoftmax(X, y, Xv, yv, 2, TrainConfig{L2: 1e-4, Seed: cfg.Seed})
-	pv, pt := probsOf(sm, Xv, 1), probsOf(sm, Xt, 1)
-	thr, _ = BestThreshold(pv, yv)
-	hv := fitValue(X, Xv, y3, yv3, []float64{1e-4}, cfg.Seed, 1, cfg.Log, "rfm")
-	am := func(P [][]float64) []int {
-		p := make([]int, len(P))
-		for i := range P {
-			p[i] = argmaxOffset(P[i], hv.offset)
-		}
-		return p
+	logRFM := func(exs []Example) [][]float64 {
+		return subset(standardised(ext.matrix(exs), base.Stats), []int{0, 3, 5})
 	}
-	vpred, tpred := am(allProbs(hv.sm, Xv)), am(allProbs(hv.sm, Xt))
-	out = append(out, Candidate{Name: "RFM logistic regression",
-		Churn: &Scored{ValScore: pv, TestScore: pt, Prob: true, Threshold: thr, Val: binaryReport(pv, yv, thr, true), Test: binaryReport(pt, yt, thr, true)},
-		Value: &Scored{ValPred: vpred, TestPred: tpred, Val: Classify(vpred, yv3, 3), Test: Classify(tpred, yt3, 3)}})
+	out = append(out, rfmBaseline("RFM logistic regression", logRFM, tr, d, y, yv, yt, y3, yv3, yt3, cfg))
+	out = append(out, rfmBaseline("RFM logistic regression, raw inputs", standardisedOn(rawRFM, tr), tr, d, y, yv, yt, y3, yv3, yt3, cfg))
 	// BG/NBD: P(no purchase in 90 days) = 1 - P(>=1), fitted on the history
 	// before each cutoff.
 	bgv := base.BGNBD
@@ -493,6 +481,49 @@ func baselines(d *Data, tr []Example, y, yv, yt, y3, yv3, yt3 []int, base *Model
 	out = append(out, Candidate{Name: "BG/NBD",
 		Churn: &Scored{ValScore: bv, TestScore: bt, Prob: true, Threshold: thr, Val: binaryReport(bv, yv, thr, true), Test: binaryReport(bt, yt, thr, true)}})
 	return out
+}
+
+// rfmBaseline fits an RFM-only churn head and value head on the inputs
+// that in gives: L2 1e-4, threshold and value offsets chosen on validation.
+func rfmBaseline(name string, in func([]Example) [][]float64, tr []Example, d *Data, y, yv, yt, y3, yv3, yt3 []int, cfg Config) Candidate {
+	X, Xv, Xt := in(tr), in(d.Val.Examples), in(d.Test.Examples)
+	sm, _ := FitSoftmax(X, y, Xv, yv, 2, TrainConfig{L2: 1e-4, Seed: cfg.Seed})
+	pv, pt := probsOf(sm, Xv, 1), probsOf(sm, Xt, 1)
+	thr, _ := BestThreshold(pv, yv)
+	hv := fitValue(X, Xv, y3, yv3, []float64{1e-4}, cfg.Seed, 1, cfg.Log, "rfm")
+	am := func(P [][]float64) []int {
+		p := make([]int, len(P))
+		for i := range P {
+			p[i] = argmaxOffset(P[i], hv.offset)
+		}
+		return p
+	}
+	vpred, tpred := am(allProbs(hv.sm, Xv)), am(allProbs(hv.sm, Xt))
+	return Candidate{Name: name,
+		Churn: &Scored{ValScore: pv, TestScore: pt, Prob: true, Threshold: thr, Val: binaryReport(pv, yv, thr, true), Test: binaryReport(pt, yt, thr, true)},
+		Value: &Scored{ValPred: vpred, TestPred: tpred, Val: Classify(vpred, yv3, 3), Test: Classify(tpred, yt3, 3)}}
+}
+
+// rawRFM is recency in days (tenure without a purchase), distinct purchase
+// days and gross spend, untransformed.
+func rawRFM(exs []Example) [][]float64 {
+	out := make([][]float64, len(exs))
+	for i := range exs {
+		v := exs[i].View
+		r := math.Max(v.TenureDays, 0)
+		if v.RFM.RecencyDays != nil {
+			r = math.Max(*v.RFM.RecencyDays, 0)
+		}
+		out[i] = []float64{r, float64(v.RFM.PurchaseDays), v.RFM.Monetary}
+	}
+	return out
+}
+
+// standardisedOn returns in followed by standardisation with statistics
+// fitted on the training examples tr.
+func standardisedOn(in func([]Example) [][]float64, tr []Example) func([]Example) [][]float64 {
+	st := FitStats(in(tr))
+	return func(exs []Example) [][]float64 { return standardised(in(exs), st) }
 }
 
 func argmaxInt(c []int) int {

@@ -152,7 +152,7 @@ func reportMarkdown(res *Result, meta ReportMeta) string {
 		}
 		w(" **%s** | %s |\n", f3(r.MacroF1), f3(c.Value.Val.MacroF1))
 	}
-	w("\nRecency alone and BG/NBD predict purchase probability, not spend, so they have no value-tier row. The RFM baseline is a multinomial logistic regression on log recency, log purchase days and log spend, given the same treatment as segstream's value head (class weights on or off and per-class offsets chosen on the validation cutoff).\n\n![Value confusion matrices](value_confusion.png)\n\n")
+	w("\nRecency alone and BG/NBD predict purchase probability, not spend, so they have no value-tier row. The RFM baselines are multinomial logistic regressions on recency, purchase days and spend, log-transformed (the transform segstream's own features use) or raw (standardised only: the form that reproduces the issue's reference churn AUC of 0.790), given the same treatment as segstream's value head (class weights on or off and per-class offsets chosen on the validation cutoff). On the validation cutoff the log form is the better one (churn AUC 0.787 against 0.785 in a scikit-learn cross-check), which is why segstream's features are logs.\n\n![Value confusion matrices](value_confusion.png)\n\n")
 
 	w("## BG/NBD check\n\n")
 	bg := res.BGNBDTest
