@@ -4,10 +4,12 @@
 GO      ?= go
 BIN     := bin/segstream
 REDIS   ?= 127.0.0.1:6379
+# The Redis Cluster test runs on three local masters (tools/redis-cluster.sh).
+export SEGSTREAM_TEST_REDIS_CLUSTER ?= 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
 
 export CGO_ENABLED := 1
 
-.PHONY: all setup build test demo bench redis clean
+.PHONY: all setup build test demo bench redis redis-cluster clean
 
 all: build
 
@@ -27,7 +29,11 @@ redis:
 	  redis-server --daemonize yes --bind 127.0.0.1 --port $(lastword $(subst :, ,$(REDIS))) --save "" --appendonly no; \
 	  for i in $$(seq 50); do redis-cli -u redis://$(REDIS) ping >/dev/null 2>&1 && break; sleep 0.1; done; }
 
-test: setup redis
+# A three-master Redis Cluster for TestRedisClusterEndToEnd (reused when it answers).
+redis-cluster:
+	@./tools/redis-cluster.sh >/dev/null
+
+test: setup redis redis-cluster
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 

@@ -313,7 +313,7 @@ func (s *Store) load(ctx context.Context, us []*userBatch, force bool) (int, err
 	for i, u := range miss {
 		keys[i] = s.ProfileKey(u.id)
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	vals, err := getMany(ctx, s.rdb, keys)
 	if err != nil {
 		return 1, fmt.Errorf("featurestore: reading %d profiles: %w", len(keys), err)
 	}
@@ -415,7 +415,10 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, 1, fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
 		}
-		return us, 1, nil // nothing was written: retry all
+		// retry all: on one server nothing was written; on a cluster other
+		// nodes may have written, and their users' compare-and-set now fails
+		// on the retry and they re-fold, skipping what their marks cover
+		return us, 1, nil
 	}
 	if err != nil {
 		return nil, 1, fmt.Errorf("featurestore: writing %d profiles: %w", len(us), err)
@@ -467,10 +470,56 @@ func (s *Store) Get(ctx context.Context, userID string) (*Profile, error) {
 	return p, nil
 }
 
+// getMany reads keys in one round trip: MGET on a single server; on Redis
+// Cluster, where MGET refuses keys of different slots (CROSSSLOT), a
+// pipeline of GETs that the cluster client splits by node and sends in
+// parallel. A missing key reads as nil.
+func getMany(ctx context.Context, rdb redis.UniversalClient, keys []string) ([]any, error) {
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
+		return rdb.MGet(ctx, keys...).Result()
+	}
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	vals := make([]any, len(keys))
+	for i, c := range cmds {
+		if v, err := c.Result(); err == nil {
+			vals[i] = v
+		}
+	}
+	return vals, nil
+}
+
 // DeletePrefix deletes every key under prefix+":" (SCAN and UNLINK in
 // batches, never FLUSHALL): for tests, benchmarks and the demo, which own
-// their prefix.
+// their prefix. On Redis Cluster it scans every master and unlinks key by
+// key (a multi-key UNLINK must not cross slots).
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			iter := node.Scan(ctx, 0, prefix+":*", 2000).Iterator()
+			pipe := node.Pipeline()
+			for iter.Next(ctx) {
+				pipe.Unlink(ctx, iter.Val())
+				if pipe.Len() >= 2000 {
+					if _, err := pipe.Exec(ctx); err != nil {
+						return err
+					}
+				}
+			}
+			if pipe.Len() > 0 {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return iter.Err()
+		})
+	}
 	iter := rdb.Scan(ctx, 0, prefix+":*", 2000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {

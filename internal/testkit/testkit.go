@@ -73,6 +73,30 @@ func RedisAddr() string {
 	return "127.0.0.1:6379"
 }
 
+// RedisClusterAddrs returns the seed addresses of the test Redis Cluster
+// (SEGSTREAM_TEST_REDIS_CLUSTER, comma-separated; `make test` starts one
+// with tools/redis-cluster.sh and sets it). Without it the test is skipped,
+// or fails under CI.
+func RedisClusterAddrs(t testing.TB) []string {
+	t.Helper()
+	a := os.Getenv("SEGSTREAM_TEST_REDIS_CLUSTER")
+	if a == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SEGSTREAM_TEST_REDIS_CLUSTER is not set: run the tests with make test")
+		}
+		t.Skip("SEGSTREAM_TEST_REDIS_CLUSTER is not set: tools/redis-cluster.sh starts a cluster (make test does)")
+	}
+	addrs := strings.Split(a, ",")
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if info, err := rdb.ClusterInfo(ctx).Result(); err != nil || !strings.Contains(info, "cluster_state:ok") {
+		t.Fatalf("Redis Cluster at %s is not ready (%v): tools/redis-cluster.sh starts one", a, err)
+	}
+	return addrs
+}
+
 // Redis connects to the test Redis server and returns the client and a
 // unique key prefix; keys under the prefix are deleted at cleanup.
 func Redis(t testing.TB) (*redis.Client, string) {
