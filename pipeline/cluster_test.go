@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -40,21 +39,7 @@ func TestRedisClusterEndToEnd(t *testing.T) {
 	}
 	sendEvents(t, addr, evs...)
 	ctx := context.Background()
-	testkit.WaitFor(t, 120*time.Second, func() error {
-		n := 0
-		for u := range want {
-			if d, _, err := s.Labels.Label(ctx, u); err == nil && d != nil {
-				n++
-			}
-		}
-		if n < len(want) {
-			return fmt.Errorf("%d of %d users labelled", n, len(want))
-		}
-		if n := queued(s); n != 0 {
-			return fmt.Errorf("%d users queued", n)
-		}
-		return nil
-	})
+	waitAllLabelled(t, s, want)
 	for u, c := range want {
 		p, err := s.Store.Get(ctx, u)
 		if err != nil {

@@ -215,21 +215,7 @@ func TestLabelsEndToEnd(t *testing.T) {
 		users[e.UserID] = true
 	}
 	sendEvents(t, addr, evs...)
-	testkit.WaitFor(t, 120*time.Second, func() error {
-		n := 0
-		for u := range users {
-			if d, _, err := s.Labels.Label(context.Background(), u); err == nil && d != nil {
-				n++
-			}
-		}
-		if n < len(users) {
-			return fmt.Errorf("%d of %d users labelled", n, len(users))
-		}
-		if n := queued(s); n != 0 {
-			return fmt.Errorf("%d users queued", n)
-		}
-		return nil
-	})
+	waitAllLabelled(t, s, users)
 	docs, changes := checkLabelTopics(t, addr)
 	if len(docs) != len(users) {
 		t.Fatalf("labels topic has %d users, want %d", len(docs), len(users))
@@ -387,6 +373,27 @@ func TestEraseThenReplay(t *testing.T) {
 	if d, erased, _ := s.Labels.Label(context.Background(), "gone"); d != nil || !erased {
 		t.Fatalf("label after erase: %+v erased=%v", d, erased)
 	}
+}
+
+// waitAllLabelled waits until every user has a label and nothing waits in
+// the label stage.
+func waitAllLabelled[V any](t *testing.T, s *svc, users map[string]V) {
+	t.Helper()
+	testkit.WaitFor(t, 120*time.Second, func() error {
+		n := 0
+		for u := range users {
+			if d, _, err := s.Labels.Label(context.Background(), u); err == nil && d != nil {
+				n++
+			}
+		}
+		if n < len(users) {
+			return fmt.Errorf("%d of %d users labelled", n, len(users))
+		}
+		if n := queued(s); n != 0 {
+			return fmt.Errorf("%d users queued", n)
+		}
+		return nil
+	})
 }
 
 // queued counts users waiting anywhere in the label stage.
