@@ -284,7 +284,7 @@ func fitHeads(m *Model, d *Data, embs map[string][]float32, cfg Config) error {
 		for _, fs := range sets {
 			Xm, Xvm := maskCols(X, fs.from, len(NumericFeatures)), maskCols(Xv, fs.from, len(NumericFeatures))
 			name := m.Name + " features=" + fs.name
-			c, v := fitChurn(Xm, Xvm, y, yv, grid, cfg.Seed, seeds, cfg.Log, name), fitValue(Xm, Xvm, y3, yv3, grid, cfg.Seed, seeds, cfg.Log, name)
+			c, v := fitChurn(Xm, Xvm, y, yv, grid, cfg.Seed, seeds, cfg.Log, name), fitValue(Xm, Xvm, y3, yv3, grid, cfg.Seed, seeds, cfg.TuneValueOffsets, cfg.Log, name)
 			c.features, v.features = fs.name, fs.name
 			for _, h := range []headFit{c, v} { // masked inputs get no weight
 				for k := 0; k < h.sm.Classes; k++ {
@@ -490,7 +490,7 @@ func rfmBaseline(name string, in func([]Example) [][]float64, tr []Example, d *D
 	sm, _ := FitSoftmax(X, y, Xv, yv, 2, TrainConfig{L2: 1e-4, Seed: cfg.Seed})
 	pv, pt := probsOf(sm, Xv, 1), probsOf(sm, Xt, 1)
 	thr, _ := BestThreshold(pv, yv)
-	hv := fitValue(X, Xv, y3, yv3, []float64{1e-4}, cfg.Seed, 1, cfg.Log, "rfm")
+	hv := fitValue(X, Xv, y3, yv3, []float64{1e-4}, cfg.Seed, 1, cfg.TuneValueOffsets, cfg.Log, "rfm")
 	am := func(P [][]float64) []int {
 		p := make([]int, len(P))
 		for i := range P {
@@ -588,7 +588,8 @@ func fitChurnTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
 }
 
 // fitValueTrees tries cfg.TreeDepths with and without balanced class
-// weights and keeps the best validation macro-F1 after tuning offsets.
+// weights and keeps the best validation macro-F1 (after tuning offsets
+// when cfg.TuneValueOffsets).
 func fitValueTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
 	best := treeFit{valM: -1}
 	for _, bal := range []bool{false, true} {
@@ -599,7 +600,10 @@ func fitValueTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
 				P[i] = gb.Logits(x[:d], make([]float64, 3))
 				softmaxInPlace(P[i])
 			}
-			off, f1 := tuneOffsets(P, yv)
+			off, f1 := plainMacroF1(P, yv)
+			if cfg.TuneValueOffsets {
+				off, f1 = tuneOffsets(P, yv)
+			}
 			fmt.Fprintf(cfg.Log, "  trees value depth=%d balanced=%v rounds=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", depth, bal, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, f1, off)
 			if f1 > best.valM+1e-4 {
 				best = treeFit{gb: gb, valM: f1, offset: off}

@@ -91,6 +91,10 @@ type Config struct {
 	// protocol they lose to the linear heads on validation.
 	TreeDepths  []int
 	TreeMinGain float64
+	// TuneValueOffsets tunes per-class log-offsets of the value heads on
+	// the validation cutoff to maximise its macro-F1 (and chooses L2 and
+	// class weights with them). Off: the tier is the plain argmax.
+	TuneValueOffsets bool
 	// Refit refits the linear heads of the model without text on the
 	// training and validation cutoffs once everything is chosen (see
 	// refitHeads).
@@ -315,7 +319,7 @@ func fitChurn(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds
 // fitValue tries the L2 grid with and without balanced class weights and
 // keeps the best validation macro-F1 after tuning per-class log-offsets on
 // validation.
-func fitValue(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds int, log io.Writer, name string) headFit {
+func fitValue(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds int, tune bool, log io.Writer, name string) headFit {
 	var best headFit
 	best.valM = -1
 	for _, bal := range []bool{false, true} {
@@ -323,7 +327,10 @@ func fitValue(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds
 			cfg := TrainConfig{L2: l2, Seed: seed, Balanced: bal, Seeds: seeds}
 			sm, fl := fitAveraged(X, y, Xv, yv, 3, cfg)
 			P := allProbs(sm, Xv)
-			off, f1 := tuneOffsets(P, yv)
+			off, f1 := plainMacroF1(P, yv)
+			if tune {
+				off, f1 = tuneOffsets(P, yv)
+			}
 			fmt.Fprintf(log, "  %s value l2=%g balanced=%v epochs=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", name, l2, bal, fl.Epochs, fl.BestEpoch, fl.ValLoss, f1, off)
 			if f1 > best.valM+1e-4 {
 				best = headFit{sm: sm, cfg: cfg, log: fl, valM: f1, offset: off}
@@ -364,6 +371,15 @@ func argmaxOffset(p []float64, off []float64) int {
 		}
 	}
 	return bk
+}
+
+// plainMacroF1 is the macro-F1 of argmax p (no offsets).
+func plainMacroF1(P [][]float64, y []int) ([]float64, float64) {
+	pred := make([]int, len(P))
+	for i, p := range P {
+		pred[i] = argmaxOffset(p, nil)
+	}
+	return nil, Classify(pred, y, len(P[0])).MacroF1
 }
 
 // tuneOffsets searches per-class additive log-offsets (class 0 fixed at 0)

@@ -42,6 +42,7 @@ type trainFlags struct {
 	themes    *int
 	verbose   *bool
 	refit     *bool
+	offsets   *string
 	trees     *string
 }
 
@@ -58,6 +59,7 @@ func (f *trainFlags) add(fs *flag.FlagSet) {
 	f.themes = fs.Int("themes", 12, "number of interest themes")
 	f.verbose = fs.Bool("v", false, "log every hyper-parameter tried")
 	f.refit = fs.Bool("refit", false, "refit the model without text on the training and validation cutoffs after every choice is made")
+	f.offsets = fs.String("value-offsets", "none", "value tier decision: tuned (per-class offsets tuned on the validation cutoff) or none (plain argmax)")
 	f.trees = fs.String("trees", "", "comma-separated depths of boosted-tree heads to try against the linear heads (model without text; empty: none)")
 }
 
@@ -127,6 +129,13 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 		srcs = append(srcs, filepath.Base(fl))
 	}
 	s.cfg = classifier.Config{Protocol: p, Seed: *f.seed, Themes: *f.themes, Sources: srcs, Log: io.Discard, Refit: *f.refit}
+	switch *f.offsets {
+	case "tuned":
+		s.cfg.TuneValueOffsets = true
+	case "none":
+	default:
+		return nil, fmt.Errorf("--value-offsets: want tuned or none, got %q", *f.offsets)
+	}
 	for _, d := range splitList(*f.trees) {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 1 || n > 8 {
