@@ -4,12 +4,13 @@
 GO      ?= go
 BIN     := bin/segstream
 REDIS   ?= 127.0.0.1:6379
-# The Redis Cluster test runs on three local masters (tools/redis-cluster.sh).
+# Replicated Redis for the cluster and WAIT tests (tools/test-redis.sh).
 export SEGSTREAM_TEST_REDIS_CLUSTER ?= 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103
+export SEGSTREAM_TEST_REDIS_REPLICATED ?= 127.0.0.1:7111,127.0.0.1:7112
 
 export CGO_ENABLED := 1
 
-.PHONY: all setup build test demo bench redis redis-cluster clean
+.PHONY: all setup build test demo bench redis test-redis clean
 
 all: build
 
@@ -29,11 +30,12 @@ redis:
 	  redis-server --daemonize yes --bind 127.0.0.1 --port $(lastword $(subst :, ,$(REDIS))) --save "" --appendonly no; \
 	  for i in $$(seq 50); do redis-cli -u redis://$(REDIS) ping >/dev/null 2>&1 && break; sleep 0.1; done; }
 
-# A three-master Redis Cluster for TestRedisClusterEndToEnd (reused when it answers).
-redis-cluster:
-	@./tools/redis-cluster.sh >/dev/null
+# A Redis Cluster (three masters, a replica each) and a master with a
+# replica, for the cluster and replica tests (reused when they answer).
+test-redis:
+	@./tools/test-redis.sh >/dev/null
 
-test: setup redis redis-cluster
+test: setup redis test-redis
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 

@@ -33,6 +33,14 @@ type Config struct {
 	// MaxConflictRetries bounds compare-and-set retries per batch (default
 	// 32); the consumer retries a failed batch as a whole.
 	MaxConflictRetries int `yaml:"max_conflict_retries"`
+	// WaitReplicas, when above 0, makes every batch write wait (Redis WAIT)
+	// until that many replicas of each written master have it, at most
+	// WaitTimeout (default 1s); fewer fail the batch, which is retried and
+	// its offsets not committed. Without it a failover can lose writes the
+	// master acknowledged (Redis replicates asynchronously) while their
+	// Kafka offsets are already committed.
+	WaitReplicas int           `yaml:"wait_replicas"`
+	WaitTimeout  time.Duration `yaml:"wait_timeout"`
 }
 
 // SetDefaults fills zero fields.
@@ -47,6 +55,9 @@ func (c *Config) SetDefaults() {
 	if c.MaxConflictRetries == 0 {
 		c.MaxConflictRetries = 32
 	}
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = time.Second
+	}
 }
 
 // Validate checks the config; errors name the field.
@@ -56,6 +67,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.TextEntryBytes > c.Limits.TextRingBytes {
 		return fmt.Errorf("featurestore.limits.text_entry_bytes (%d) must not exceed featurestore.limits.text_ring_bytes (%d)", c.Limits.TextEntryBytes, c.Limits.TextRingBytes)
+	}
+	if c.WaitReplicas < 0 {
+		return fmt.Errorf("featurestore.wait_replicas: %d must not be negative", c.WaitReplicas)
+	}
+	if c.WaitTimeout < 0 {
+		return fmt.Errorf("featurestore.wait_timeout: %s must not be negative", c.WaitTimeout)
 	}
 	if c.Limits.DedupWindow > 4096 {
 		return fmt.Errorf("featurestore.limits.dedup_window: %d is above the maximum 4096", c.Limits.DedupWindow)
@@ -207,6 +224,7 @@ type userBatch struct {
 	hasBase  bool
 	out      []byte
 	textChg  bool
+	written  bool // a write of this user succeeded in this Fold
 	lastSeen int64
 	received int64 // oldest Kafka timestamp of the user's records, unix ms
 	res      FoldResult
@@ -273,6 +291,11 @@ func (s *Store) Fold(ctx context.Context, recs []Record) (FoldResult, error) {
 		}
 		total.Conflicts += len(conflicted)
 		pending = conflicted
+	}
+	rt, err := s.feedSkipped(ctx, users)
+	total.RoundTrips += rt
+	if err != nil {
+		return total, err
 	}
 	for _, u := range users {
 		total.Applied += u.res.Applied
@@ -369,48 +392,47 @@ func (s *Store) apply(u *userBatch) error {
 	return nil
 }
 
-// write sends the change-feed entries and the compare-and-set writes in one
-// pipeline. The feed entries go first: if the process dies in between, the
-// next stage sees a change it will find empty, never the reverse.
+// write sends the compare-and-set writes and then the change-feed entries
+// in one pipeline (on Redis Cluster: the profiles' nodes, then the feeds'
+// node). Profiles go first so that the label stage, which claims a user
+// from the feed and then reads the profile, never takes the entry before
+// the profile it announces is there. A process that dies in between leaves
+// a written profile without its entry: the batch is redelivered, its events
+// are skipped by their offset marks, and Fold re-adds those users to the
+// feeds (feedSkipped).
 func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, error) {
 	if len(us) == 0 {
 		return nil, 0, nil
 	}
-	nowMs := time.Now().UnixMilli()
-	pipe := s.rdb.Pipeline()
-	changed := make([]redis.Z, 0, len(us))
-	var textChanged []redis.Z
-	for _, u := range us {
-		score := nowMs
-		for _, r := range u.recs {
-			if !r.Received.IsZero() {
-				score = min(score, r.Received.UnixMilli())
-			}
-		}
-		changed = append(changed, redis.Z{Score: float64(score), Member: u.id})
-		if u.textChg {
-			textChanged = append(textChanged, redis.Z{Score: float64(score), Member: u.id})
-		}
-	}
-	pipe.ZAddNX(ctx, s.ChangesKey(), changed...)
-	var maxTS int64
-	for _, u := range us {
-		maxTS = max(maxTS, u.lastSeen)
-	}
-	// the event-time clock only moves forward (ZADD GT)
-	pipe.ZAddGT(ctx, s.ClockKey(), redis.Z{Score: float64(maxTS), Member: "watermark"})
-	if len(textChanged) > 0 {
-		pipe.ZAddNX(ctx, s.TextChangesKey(), textChanged...)
-	}
+	bp := s.newBatchPipe(ctx)
 	cmds := make([]*redis.Cmd, len(us))
 	for i, u := range us {
 		var expect string
 		if u.base != nil {
 			expect = string(u.base[:revBytes])
 		}
-		cmds[i] = casScript.EvalSha(ctx, pipe, []string{s.ProfileKey(u.id)}, expect, u.out)
+		key := s.ProfileKey(u.id)
+		cmds[i] = casScript.EvalSha(ctx, bp.Profile(key), []string{key}, expect, u.out)
 	}
-	_, err := pipe.Exec(ctx)
+	nowMs := time.Now().UnixMilli()
+	changed := make([]redis.Z, 0, len(us))
+	var textChanged []redis.Z
+	var maxTS int64
+	for _, u := range us {
+		score := oldestReceived(u.recs, nowMs)
+		changed = append(changed, redis.Z{Score: float64(score), Member: u.id})
+		if u.textChg {
+			textChanged = append(textChanged, redis.Z{Score: float64(score), Member: u.id})
+		}
+		maxTS = max(maxTS, u.lastSeen)
+	}
+	bp.Feed(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), changed...)
+	// the event-time clock only moves forward (ZADD GT)
+	bp.Feed(s.ClockKey()).ZAddGT(ctx, s.ClockKey(), redis.Z{Score: float64(maxTS), Member: "watermark"})
+	if len(textChanged) > 0 {
+		bp.Feed(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), textChanged...)
+	}
+	err := bp.Exec()
 	if err != nil && isNoScript(err) {
 		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, 1, fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
@@ -430,6 +452,7 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 			return nil, 1, fmt.Errorf("featurestore: writing profile of %q: %w", u.id, err)
 		}
 		if ok == 1 {
+			u.written = true
 			if s.cache != nil {
 				s.cache.put(u.id, u.out)
 			}
@@ -442,6 +465,43 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 		conflicted = append(conflicted, u)
 	}
 	return conflicted, 1, nil
+}
+
+// oldestReceived is the oldest Kafka timestamp of recs (unix ms), or now.
+func oldestReceived(recs []Record, nowMs int64) int64 {
+	score := nowMs
+	for _, r := range recs {
+		if !r.Received.IsZero() {
+			score = min(score, r.Received.UnixMilli())
+		}
+	}
+	return score
+}
+
+// feedSkipped puts users none of whose events were applied because their
+// offsets were already (a redelivered batch) back on both change feeds
+// (ZADD NX): the write that applied them may have died before its feed
+// entries. At worst the label stage evaluates an unchanged profile again,
+// and the encoder skips an unchanged text.
+func (s *Store) feedSkipped(ctx context.Context, users []*userBatch) (int, error) {
+	nowMs := time.Now().UnixMilli()
+	var zs []redis.Z
+	for _, u := range users {
+		if u.written || u.res.SkippedOffset == 0 {
+			continue
+		}
+		zs = append(zs, redis.Z{Score: float64(oldestReceived(u.recs, nowMs)), Member: u.id})
+	}
+	if len(zs) == 0 {
+		return 0, nil
+	}
+	bp := s.newBatchPipe(ctx)
+	bp.Feed(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), zs...)
+	bp.Feed(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), zs...)
+	if err := bp.Exec(); err != nil {
+		return 1, fmt.Errorf("featurestore: re-adding %d redelivered users to the change feeds: %w", len(zs), err)
+	}
+	return 1, nil
 }
 
 func isNoScript(err error) bool {

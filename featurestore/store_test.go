@@ -255,3 +255,41 @@ func TestEraseKeepsUserGoneAndClockAdvances(t *testing.T) {
 		t.Fatalf("watermark went back to %s", w)
 	}
 }
+
+// The process dies after a batch's profiles are written and before their
+// change-feed entries: the redelivered batch applies nothing, and still puts
+// its users back on both feeds, so the label stage and the encoder see them.
+func TestRedeliveryRestoresLostFeedEntries(t *testing.T) {
+	rdb, prefix := testkit.Redis(t)
+	s, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	recs := records(500, 40, "events.purchases/3", 9)
+	if _, err := s.Fold(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	// the feed entries never made it
+	if err := rdb.Del(ctx, s.ChangesKey(), s.TextChangesKey()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Fold(ctx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 0 || res.SkippedOffset != 500 {
+		t.Fatalf("redelivery: %+v", res)
+	}
+	users := map[string]bool{}
+	for _, r := range recs {
+		users[r.Event.UserID] = true
+	}
+	for _, text := range []bool{false, true} {
+		ch, err := s.PendingChanges(ctx, text, 1000)
+		if err != nil || len(ch) != len(users) {
+			t.Fatalf("feed (text=%v) names %d users (%v), want %d", text, len(ch), err, len(users))
+		}
+	}
+	assertEqualProfiles(t, s, truth(recs))
+}

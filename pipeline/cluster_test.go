@@ -14,8 +14,9 @@ import (
 	"github.com/segstream/segstream/internal/testkit"
 )
 
-// The whole service on a Redis Cluster of three masters: profiles land on
-// every node and equal the events sent, every user is labelled and the
+// The whole service on a Redis Cluster of three masters with a replica
+// each, every batch waiting for its replicas: profiles land on every node
+// and equal the events sent, every user is labelled and the
 // queues drain, erase works, and the prefix can be deleted from every node.
 func TestRedisClusterEndToEnd(t *testing.T) {
 	testkit.NeedModels(t)
@@ -28,7 +29,7 @@ func TestRedisClusterEndToEnd(t *testing.T) {
 		_ = cc.Close()
 	})
 	s := startService(t, addr, prefix, "cluster",
-		"SEGSTREAM_REDIS_ADDRS="+strings.Join(addrs, ","), "SEGSTREAM_REDIS_CLUSTER=true")
+		"SEGSTREAM_REDIS_ADDRS="+strings.Join(addrs, ","), "SEGSTREAM_REDIS_CLUSTER=true", "SEGSTREAM_FEATURESTORE_WAIT_REPLICAS=1")
 
 	evs := retailSlice(t, 500)
 	want := map[string][events.NumTypes]uint64{}

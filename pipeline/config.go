@@ -170,6 +170,9 @@ func (c *Config) Validate() error {
 	if err := c.Featurestore.Validate(); err != nil {
 		return err
 	}
+	if c.Featurestore.WaitReplicas > 0 && c.Featurestore.WaitTimeout >= c.Redis.Timeout {
+		return fmt.Errorf("featurestore.wait_timeout: %s must be below redis.timeout (%s), the read deadline of the write that waits", c.Featurestore.WaitTimeout, c.Redis.Timeout)
+	}
 	if *c.Labels.Enabled {
 		if err := c.Labels.LabelsConfig.Validate(); err != nil {
 			return err

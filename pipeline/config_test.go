@@ -69,6 +69,8 @@ featurestore:
 		{"log level", "kafka: {brokers: [k:1]}\nlog: {level: loud}\n", nil, "log.level"},
 		{"env not a number", "kafka: {brokers: [k:1]}\n", []string{"SEGSTREAM_KAFKA_MAX_BATCH=lots"}, "kafka.max_batch"},
 		{"env bad duration", "kafka: {brokers: [k:1]}\n", []string{"SEGSTREAM_KAFKA_MAX_BATCH_WAIT=soon"}, "kafka.max_batch_wait"},
+		{"negative replicas", "kafka: {brokers: [k:1]}\nfeaturestore: {wait_replicas: -1}\n", nil, "featurestore.wait_replicas"},
+		{"wait above redis timeout", "kafka: {brokers: [k:1]}\nfeaturestore: {wait_replicas: 1, wait_timeout: 5s}\n", nil, "featurestore.wait_timeout"},
 		{"text entry above ring", "kafka: {brokers: [k:1]}\nfeaturestore: {limits: {text_entry_bytes: 4096}}\n", nil, "featurestore.limits.text_entry_bytes"},
 	}
 	for _, tc := range bad {

@@ -73,28 +73,107 @@ func RedisAddr() string {
 	return "127.0.0.1:6379"
 }
 
+// needEnv returns the environment variable name, which `make test` sets
+// after starting what with tools/test-redis.sh; without it the test is
+// skipped, or fails under CI.
+func needEnv(t testing.TB, name, what string) string {
+	t.Helper()
+	a := os.Getenv(name)
+	if a == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: run the tests with make test", name)
+		}
+		t.Skipf("%s is not set: tools/test-redis.sh starts %s (make test does)", name, what)
+	}
+	return a
+}
+
 // RedisClusterAddrs returns the seed addresses of the test Redis Cluster
 // (SEGSTREAM_TEST_REDIS_CLUSTER, comma-separated; `make test` starts one
-// with tools/redis-cluster.sh and sets it). Without it the test is skipped,
+// with tools/test-redis.sh and sets it). Without it the test is skipped,
 // or fails under CI.
 func RedisClusterAddrs(t testing.TB) []string {
 	t.Helper()
-	a := os.Getenv("SEGSTREAM_TEST_REDIS_CLUSTER")
-	if a == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SEGSTREAM_TEST_REDIS_CLUSTER is not set: run the tests with make test")
-		}
-		t.Skip("SEGSTREAM_TEST_REDIS_CLUSTER is not set: tools/redis-cluster.sh starts a cluster (make test does)")
-	}
+	a := needEnv(t, "SEGSTREAM_TEST_REDIS_CLUSTER", "a cluster")
 	addrs := strings.Split(a, ",")
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if info, err := rdb.ClusterInfo(ctx).Result(); err != nil || !strings.Contains(info, "cluster_state:ok") {
-		t.Fatalf("Redis Cluster at %s is not ready (%v): tools/redis-cluster.sh starts one", a, err)
+		t.Fatalf("Redis Cluster at %s is not ready (%v): tools/test-redis.sh starts one", a, err)
 	}
 	return addrs
+}
+
+// RedisReplicated returns a master and its replica
+// (SEGSTREAM_TEST_REDIS_REPLICATED="master,replica"; `make test` starts
+// them with tools/test-redis.sh and sets it), checked to be linked. Without
+// it the test is skipped, or fails under CI.
+func RedisReplicated(t testing.TB) (master, replica string) {
+	t.Helper()
+	a := needEnv(t, "SEGSTREAM_TEST_REDIS_REPLICATED", "a master and a replica")
+	master, replica, ok := strings.Cut(a, ",")
+	if !ok {
+		t.Fatalf("SEGSTREAM_TEST_REDIS_REPLICATED=%q: want master,replica", a)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: replica})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := rdb.Info(ctx, "replication").Result()
+	if err != nil || !strings.Contains(info, "master_link_status:up") {
+		t.Fatalf("%s is not a linked replica (%v): tools/test-redis.sh starts one", replica, err)
+	}
+	return master, replica
+}
+
+// ReplicaOf returns the address of the first replica that the master at
+// rdb reports (INFO replication).
+func ReplicaOf(t testing.TB, rdb *redis.Client) string {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ip, port string
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "slave0:"); ok {
+			for _, kv := range strings.Split(v, ",") {
+				if x, ok := strings.CutPrefix(kv, "ip="); ok {
+					ip = x
+				}
+				if x, ok := strings.CutPrefix(kv, "port="); ok {
+					port = x
+				}
+			}
+		}
+	}
+	if ip == "" || port == "" {
+		t.Fatalf("%s reports no replica", rdb.Options().Addr)
+	}
+	return ip + ":" + port
+}
+
+// StallReplica blocks the Redis server at addr for d (DEBUG SLEEP, which
+// tools/test-redis.sh allows from localhost) and returns at once; the
+// returned channel closes when the server answers again.
+func StallReplica(t testing.TB, addr string, d time.Duration) <-chan struct{} {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: d + 5*time.Second})
+	started := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rdb.Close()
+		close(started)
+		if err := rdb.Do(context.Background(), "debug", "sleep", fmt.Sprintf("%.3f", d.Seconds())).Err(); err != nil {
+			t.Errorf("DEBUG SLEEP on %s: %v", addr, err)
+		}
+	}()
+	<-started
+	time.Sleep(50 * time.Millisecond) // let the command reach the server
+	return done
 }
 
 // Redis connects to the test Redis server and returns the client and a

@@ -1,0 +1,159 @@
+package featurestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrReplicas is wrapped by a write that fewer replicas than
+// Config.WaitReplicas acknowledged within Config.WaitTimeout. The write is
+// on the master; the caller retries the batch (the fold is idempotent).
+var ErrReplicas = errors.New("featurestore: write not acknowledged by enough replicas")
+
+// batchPipe sends a batch's writes: the profiles first, then the
+// change-feed entries (see Store.write for why).
+//
+// On one server both go in one pipeline, in that order: one round trip. On
+// Redis Cluster the profiles (every node) and the feeds (one slot, {feed})
+// are two phases: two round trips, each phase's nodes in parallel.
+//
+// With Config.WaitReplicas every pipeline ends with WAIT on its own
+// connection, so the batch counts as written only once that many replicas
+// of every node written to hold it: a failover then cannot drop a write
+// whose offsets were committed to Kafka. On a cluster that takes one
+// pipeline per master (a cluster pipeline would send a key-less WAIT to any
+// node), so commands are grouped by the master of their key.
+type batchPipe struct {
+	s       *Store
+	ctx     context.Context
+	cluster *redis.ClusterClient
+	phases  [2]phase
+	err     error
+}
+
+// phase is one round trip: a single pipeline, or one per master.
+type phase struct {
+	one   redis.Pipeliner
+	nodes map[string]redis.Pipeliner
+}
+
+func (s *Store) newBatchPipe(ctx context.Context) *batchPipe {
+	b := &batchPipe{s: s, ctx: ctx}
+	b.cluster, _ = s.rdb.(*redis.ClusterClient)
+	switch {
+	case b.cluster == nil:
+		p := s.rdb.Pipeline()
+		b.phases[0].one, b.phases[1].one = p, p // one pipeline, profiles queued first
+	case s.cfg.WaitReplicas > 0:
+		b.phases[0].nodes, b.phases[1].nodes = map[string]redis.Pipeliner{}, map[string]redis.Pipeliner{}
+	default:
+		b.phases[0].one, b.phases[1].one = s.rdb.Pipeline(), s.rdb.Pipeline()
+	}
+	return b
+}
+
+// Profile returns the pipeline for a profile write on key; Feed the one for
+// a change-feed command. Queue every profile write before any feed command.
+func (b *batchPipe) Profile(key string) redis.Pipeliner { return b.pipe(0, key) }
+func (b *batchPipe) Feed(key string) redis.Pipeliner    { return b.pipe(1, key) }
+
+func (b *batchPipe) pipe(i int, key string) redis.Pipeliner {
+	ph := &b.phases[i]
+	if ph.nodes == nil {
+		return ph.one
+	}
+	node, err := b.cluster.MasterForKey(b.ctx, key)
+	if err != nil {
+		if b.err == nil {
+			b.err = fmt.Errorf("featurestore: finding the master of %s: %w", key, err)
+		}
+		return b.cluster.Pipeline() // never executed: Exec returns b.err
+	}
+	addr := node.Options().Addr
+	p := ph.nodes[addr]
+	if p == nil {
+		p = node.Pipeline()
+		ph.nodes[addr] = p
+	}
+	return p
+}
+
+// Exec sends the phases in order and, with WaitReplicas, checks the
+// acknowledgements. It returns the first command error as is (callers
+// look for NOSCRIPT), or an error wrapping ErrReplicas.
+func (b *batchPipe) Exec() error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.cluster == nil {
+		return b.execOne(b.phases[0].one, "")
+	}
+	for i := range b.phases {
+		if err := b.execPhase(&b.phases[i]); err != nil {
+			if !errors.Is(err, ErrReplicas) && !isNoScript(err) {
+				b.cluster.ReloadState(b.ctx) // slots may have moved: fresh map for the retry
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *batchPipe) execPhase(ph *phase) error {
+	if ph.nodes == nil {
+		if ph.one.Len() == 0 {
+			return nil
+		}
+		return b.execOne(ph.one, "")
+	}
+	errs := make(chan error, len(ph.nodes))
+	var wg sync.WaitGroup
+	for addr, p := range ph.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- b.execOne(p, addr)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execOne runs one pipeline, ending it with WAIT when configured.
+func (b *batchPipe) execOne(p redis.Pipeliner, node string) error {
+	n := b.s.cfg.WaitReplicas
+	var wait *redis.Cmd
+	if n > 0 {
+		// on this pipeline's connection: WAIT covers that connection's writes
+		wait = p.Do(b.ctx, "wait", n, b.s.cfg.WaitTimeout.Milliseconds())
+	}
+	if _, err := p.Exec(b.ctx); err != nil {
+		return err
+	}
+	if wait == nil {
+		return nil
+	}
+	got, err := wait.Int64()
+	if err != nil {
+		return fmt.Errorf("featurestore: WAIT: %w", err)
+	}
+	if got >= int64(n) {
+		return nil
+	}
+	b.s.m.replicaShortfalls.Inc()
+	if node != "" {
+		node = " on " + node
+	}
+	return fmt.Errorf("%w: %d of %d replicas%s within %s", ErrReplicas, got, n, node, b.s.cfg.WaitTimeout.Round(time.Millisecond))
+}
