@@ -15,12 +15,14 @@ import (
 // on the master; the caller retries the batch (the fold is idempotent).
 var ErrReplicas = errors.New("featurestore: write not acknowledged by enough replicas")
 
-// batchPipe sends a batch's writes: the profiles first, then the
-// change-feed entries (see Store.write for why).
+// Batch sends writes in two ordered phases: everything queued with First
+// is on Redis before anything queued with Then (the fold: profiles, then
+// their change-feed entries; the label stage: the outbox entry, then the
+// label record).
 //
-// On one server both go in one pipeline, in that order: one round trip. On
-// Redis Cluster the profiles (every node) and the feeds (one slot, {feed})
-// are two phases: two round trips, each phase's nodes in parallel.
+// On one server both phases go in one pipeline, in that order: one round
+// trip. On Redis Cluster they are two round trips, each phase's nodes in
+// parallel (a cluster pipeline orders nothing across nodes).
 //
 // With Config.WaitReplicas every pipeline ends with WAIT on its own
 // connection, so the batch counts as written only once that many replicas
@@ -28,7 +30,7 @@ var ErrReplicas = errors.New("featurestore: write not acknowledged by enough rep
 // whose offsets were committed to Kafka. On a cluster that takes one
 // pipeline per master (a cluster pipeline would send a key-less WAIT to any
 // node), so commands are grouped by the master of their key.
-type batchPipe struct {
+type Batch struct {
 	s       *Store
 	ctx     context.Context
 	cluster *redis.ClusterClient
@@ -42,13 +44,14 @@ type phase struct {
 	nodes map[string]redis.Pipeliner
 }
 
-func (s *Store) newBatchPipe(ctx context.Context) *batchPipe {
-	b := &batchPipe{s: s, ctx: ctx}
+// NewBatch starts a Batch on the store's Redis with its WaitReplicas.
+func (s *Store) NewBatch(ctx context.Context) *Batch {
+	b := &Batch{s: s, ctx: ctx}
 	b.cluster, _ = s.rdb.(*redis.ClusterClient)
 	switch {
 	case b.cluster == nil:
 		p := s.rdb.Pipeline()
-		b.phases[0].one, b.phases[1].one = p, p // one pipeline, profiles queued first
+		b.phases[0].one, b.phases[1].one = p, p // one pipeline: queue First's commands first
 	case s.cfg.WaitReplicas > 0:
 		b.phases[0].nodes, b.phases[1].nodes = map[string]redis.Pipeliner{}, map[string]redis.Pipeliner{}
 	default:
@@ -57,12 +60,14 @@ func (s *Store) newBatchPipe(ctx context.Context) *batchPipe {
 	return b
 }
 
-// Profile returns the pipeline for a profile write on key; Feed the one for
-// a change-feed command. Queue every profile write before any feed command.
-func (b *batchPipe) Profile(key string) redis.Pipeliner { return b.pipe(0, key) }
-func (b *batchPipe) Feed(key string) redis.Pipeliner    { return b.pipe(1, key) }
+// First returns the pipeline for a first-phase command on key; Then the
+// one for a second-phase command. On one server commands run in the order
+// queued, so queue each First command before the Then commands it must
+// precede.
+func (b *Batch) First(key string) redis.Pipeliner { return b.pipe(0, key) }
+func (b *Batch) Then(key string) redis.Pipeliner  { return b.pipe(1, key) }
 
-func (b *batchPipe) pipe(i int, key string) redis.Pipeliner {
+func (b *Batch) pipe(i int, key string) redis.Pipeliner {
 	ph := &b.phases[i]
 	if ph.nodes == nil {
 		return ph.one
@@ -86,7 +91,7 @@ func (b *batchPipe) pipe(i int, key string) redis.Pipeliner {
 // Exec sends the phases in order and, with WaitReplicas, checks the
 // acknowledgements. It returns the first command error as is (callers
 // look for NOSCRIPT), or an error wrapping ErrReplicas.
-func (b *batchPipe) Exec() error {
+func (b *Batch) Exec() error {
 	if b.err != nil {
 		return b.err
 	}
@@ -104,7 +109,7 @@ func (b *batchPipe) Exec() error {
 	return nil
 }
 
-func (b *batchPipe) execPhase(ph *phase) error {
+func (b *Batch) execPhase(ph *phase) error {
 	if ph.nodes == nil {
 		if ph.one.Len() == 0 {
 			return nil
@@ -131,7 +136,7 @@ func (b *batchPipe) execPhase(ph *phase) error {
 }
 
 // execOne runs one pipeline, ending it with WAIT when configured.
-func (b *batchPipe) execOne(p redis.Pipeliner, node string) error {
+func (b *Batch) execOne(p redis.Pipeliner, node string) error {
 	n := b.s.cfg.WaitReplicas
 	var wait *redis.Cmd
 	if n > 0 {

@@ -404,7 +404,7 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 	if len(us) == 0 {
 		return nil, 0, nil
 	}
-	bp := s.newBatchPipe(ctx)
+	bp := s.NewBatch(ctx)
 	cmds := make([]*redis.Cmd, len(us))
 	for i, u := range us {
 		var expect string
@@ -412,7 +412,7 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 			expect = string(u.base[:revBytes])
 		}
 		key := s.ProfileKey(u.id)
-		cmds[i] = casScript.EvalSha(ctx, bp.Profile(key), []string{key}, expect, u.out)
+		cmds[i] = casScript.EvalSha(ctx, bp.First(key), []string{key}, expect, u.out)
 	}
 	nowMs := time.Now().UnixMilli()
 	changed := make([]redis.Z, 0, len(us))
@@ -426,11 +426,11 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 		}
 		maxTS = max(maxTS, u.lastSeen)
 	}
-	bp.Feed(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), changed...)
+	bp.Then(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), changed...)
 	// the event-time clock only moves forward (ZADD GT)
-	bp.Feed(s.ClockKey()).ZAddGT(ctx, s.ClockKey(), redis.Z{Score: float64(maxTS), Member: "watermark"})
+	bp.Then(s.ClockKey()).ZAddGT(ctx, s.ClockKey(), redis.Z{Score: float64(maxTS), Member: "watermark"})
 	if len(textChanged) > 0 {
-		bp.Feed(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), textChanged...)
+		bp.Then(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), textChanged...)
 	}
 	err := bp.Exec()
 	if err != nil && isNoScript(err) {
@@ -495,9 +495,9 @@ func (s *Store) feedSkipped(ctx context.Context, users []*userBatch) (int, error
 	if len(zs) == 0 {
 		return 0, nil
 	}
-	bp := s.newBatchPipe(ctx)
-	bp.Feed(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), zs...)
-	bp.Feed(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), zs...)
+	bp := s.NewBatch(ctx)
+	bp.Then(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), zs...)
+	bp.Then(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), zs...)
 	if err := bp.Exec(); err != nil {
 		return 1, fmt.Errorf("featurestore: re-adding %d redelivered users to the change feeds: %w", len(zs), err)
 	}

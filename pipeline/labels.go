@@ -489,7 +489,10 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 		asOf time.Time
 	}
 	var ws []*work
-	wpipe := l.rdb.Pipeline()
+	// queue entries and outbox entries first, label records then (one
+	// round trip on one server, ordered phases on a cluster; WAIT for
+	// replicas with featurestore.wait_replicas)
+	wb := l.store.NewBatch(ctx)
 	for i, c := range claims {
 		raw, err := profs[i].Bytes()
 		if errors.Is(err, redis.Nil) {
@@ -522,7 +525,7 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 			if ok && h == p.TextHash && model == l.enc.ModelVersion() {
 				l.m.encodesSkipped.Inc()
 			} else {
-				wpipe.ZAddNX(ctx, l.encodeKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.user})
+				wb.First(l.encodeKey()).ZAddNX(ctx, l.encodeKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.user})
 			}
 		}
 		ws = append(ws, w)
@@ -551,7 +554,7 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 		// time alone must be able to move the user: schedule the next look
 		silence := w.asOf.Sub(time.Unix(w.p.LastSeen, 0))
 		if silence < l.cfg.DueHorizon {
-			wpipe.ZAdd(ctx, l.dueKey(), redis.Z{Score: float64(w.asOf.Add(l.cfg.DueStep).Unix()), Member: w.c.user})
+			wb.First(l.dueKey()).ZAdd(ctx, l.dueKey(), redis.Z{Score: float64(w.asOf.Add(l.cfg.DueStep).Unix()), Member: w.c.user})
 		}
 		if !segChanged && !stateChanged {
 			continue
@@ -585,12 +588,12 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 			chJSON, _ = json.Marshal(changes)
 			// the outbox entry first: a crash after it and before the label
 			// write leaves an entry the publisher finds already published
-			wpipe.ZAdd(ctx, l.outboxKey(), redis.Z{Score: float64(nowUs), Member: w.c.user})
+			wb.First(l.outboxKey()).ZAdd(ctx, l.outboxKey(), redis.Z{Score: float64(nowUs), Member: w.c.user})
 		}
-		cmd := labelCAS.EvalSha(ctx, wpipe, []string{l.labelKey(w.c.user)}, w.rec.ver, ver, docJSON, chJSON, []byte(d.State), "0")
+		cmd := labelCAS.EvalSha(ctx, wb.Then(l.labelKey(w.c.user)), []string{l.labelKey(w.c.user)}, w.rec.ver, ver, docJSON, chJSON, []byte(d.State), "0")
 		writes = append(writes, written{w, cmd})
 	}
-	if _, err := wpipe.Exec(ctx); err != nil && !isNoScriptErr(err) {
+	if err := wb.Exec(); err != nil && !isNoScriptErr(err) {
 		return fmt.Errorf("writing labels: %w", err)
 	} else if err != nil {
 		if err := labelCAS.Load(ctx, l.rdb).Err(); err != nil {
@@ -705,15 +708,16 @@ func (l *Labels) encode(ctx context.Context, users []claim) error {
 	l.m.encodeSeconds.Observe(time.Since(t0).Seconds())
 	l.m.encodes.Add(float64(len(texts)))
 	nowMs := float64(time.Now().UnixMilli())
-	wpipe := l.rdb.Pipeline()
+	// the embeddings first, then the users back on the change feed: the
+	// evaluator must not take a user before its new embedding is there
+	wb := l.store.NewBatch(ctx)
 	back := make([]redis.Z, len(ids))
 	for i, u := range ids {
-		wpipe.Set(ctx, l.embKey(u), encodeEmb(hashes[i], l.enc.ModelVersion(), vecs[i]), 0)
+		wb.First(l.embKey(u)).Set(ctx, l.embKey(u), encodeEmb(hashes[i], l.enc.ModelVersion(), vecs[i]), 0)
 		back[i] = redis.Z{Score: nowMs, Member: u}
 	}
-	wpipe.ZAddNX(ctx, l.store.ChangesKey(), back...)
-	_, err = wpipe.Exec(ctx)
-	return err
+	wb.Then(l.store.ChangesKey()).ZAddNX(ctx, l.store.ChangesKey(), back...)
+	return wb.Exec()
 }
 
 func (l *Labels) scheduleLoop(ctx context.Context) error {
