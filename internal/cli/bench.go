@@ -38,6 +38,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 2000, "consumer max batch")
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis server to fold into (a unique key prefix is used and deleted)")
 	brokers := fs.String("brokers", "", "use this broker instead of starting one (kcat reads it too)")
+	waitReplicas := fs.Int("wait-replicas", 0, "featurestore.wait_replicas: each batch waits for this many replicas of the Redis server")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the fold phase to this file")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -106,7 +107,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer featurestore.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
 	memBefore := usedMemory(ctx, rdb)
 	reg := prometheus.NewRegistry()
-	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, reg)
+	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix, WaitReplicas: *waitReplicas}, nil, reg)
 	if err != nil {
 		return err
 	}
