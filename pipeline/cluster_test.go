@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -108,4 +109,67 @@ func countPerMaster(t *testing.T, cc *redis.ClusterClient, prefix string) map[st
 		out[kv[0].(string)] = kv[1].(int)
 	}
 	return out
+}
+
+// The service through a Redis failover: the master holding the shared
+// queues and feeds is SIGKILLed mid-stream, its replica takes over, the
+// crashed node comes back as the new master's replica. Every user ends
+// labelled, profiles equal the events sent, and the label topics stay
+// consistent (no two documents under one version).
+func TestServiceThroughRedisFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own Redis Cluster")
+	}
+	testkit.NeedModels(t)
+	oc := testkit.StartOwnCluster(t, 7131, 3, 1, time.Second)
+	addr := testkit.Kafka(t, 3)
+	prefix := fmt.Sprintf("t-fo-%08x", rand.Uint32())
+	s := startService(t, addr, prefix, "failover",
+		"SEGSTREAM_REDIS_ADDRS="+strings.Join(oc.Seeds, ","), "SEGSTREAM_REDIS_CLUSTER=true",
+		"SEGSTREAM_REDIS_TIMEOUT=2s", "SEGSTREAM_FEATURESTORE_WAIT_REPLICAS=1", "SEGSTREAM_FEATURESTORE_WAIT_TIMEOUT=500ms")
+
+	evs := retailSlice(t, 800)
+	want := map[string][events.NumTypes]uint64{}
+	for _, e := range evs {
+		c := want[e.UserID]
+		c[e.Type]++
+		want[e.UserID] = c
+	}
+	half := len(evs) / 2
+	sendEvents(t, addr, evs[:half]...)
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		if n := metric(t, s.Registry, "segstream_featurestore_events_total"); n < float64(half) {
+			return fmt.Errorf("%v of %d events folded", n, half)
+		}
+		return nil
+	})
+
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: oc.Seeds})
+	defer cc.Close()
+	feedMaster, err := cc.MasterForKey(context.Background(), s.Store.ChangesKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := feedMaster.Options().Addr
+	oc.Kill(t, victim)
+	t0 := time.Now()
+	sendEvents(t, addr, evs[half:]...)
+	time.Sleep(3 * time.Second) // the replica is promoted meanwhile
+	oc.Restart(t, victim)       // and needs a replica of its own for WAIT 1
+
+	waitAllLabelled(t, s, want)
+	t.Logf("killed %s; all %d users labelled %s after the crash", victim, len(want), time.Since(t0).Round(100*time.Millisecond))
+	for u, c := range want {
+		p, err := s.Store.Get(context.Background(), u)
+		if err != nil {
+			t.Fatalf("profile of %s: %v", u, err)
+		}
+		if p.Counts != c {
+			t.Fatalf("profile of %s counts %v, sent %v", u, p.Counts, c)
+		}
+	}
+	docs, _ := checkLabelTopics(t, addr)
+	if len(docs) != len(want) {
+		t.Fatalf("labels topic has %d users, want %d", len(docs), len(want))
+	}
 }

@@ -354,10 +354,18 @@ func (l *Labels) workLoop(ctx context.Context, stage string, q queue, batch int,
 			for i, c := range claims {
 				back[i] = redis.Z{Score: float64(c.since.UnixMilli()), Member: c.user}
 			}
-			pipe := l.rdb.TxPipeline()
-			pipe.ZAddNX(context.Background(), q.pending, back...)
-			pipe.ZRem(context.Background(), q.inflight, members...)
-			_, _ = pipe.Exec(context.Background())
+			// Redis itself may be what failed (a failover): keep trying to
+			// hand the users back rather than leave them to the lease
+			for attempt := 0; ; attempt++ {
+				pipe := l.rdb.TxPipeline()
+				pipe.ZAddNX(context.Background(), q.pending, back...)
+				pipe.ZRem(context.Background(), q.inflight, members...)
+				_, err := pipe.Exec(context.Background())
+				if err == nil || ctx.Err() != nil || attempt == 30 {
+					break // on shutdown or after 30 tries the lease brings them back
+				}
+				sleep(ctx, time.Second)
+			}
 			continue
 		}
 		l.rdb.ZRem(context.Background(), q.inflight, members...)
