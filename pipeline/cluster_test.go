@@ -33,24 +33,11 @@ func TestRedisClusterEndToEnd(t *testing.T) {
 		"SEGSTREAM_REDIS_ADDRS="+strings.Join(addrs, ","), "SEGSTREAM_REDIS_CLUSTER=true", "SEGSTREAM_FEATURESTORE_WAIT_REPLICAS=1")
 
 	evs := retailSlice(t, 500)
-	want := map[string][events.NumTypes]uint64{}
-	for _, e := range evs {
-		c := want[e.UserID]
-		c[e.Type]++
-		want[e.UserID] = c
-	}
+	want := countsByUser(evs)
 	sendEvents(t, addr, evs...)
 	ctx := context.Background()
 	waitAllLabelled(t, s, want)
-	for u, c := range want {
-		p, err := s.Store.Get(ctx, u)
-		if err != nil {
-			t.Fatalf("profile of %s: %v", u, err)
-		}
-		if p.Counts != c {
-			t.Fatalf("profile of %s counts %v, sent %v", u, p.Counts, c)
-		}
-	}
+	checkCounts(t, s, want)
 	perNode := countPerMaster(t, cc, prefix)
 	if len(perNode) != len(addrs) {
 		t.Fatalf("keys on %d masters, want all %d: %v", len(perNode), len(addrs), perNode)
@@ -129,12 +116,7 @@ func TestServiceThroughRedisFailover(t *testing.T) {
 		"SEGSTREAM_REDIS_TIMEOUT=2s", "SEGSTREAM_FEATURESTORE_WAIT_REPLICAS=1", "SEGSTREAM_FEATURESTORE_WAIT_TIMEOUT=500ms")
 
 	evs := retailSlice(t, 800)
-	want := map[string][events.NumTypes]uint64{}
-	for _, e := range evs {
-		c := want[e.UserID]
-		c[e.Type]++
-		want[e.UserID] = c
-	}
+	want := countsByUser(evs)
 	half := len(evs) / 2
 	sendEvents(t, addr, evs[:half]...)
 	testkit.WaitFor(t, 60*time.Second, func() error {
@@ -159,6 +141,27 @@ func TestServiceThroughRedisFailover(t *testing.T) {
 
 	waitAllLabelled(t, s, want)
 	t.Logf("killed %s; all %d users labelled %s after the crash", victim, len(want), time.Since(t0).Round(100*time.Millisecond))
+	checkCounts(t, s, want)
+	docs, _ := checkLabelTopics(t, addr)
+	if len(docs) != len(want) {
+		t.Fatalf("labels topic has %d users, want %d", len(docs), len(want))
+	}
+}
+
+// countsByUser counts the events sent per user and type.
+func countsByUser(evs []*events.Event) map[string][events.NumTypes]uint64 {
+	want := map[string][events.NumTypes]uint64{}
+	for _, e := range evs {
+		c := want[e.UserID]
+		c[e.Type]++
+		want[e.UserID] = c
+	}
+	return want
+}
+
+// checkCounts compares every user's profile counts with the events sent.
+func checkCounts(t *testing.T, s *svc, want map[string][events.NumTypes]uint64) {
+	t.Helper()
 	for u, c := range want {
 		p, err := s.Store.Get(context.Background(), u)
 		if err != nil {
@@ -167,9 +170,5 @@ func TestServiceThroughRedisFailover(t *testing.T) {
 		if p.Counts != c {
 			t.Fatalf("profile of %s counts %v, sent %v", u, p.Counts, c)
 		}
-	}
-	docs, _ := checkLabelTopics(t, addr)
-	if len(docs) != len(want) {
-		t.Fatalf("labels topic has %d users, want %d", len(docs), len(want))
 	}
 }
