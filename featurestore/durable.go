@@ -36,7 +36,12 @@ type Batch struct {
 	cluster *redis.ClusterClient
 	phases  [2]phase
 	err     error
+	rts     int // sequential round trips made by Exec
 }
+
+// RoundTrips is how many sequential round trips Exec made (1 on one
+// server, up to 2 on a cluster; the nodes of one phase count once).
+func (b *Batch) RoundTrips() int { return b.rts }
 
 // phase is one round trip: a single pipeline, or one per master.
 type phase struct {
@@ -96,6 +101,7 @@ func (b *Batch) Exec() error {
 		return b.err
 	}
 	if b.cluster == nil {
+		b.rts = 1
 		return b.execOne(b.phases[0].one, "")
 	}
 	for i := range b.phases {
@@ -114,8 +120,13 @@ func (b *Batch) execPhase(ph *phase) error {
 		if ph.one.Len() == 0 {
 			return nil
 		}
+		b.rts++
 		return b.execOne(ph.one, "")
 	}
+	if len(ph.nodes) == 0 {
+		return nil
+	}
+	b.rts++
 	errs := make(chan error, len(ph.nodes))
 	var wg sync.WaitGroup
 	for addr, p := range ph.nodes {

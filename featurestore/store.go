@@ -236,7 +236,8 @@ type userBatch struct {
 // seen event_id are skipped, so Fold is idempotent under redelivery. When it
 // returns nil every applied event is durable in Redis and the change feed
 // names every changed user. It costs one Redis round trip when the profiles
-// are cached, two when they must be read, plus one per conflict retry.
+// are cached, two when they must be read, plus one per conflict retry; on
+// Redis Cluster the feed entries take one more after the profiles.
 func (s *Store) Fold(ctx context.Context, recs []Record) (FoldResult, error) {
 	start := time.Now()
 	var total FoldResult
@@ -435,21 +436,21 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 	err := bp.Exec()
 	if err != nil && isNoScript(err) {
 		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, 1, fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
+			return nil, bp.RoundTrips(), fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
 		}
 		// retry all: on one server nothing was written; on a cluster other
 		// nodes may have written, and their users' compare-and-set now fails
 		// on the retry and they re-fold, skipping what their marks cover
-		return us, 1, nil
+		return us, bp.RoundTrips(), nil
 	}
 	if err != nil {
-		return nil, 1, fmt.Errorf("featurestore: writing %d profiles: %w", len(us), err)
+		return nil, bp.RoundTrips(), fmt.Errorf("featurestore: writing %d profiles: %w", len(us), err)
 	}
 	var conflicted []*userBatch
 	for i, u := range us {
 		ok, err := cmds[i].Int()
 		if err != nil {
-			return nil, 1, fmt.Errorf("featurestore: writing profile of %q: %w", u.id, err)
+			return nil, bp.RoundTrips(), fmt.Errorf("featurestore: writing profile of %q: %w", u.id, err)
 		}
 		if ok == 1 {
 			u.written = true
@@ -464,7 +465,7 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 		}
 		conflicted = append(conflicted, u)
 	}
-	return conflicted, 1, nil
+	return conflicted, bp.RoundTrips(), nil
 }
 
 // oldestReceived is the oldest Kafka timestamp of recs (unix ms), or now.
@@ -499,9 +500,9 @@ func (s *Store) feedSkipped(ctx context.Context, users []*userBatch) (int, error
 	bp.Then(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), zs...)
 	bp.Then(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), zs...)
 	if err := bp.Exec(); err != nil {
-		return 1, fmt.Errorf("featurestore: re-adding %d redelivered users to the change feeds: %w", len(zs), err)
+		return bp.RoundTrips(), fmt.Errorf("featurestore: re-adding %d redelivered users to the change feeds: %w", len(zs), err)
 	}
-	return 1, nil
+	return bp.RoundTrips(), nil
 }
 
 func isNoScript(err error) bool {

@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	n := fs.Int("events", 1_000_000, "events to replay (Online Retail invoices and their lines as views, cycled with new ids)")
 	parts := fs.Int("partitions", 6, "partitions per input topic")
 	batch := fs.Int("batch", 2000, "consumer max batch")
-	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis server to fold into (a unique key prefix is used and deleted)")
+	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis to fold into, comma-separated addresses for a cluster (a unique key prefix is used and deleted)")
+	cluster := fs.Bool("cluster", false, "use the Redis Cluster client (implied by several --redis addresses)")
 	brokers := fs.String("brokers", "", "use this broker instead of starting one (kcat reads it too)")
 	waitReplicas := fs.Int("wait-replicas", 0, "featurestore.wait_replicas: each batch waits for this many replicas of the Redis server")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the fold phase to this file")
@@ -98,7 +100,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// 4. segstream: consume and fold into Redis.
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	rdb := pipeline.NewRedis(pipeline.RedisConfig{Addrs: splitList(*redisAddr), Cluster: *cluster, Timeout: 5 * time.Second})
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w", *redisAddr, err)
@@ -252,31 +254,58 @@ func drawProgress(w io.Writer, done, total int, el time.Duration) {
 	fmt.Fprintf(w, "\rfold    %d/%d events %.0f ev/s   ", done, total, rate)
 }
 
-func usedMemory(ctx context.Context, rdb *redis.Client) int64 {
-	info, err := rdb.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0
+// eachServer calls fn with the single server, or with every master of a
+// cluster.
+func eachServer(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, fn)
 	}
-	for _, l := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
+	c, ok := rdb.(*redis.Client)
+	if !ok {
+		return fmt.Errorf("unsupported Redis client %T", rdb)
 	}
-	return 0
+	return fn(ctx, c)
 }
 
-func sampleMemoryUsage(ctx context.Context, rdb *redis.Client, prefix string) float64 {
-	keys, _, err := rdb.Scan(ctx, 0, prefix+":{*}:p", 2000).Result()
-	if err != nil || len(keys) == 0 {
+// usedMemory sums used_memory over the servers (masters of a cluster).
+func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
+	var total atomic.Int64
+	_ = eachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				total.Add(n)
+			}
+		}
+		return nil
+	})
+	return total.Load()
+}
+
+// sampleMemoryUsage is the mean MEMORY USAGE of up to about 2,000 profile
+// keys per server.
+func sampleMemoryUsage(ctx context.Context, rdb redis.UniversalClient, prefix string) float64 {
+	var sum, n atomic.Int64
+	_ = eachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+		keys, _, err := c.Scan(ctx, 0, prefix+":{*}:p", 2000).Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			m, _ := c.MemoryUsage(ctx, k).Result()
+			sum.Add(m)
+			n.Add(1)
+		}
+		return nil
+	})
+	if n.Load() == 0 {
 		return 0
 	}
-	var sum int64
-	for _, k := range keys {
-		n, _ := rdb.MemoryUsage(ctx, k).Result()
-		sum += n
-	}
-	return float64(sum) / float64(len(keys))
+	return float64(sum.Load()) / float64(n.Load())
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in bytes.
