@@ -55,36 +55,11 @@ func sortedDesc(score []float64) []int {
 	return idx
 }
 
-// ROC returns the ROC curve (false positive rate, true positive rate).
-func ROC(score []float64, y []int) []ROCPoint {
-	idx := sortedDesc(score)
-	var pos, neg float64
-	for _, v := range y {
-		if v == 1 {
-			pos++
-		} else {
-			neg++
-		}
-	}
-	pts := []ROCPoint{{0, 0}}
-	var tp, fp float64
-	for i := 0; i < len(idx); i++ {
-		if y[idx[i]] == 1 {
-			tp++
-		} else {
-			fp++
-		}
-		if i+1 < len(idx) && score[idx[i+1]] == score[idx[i]] {
-			continue
-		}
-		pts = append(pts, ROCPoint{fp / math.Max(neg, 1), tp / math.Max(pos, 1)})
-	}
-	return pts
-}
-
-// PR returns the precision-recall curve (recall, precision) and the average
-// precision.
-func PR(score []float64, y []int) ([]ROCPoint, float64) {
+// sweep walks the examples by descending score and calls at once per
+// distinct score, after the last example with it (position i in idx), with
+// the positives (tp) and negatives (fp) scored at or above it and the
+// positives and negatives in all.
+func sweep(score []float64, y []int, at func(idx []int, i int, tp, fp, pos, neg float64)) {
 	idx := sortedDesc(score)
 	var pos float64
 	for _, v := range y {
@@ -92,9 +67,9 @@ func PR(score []float64, y []int) ([]ROCPoint, float64) {
 			pos++
 		}
 	}
-	var pts []ROCPoint
-	var tp, fp, ap, prevR float64
-	for i := 0; i < len(idx); i++ {
+	neg := float64(len(y)) - pos
+	var tp, fp float64
+	for i := range idx {
 		if y[idx[i]] == 1 {
 			tp++
 		} else {
@@ -103,11 +78,30 @@ func PR(score []float64, y []int) ([]ROCPoint, float64) {
 		if i+1 < len(idx) && score[idx[i+1]] == score[idx[i]] {
 			continue
 		}
+		at(idx, i, tp, fp, pos, neg)
+	}
+}
+
+// ROC returns the ROC curve (false positive rate, true positive rate).
+func ROC(score []float64, y []int) []ROCPoint {
+	pts := []ROCPoint{{0, 0}}
+	sweep(score, y, func(_ []int, _ int, tp, fp, pos, neg float64) {
+		pts = append(pts, ROCPoint{fp / math.Max(neg, 1), tp / math.Max(pos, 1)})
+	})
+	return pts
+}
+
+// PR returns the precision-recall curve (recall, precision) and the average
+// precision.
+func PR(score []float64, y []int) ([]ROCPoint, float64) {
+	var pts []ROCPoint
+	var ap, prevR float64
+	sweep(score, y, func(_ []int, _ int, tp, fp, pos, _ float64) {
 		r, p := tp/math.Max(pos, 1), tp/(tp+fp)
 		ap += (r - prevR) * p
 		prevR = r
 		pts = append(pts, ROCPoint{r, p})
-	}
+	})
 	return pts, ap
 }
 
@@ -203,25 +197,8 @@ func Classify(pred, y []int, classes int) Report {
 // BestThreshold returns the score threshold (predict positive when score >=
 // threshold) that maximises the binary macro-F1 on (score, y).
 func BestThreshold(score []float64, y []int) (thr, f1 float64) {
-	idx := sortedDesc(score)
-	var pos float64
-	for _, v := range y {
-		if v == 1 {
-			pos++
-		}
-	}
-	neg := float64(len(y)) - pos
 	f1 = -1
-	var tp, fp float64
-	for i := 0; i < len(idx); i++ {
-		if y[idx[i]] == 1 {
-			tp++
-		} else {
-			fp++
-		}
-		if i+1 < len(idx) && score[idx[i+1]] == score[idx[i]] {
-			continue
-		}
+	sweep(score, y, func(idx []int, i int, tp, fp, pos, neg float64) {
 		fn := pos - tp
 		tn := neg - fp
 		f1p := 2 * tp / math.Max(2*tp+fp+fn, 1)
@@ -234,7 +211,7 @@ func BestThreshold(score []float64, y []int) (thr, f1 float64) {
 				thr = score[idx[i]]
 			}
 		}
-	}
+	})
 	return thr, f1
 }
 

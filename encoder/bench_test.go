@@ -99,32 +99,7 @@ func BenchmarkBareSession(b *testing.B) {
 		for _, n := range benchBatches {
 			b.Run(fmt.Sprintf("len=%s/batch=%d", kind, n), func(b *testing.B) {
 				enc := newTestEncoder(b, Config{ModelDir: useLiteDir(b), MaxBatch: n})
-				texts := benchTexts(b, kind, n)
-				seqs := make([]Tokens, n)
-				for i, t := range texts {
-					tk, err := enc.tok.Tokenize(t)
-					if err != nil {
-						b.Fatal(err)
-					}
-					seqs[i] = tk
-				}
-				var buf packBuf
-				in, err := enc.run.packSparse(seqs, &buf)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer func() {
-					for _, v := range in {
-						v.Destroy()
-					}
-				}()
-				run := func() {
-					out := []ort.Value{nil}
-					if err := enc.run.sess.Run(in, out); err != nil {
-						b.Fatal(err)
-					}
-					out[0].Destroy()
-				}
+				run := bareSession(b, enc, benchTexts(b, kind, n))
 				run()
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -134,6 +109,38 @@ func BenchmarkBareSession(b *testing.B) {
 				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "texts/s")
 			})
 		}
+	}
+}
+
+// bareSession tokenizes and packs texts once and returns a function that
+// runs only the ONNX Runtime session on them; the inputs are freed at the
+// end of the benchmark.
+func bareSession(b *testing.B, enc *Encoder, texts []string) func() {
+	b.Helper()
+	seqs := make([]Tokens, len(texts))
+	for i, t := range texts {
+		tk, err := enc.tok.Tokenize(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seqs[i] = tk
+	}
+	var buf packBuf
+	in, err := enc.run.packSparse(seqs, &buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		for _, v := range in {
+			v.Destroy()
+		}
+	})
+	return func() {
+		out := []ort.Value{nil}
+		if err := enc.run.sess.Run(in, out); err != nil {
+			b.Fatal(err)
+		}
+		out[0].Destroy()
 	}
 }
 
@@ -175,31 +182,7 @@ func BenchmarkPathRatio(b *testing.B) {
 				enc := newTestEncoder(b, Config{ModelDir: useLiteDir(b), MaxBatch: n, MaxWait: time.Millisecond})
 				texts := benchTexts(b, kind, n)
 				ctx := context.Background()
-				seqs := make([]Tokens, n)
-				for i, t := range texts {
-					tk, err := enc.tok.Tokenize(t)
-					if err != nil {
-						b.Fatal(err)
-					}
-					seqs[i] = tk
-				}
-				var buf packBuf
-				in, err := enc.run.packSparse(seqs, &buf)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer func() {
-					for _, v := range in {
-						v.Destroy()
-					}
-				}()
-				bare := func() {
-					out := []ort.Value{nil}
-					if err := enc.run.sess.Run(in, out); err != nil {
-						b.Fatal(err)
-					}
-					out[0].Destroy()
-				}
+				bare := bareSession(b, enc, texts)
 				whole := func() {
 					if _, err := enc.Encode(ctx, texts); err != nil {
 						b.Fatal(err)
