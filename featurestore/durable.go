@@ -106,7 +106,7 @@ func (b *Batch) Exec() error {
 	}
 	for i := range b.phases {
 		if err := b.execPhase(&b.phases[i]); err != nil {
-			if !errors.Is(err, ErrReplicas) && !isNoScript(err) {
+			if !errors.Is(err, ErrReplicas) && !IsNoScript(err) {
 				b.cluster.ReloadState(b.ctx) // slots may have moved: fresh map for the retry
 			}
 			return err

@@ -434,7 +434,7 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 		bp.Then(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), textChanged...)
 	}
 	err := bp.Exec()
-	if err != nil && isNoScript(err) {
+	if err != nil && IsNoScript(err) {
 		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, bp.RoundTrips(), fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
 		}
@@ -505,7 +505,9 @@ func (s *Store) feedSkipped(ctx context.Context, users []*userBatch) (int, error
 	return bp.RoundTrips(), nil
 }
 
-func isNoScript(err error) bool {
+// IsNoScript tells whether err is Redis's NOSCRIPT (a script called by SHA
+// that the server has not loaded, e.g. after a restart or a failover).
+func IsNoScript(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
@@ -556,48 +558,42 @@ func getMany(ctx context.Context, rdb redis.UniversalClient, keys []string) ([]a
 	return vals, nil
 }
 
-// DeletePrefix deletes every key under prefix+":" (SCAN and UNLINK in
-// batches, never FLUSHALL): for tests, benchmarks and the demo, which own
-// their prefix. On Redis Cluster it scans every master and unlinks key by
-// key (a multi-key UNLINK must not cross slots).
+// EachServer calls fn with the server of a single-server client, or with
+// every master of a cluster client (in parallel).
+func EachServer(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, fn)
+	case *redis.Client:
+		return fn(ctx, c)
+	default:
+		return fmt.Errorf("featurestore: unsupported Redis client %T", rdb)
+	}
+}
+
+// DeletePrefix deletes every key under prefix+":" (SCAN and UNLINK, in
+// pipelines of 2,000, on every server; never FLUSHALL): for tests,
+// benchmarks and the demo, which own their prefix. Keys are unlinked one
+// per command, so no command crosses cluster slots.
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			iter := node.Scan(ctx, 0, prefix+":*", 2000).Iterator()
-			pipe := node.Pipeline()
-			for iter.Next(ctx) {
-				pipe.Unlink(ctx, iter.Val())
-				if pipe.Len() >= 2000 {
-					if _, err := pipe.Exec(ctx); err != nil {
-						return err
-					}
-				}
-			}
-			if pipe.Len() > 0 {
+	return EachServer(ctx, rdb, func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, prefix+":*", 2000).Iterator()
+		pipe := node.Pipeline()
+		for iter.Next(ctx) {
+			pipe.Unlink(ctx, iter.Val())
+			if pipe.Len() >= 2000 {
 				if _, err := pipe.Exec(ctx); err != nil {
 					return err
 				}
 			}
-			return iter.Err()
-		})
-	}
-	iter := rdb.Scan(ctx, 0, prefix+":*", 2000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) >= 2000 {
-			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+		}
+		if pipe.Len() > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
 				return err
 			}
-			batch = batch[:0]
 		}
-	}
-	if len(batch) > 0 {
-		if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
-			return err
-		}
-	}
-	return iter.Err()
+		return iter.Err()
+	})
 }
 
 // Invalidate drops a user's cached profile (after an external delete).

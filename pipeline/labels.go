@@ -601,7 +601,7 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 		cmd := labelCAS.EvalSha(ctx, wb.Then(l.labelKey(w.c.user)), []string{l.labelKey(w.c.user)}, w.rec.ver, ver, docJSON, chJSON, []byte(d.State), "0")
 		writes = append(writes, written{w, cmd})
 	}
-	if err := wb.Exec(); err != nil && !isNoScriptErr(err) {
+	if err := wb.Exec(); err != nil && !featurestore.IsNoScript(err) {
 		return fmt.Errorf("writing labels: %w", err)
 	} else if err != nil {
 		if err := labelCAS.Load(ctx, l.rdb).Err(); err != nil {
@@ -637,10 +637,6 @@ func (l *Labels) evaluate(ctx context.Context, claims []claim) error {
 // maxPendingChanges bounds the unpublished changes kept per user (while
 // Kafka is unreachable); past it the oldest are dropped and counted.
 const maxPendingChanges = 1000
-
-func isNoScriptErr(err error) bool {
-	return err != nil && len(err.Error()) >= 8 && err.Error()[:8] == "NOSCRIPT"
-}
 
 func diff(old, cur []string) (entered, exited []string) {
 	for _, s := range cur {
@@ -899,7 +895,7 @@ func (l *Labels) publish(ctx context.Context, zs []redis.Z) (int, error) {
 		outboxDone.EvalSha(ctx, pipe, []string{l.outboxKey()}, d.z.Member, strconv.FormatFloat(d.z.Score, 'f', -1, 64))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		if isNoScriptErr(err) {
+		if featurestore.IsNoScript(err) {
 			_ = markPublished.Load(ctx, l.rdb).Err()
 			_ = outboxDone.Load(ctx, l.rdb).Err()
 		}

@@ -254,23 +254,10 @@ func drawProgress(w io.Writer, done, total int, el time.Duration) {
 	fmt.Fprintf(w, "\rfold    %d/%d events %.0f ev/s   ", done, total, rate)
 }
 
-// eachServer calls fn with the single server, or with every master of a
-// cluster.
-func eachServer(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, fn)
-	}
-	c, ok := rdb.(*redis.Client)
-	if !ok {
-		return fmt.Errorf("unsupported Redis client %T", rdb)
-	}
-	return fn(ctx, c)
-}
-
 // usedMemory sums used_memory over the servers (masters of a cluster).
 func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
 	var total atomic.Int64
-	_ = eachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+	_ = featurestore.EachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		info, err := c.Info(ctx, "memory").Result()
 		if err != nil {
 			return err
@@ -290,7 +277,7 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
 // keys per server.
 func sampleMemoryUsage(ctx context.Context, rdb redis.UniversalClient, prefix string) float64 {
 	var sum, n atomic.Int64
-	_ = eachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+	_ = featurestore.EachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		keys, _, err := c.Scan(ctx, 0, prefix+":{*}:p", 2000).Result()
 		if err != nil {
 			return err

@@ -172,7 +172,14 @@ func StallReplica(t testing.TB, addr string, d time.Duration) <-chan struct{} {
 		}
 	}()
 	<-started
-	time.Sleep(50 * time.Millisecond) // let the command reach the server
+	// return once the server is asleep: a PING with a short deadline fails
+	probe := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 20 * time.Millisecond, MaxRetries: -1})
+	defer probe.Close()
+	for deadline := time.Now().Add(d / 2); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if probe.Ping(context.Background()).Err() != nil {
+			break
+		}
+	}
 	return done
 }
 
