@@ -35,7 +35,7 @@ func TestFailoverLosesNothing(t *testing.T) {
 	}
 	ctx := context.Background()
 	// the victim: the master holding the change feeds (both write phases cross it)
-	feedMaster, err := cc.MasterForKey(ctx, s.ChangesKey())
+	feedMaster, err := cc.MasterForKey(ctx, s.Keys().Changes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestFailoverLosesNothing(t *testing.T) {
 	for _, r := range recs {
 		users[r.Event.UserID] = true
 	}
-	ch, err := s.PendingChanges(ctx, false, 10000)
+	ch, err := s.PendingChanges(ctx, 10000)
 	if err != nil || len(ch) != len(users) {
 		t.Fatalf("change feed names %d users (%v), want %d", len(ch), err, len(users))
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/keyspace"
 )
 
 // Config configures a Store. Zero fields take the documented defaults.
@@ -62,8 +62,8 @@ func (c *Config) SetDefaults() {
 
 // Validate checks the config; errors name the field.
 func (c *Config) Validate() error {
-	if strings.ContainsAny(c.Prefix, "{} \t\n") {
-		return fmt.Errorf("featurestore.prefix: %q must not contain braces or whitespace", c.Prefix)
+	if err := keyspace.ValidatePrefix(c.Prefix); err != nil {
+		return fmt.Errorf("featurestore.prefix: %w", err)
 	}
 	if c.Limits.TextEntryBytes > c.Limits.TextRingBytes {
 		return fmt.Errorf("featurestore.limits.text_entry_bytes (%d) must not exceed featurestore.limits.text_ring_bytes (%d)", c.Limits.TextEntryBytes, c.Limits.TextRingBytes)
@@ -104,15 +104,6 @@ type FoldResult struct {
 	RoundTrips    int // Redis round trips used
 }
 
-// casScript writes a profile only if the stored revision is still the one
-// the fold started from; "" stands for "no record yet".
-var casScript = redis.NewScript(`
-local cur = redis.call('GETRANGE', KEYS[1], 0, 7)
-if cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-`)
-
 // Store folds events into per-user profiles in Redis. It is safe for
 // concurrent use by many partition workers: each profile write is a
 // compare-and-set on the profile's revision, so concurrent writers of one
@@ -120,6 +111,7 @@ return 1
 // instances, or a zombie owner after a rebalance) never lose updates.
 type Store struct {
 	rdb   redis.UniversalClient
+	sp    *keyspace.Space
 	cfg   Config
 	log   *zap.Logger
 	m     *metrics
@@ -135,7 +127,9 @@ func New(rdb redis.UniversalClient, cfg Config, log *zap.Logger, reg prometheus.
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{rdb: rdb, cfg: cfg, log: log.With(zap.String("component", "featurestore")), m: newMetrics(reg)}
+	m := newMetrics(reg)
+	sp := keyspace.New(rdb, cfg.Prefix, keyspace.Durability{WaitReplicas: cfg.WaitReplicas, WaitTimeout: cfg.WaitTimeout}, m.replicaShortfalls.Inc)
+	s := &Store{rdb: rdb, sp: sp, cfg: cfg, log: log.With(zap.String("component", "featurestore")), m: m}
 	if cfg.CacheBytes > 0 {
 		s.cache = newBlobCache(cfg.CacheBytes)
 	}
@@ -145,45 +139,22 @@ func New(rdb redis.UniversalClient, cfg Config, log *zap.Logger, reg prometheus.
 // Config returns the effective configuration.
 func (s *Store) Config() Config { return s.cfg }
 
-// ProfileKey is the Redis key of a user's profile. The user id is a hash
-// tag, so every key of one user lives in one Redis Cluster slot.
-func (s *Store) ProfileKey(userID string) string {
-	return s.cfg.Prefix + ":{" + userID + "}:p"
-}
+// Space is the store's Redis key space (key names, batches, queues),
+// shared with the label stage.
+func (s *Store) Space() *keyspace.Space { return s.sp }
 
-// FeedKey names a key shared by all users (change feeds, clock, the label
-// stage's queues). They share the hash tag {feed}, so scripts that move
-// users between them work on Redis Cluster too.
-func (s *Store) FeedKey(name string) string { return s.cfg.Prefix + ":{feed}:" + name }
-
-// ChangesKey is the sorted set of users whose profile changed and are not
-// yet processed by the next stage; the score is the Kafka timestamp (unix
-// milliseconds) of the oldest event not yet processed (ZADD NX keeps it),
-// so the next stage can coalesce and measure event-to-label latency.
-func (s *Store) ChangesKey() string { return s.FeedKey("changes") }
-
-// ClockKey holds the event-time watermark: the newest event time folded
-// (unix seconds), the clock of time-driven label changes during a replay.
-func (s *Store) ClockKey() string { return s.FeedKey("clock") }
+// Keys names the store's keys.
+func (s *Store) Keys() keyspace.Keys { return s.sp.Keys }
 
 // Watermark returns the newest event time folded so far (zero if none).
-func (s *Store) Watermark(ctx context.Context) (time.Time, error) {
-	v, err := s.rdb.ZScore(ctx, s.ClockKey(), "watermark").Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("featurestore: reading the event-time clock: %w", err)
-	}
-	return time.Unix(int64(v), 0).UTC(), nil
-}
+func (s *Store) Watermark(ctx context.Context) (time.Time, error) { return s.sp.Watermark(ctx) }
 
 // Erase turns a user's profile into a tombstone (see Profile.ErasedAt):
 // profile data is gone, the user stays erased, and later events for the
 // user are dropped. It is idempotent.
 func (s *Store) Erase(ctx context.Context, userID string, now time.Time) error {
 	for attempt := 0; attempt < s.cfg.MaxConflictRetries; attempt++ {
-		cur, err := s.rdb.Get(ctx, s.ProfileKey(userID)).Bytes()
+		cur, err := s.rdb.Get(ctx, s.sp.Profile(userID)).Bytes()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return fmt.Errorf("featurestore: erasing %q: %w", userID, err)
 		}
@@ -197,24 +168,20 @@ func (s *Store) Erase(ctx context.Context, userID string, now time.Time) error {
 		for t.Rev == 0 || t.Rev == prevRev {
 			t.Rev = rand.Uint64()
 		}
-		ok, err := casScript.Run(ctx, s.rdb, []string{s.ProfileKey(userID)}, expect, Marshal(t)).Int()
+		ok, err := keyspace.ProfileCAS.Run(ctx, s.rdb, []string{s.sp.Profile(userID)}, expect, Marshal(t)).Int()
 		if err != nil {
 			return fmt.Errorf("featurestore: erasing %q: %w", userID, err)
 		}
 		if ok == 1 {
 			s.Invalidate(userID)
-			pipe := s.rdb.Pipeline()
-			pipe.ZRem(ctx, s.ChangesKey(), userID)
-			pipe.ZRem(ctx, s.TextChangesKey(), userID)
-			_, err := pipe.Exec(ctx)
-			return err
+			if err := s.rdb.ZRem(ctx, s.sp.Changes(), userID).Err(); err != nil {
+				return fmt.Errorf("featurestore: erasing %q: taking it off the change feed: %w", userID, err)
+			}
+			return nil
 		}
 	}
 	return fmt.Errorf("%w: erasing %q", ErrConflictRetries, userID)
 }
-
-// TextChangesKey is like ChangesKey, for users whose text part changed.
-func (s *Store) TextChangesKey() string { return s.FeedKey("text") }
 
 type userBatch struct {
 	id       string
@@ -335,9 +302,9 @@ func (s *Store) load(ctx context.Context, us []*userBatch, force bool) (int, err
 	s.m.cacheMisses.Add(float64(len(miss)))
 	keys := make([]string, len(miss))
 	for i, u := range miss {
-		keys[i] = s.ProfileKey(u.id)
+		keys[i] = s.sp.Profile(u.id)
 	}
-	vals, err := getMany(ctx, s.rdb, keys)
+	vals, err := keyspace.GetMany(ctx, s.rdb, keys)
 	if err != nil {
 		return 1, fmt.Errorf("featurestore: reading %d profiles: %w", len(keys), err)
 	}
@@ -405,38 +372,30 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 	if len(us) == 0 {
 		return nil, 0, nil
 	}
-	bp := s.NewBatch(ctx)
+	bp := s.sp.NewBatch(ctx)
 	cmds := make([]*redis.Cmd, len(us))
 	for i, u := range us {
 		var expect string
 		if u.base != nil {
 			expect = string(u.base[:revBytes])
 		}
-		key := s.ProfileKey(u.id)
-		cmds[i] = casScript.EvalSha(ctx, bp.First(key), []string{key}, expect, u.out)
+		key := s.sp.Profile(u.id)
+		cmds[i] = keyspace.ProfileCAS.EvalSha(ctx, bp.First(key), []string{key}, expect, u.out)
 	}
 	nowMs := time.Now().UnixMilli()
 	changed := make([]redis.Z, 0, len(us))
-	var textChanged []redis.Z
 	var maxTS int64
 	for _, u := range us {
-		score := oldestReceived(u.recs, nowMs)
-		changed = append(changed, redis.Z{Score: float64(score), Member: u.id})
-		if u.textChg {
-			textChanged = append(textChanged, redis.Z{Score: float64(score), Member: u.id})
-		}
+		changed = append(changed, redis.Z{Score: float64(oldestReceived(u.recs, nowMs)), Member: u.id})
 		maxTS = max(maxTS, u.lastSeen)
 	}
-	bp.Then(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), changed...)
+	bp.Then(s.sp.Changes()).ZAddNX(ctx, s.sp.Changes(), changed...)
 	// the event-time clock only moves forward (ZADD GT)
-	bp.Then(s.ClockKey()).ZAddGT(ctx, s.ClockKey(), redis.Z{Score: float64(maxTS), Member: "watermark"})
-	if len(textChanged) > 0 {
-		bp.Then(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), textChanged...)
-	}
+	bp.Then(s.sp.Clock()).ZAddGT(ctx, s.sp.Clock(), redis.Z{Score: float64(maxTS), Member: "watermark"})
 	err := bp.Exec()
-	if err != nil && IsNoScript(err) {
-		if err := casScript.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, bp.RoundTrips(), fmt.Errorf("featurestore: loading compare-and-set script: %w", err)
+	if retry, lerr := keyspace.Recover(ctx, s.rdb, err); retry {
+		if lerr != nil {
+			return nil, bp.RoundTrips(), fmt.Errorf("featurestore: %w", lerr)
 		}
 		// retry all: on one server nothing was written; on a cluster other
 		// nodes may have written, and their users' compare-and-set now fails
@@ -480,9 +439,9 @@ func oldestReceived(recs []Record, nowMs int64) int64 {
 }
 
 // feedSkipped puts users none of whose events were applied because their
-// offsets were already (a redelivered batch) back on both change feeds
+// offsets were already (a redelivered batch) back on the change feed
 // (ZADD NX): the write that applied them may have died before its feed
-// entries. At worst the label stage evaluates an unchanged profile again,
+// entry. At worst the label stage evaluates an unchanged profile again,
 // and the encoder skips an unchanged text.
 func (s *Store) feedSkipped(ctx context.Context, users []*userBatch) (int, error) {
 	nowMs := time.Now().UnixMilli()
@@ -496,19 +455,12 @@ func (s *Store) feedSkipped(ctx context.Context, users []*userBatch) (int, error
 	if len(zs) == 0 {
 		return 0, nil
 	}
-	bp := s.NewBatch(ctx)
-	bp.Then(s.ChangesKey()).ZAddNX(ctx, s.ChangesKey(), zs...)
-	bp.Then(s.TextChangesKey()).ZAddNX(ctx, s.TextChangesKey(), zs...)
+	bp := s.sp.NewBatch(ctx)
+	bp.Then(s.sp.Changes()).ZAddNX(ctx, s.sp.Changes(), zs...)
 	if err := bp.Exec(); err != nil {
-		return bp.RoundTrips(), fmt.Errorf("featurestore: re-adding %d redelivered users to the change feeds: %w", len(zs), err)
+		return bp.RoundTrips(), fmt.Errorf("featurestore: re-adding %d redelivered users to the change feed: %w", len(zs), err)
 	}
 	return bp.RoundTrips(), nil
-}
-
-// IsNoScript tells whether err is Redis's NOSCRIPT (a script called by SHA
-// that the server has not loaded, e.g. after a restart or a failover).
-func IsNoScript(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 // ErrNoProfile is returned by Get for a user without a profile.
@@ -516,9 +468,9 @@ var ErrNoProfile = errors.New("featurestore: no profile for user")
 
 // Get reads a user's profile from Redis (never from the cache).
 func (s *Store) Get(ctx context.Context, userID string) (*Profile, error) {
-	b, err := s.rdb.Get(ctx, s.ProfileKey(userID)).Bytes()
+	b, err := s.rdb.Get(ctx, s.sp.Profile(userID)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("%w %q (key %s)", ErrNoProfile, userID, s.ProfileKey(userID))
+		return nil, fmt.Errorf("%w %q (key %s)", ErrNoProfile, userID, s.sp.Profile(userID))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("featurestore: reading profile of %q: %w", userID, err)
@@ -531,69 +483,6 @@ func (s *Store) Get(ctx context.Context, userID string) (*Profile, error) {
 		return nil, fmt.Errorf("%w %q: erased at %s", ErrErased, userID, time.Unix(p.ErasedAt, 0).UTC().Format(time.RFC3339))
 	}
 	return p, nil
-}
-
-// getMany reads keys in one round trip: MGET on a single server; on Redis
-// Cluster, where MGET refuses keys of different slots (CROSSSLOT), a
-// pipeline of GETs that the cluster client splits by node and sends in
-// parallel. A missing key reads as nil.
-func getMany(ctx context.Context, rdb redis.UniversalClient, keys []string) ([]any, error) {
-	if _, ok := rdb.(*redis.ClusterClient); !ok {
-		return rdb.MGet(ctx, keys...).Result()
-	}
-	pipe := rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.Get(ctx, k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	vals := make([]any, len(keys))
-	for i, c := range cmds {
-		if v, err := c.Result(); err == nil {
-			vals[i] = v
-		}
-	}
-	return vals, nil
-}
-
-// EachServer calls fn with the server of a single-server client, or with
-// every master of a cluster client (in parallel).
-func EachServer(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, fn)
-	case *redis.Client:
-		return fn(ctx, c)
-	default:
-		return fmt.Errorf("featurestore: unsupported Redis client %T", rdb)
-	}
-}
-
-// DeletePrefix deletes every key under prefix+":" (SCAN and UNLINK, in
-// pipelines of 2,000, on every server; never FLUSHALL): for tests,
-// benchmarks and the demo, which own their prefix. Keys are unlinked one
-// per command, so no command crosses cluster slots.
-func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
-	return EachServer(ctx, rdb, func(ctx context.Context, node *redis.Client) error {
-		iter := node.Scan(ctx, 0, prefix+":*", 2000).Iterator()
-		pipe := node.Pipeline()
-		for iter.Next(ctx) {
-			pipe.Unlink(ctx, iter.Val())
-			if pipe.Len() >= 2000 {
-				if _, err := pipe.Exec(ctx); err != nil {
-					return err
-				}
-			}
-		}
-		if pipe.Len() > 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return iter.Err()
-	})
 }
 
 // Invalidate drops a user's cached profile (after an external delete).
@@ -609,13 +498,10 @@ type Change struct {
 	Since  time.Time // first change not yet processed
 }
 
-// PendingChanges lists up to n users of the change feed (text feed if text
-// is true), oldest first, without removing them.
-func (s *Store) PendingChanges(ctx context.Context, text bool, n int64) ([]Change, error) {
-	key := s.ChangesKey()
-	if text {
-		key = s.TextChangesKey()
-	}
+// PendingChanges lists up to n users of the change feed, oldest first,
+// without removing them.
+func (s *Store) PendingChanges(ctx context.Context, n int64) ([]Change, error) {
+	key := s.sp.Changes()
 	zs, err := s.rdb.ZRangeWithScores(ctx, key, 0, n-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("featurestore: reading change feed %s: %w", key, err)

@@ -105,7 +105,7 @@ func TestFoldIdempotentUnderRedelivery(t *testing.T) {
 				t.Fatalf("duplicate event_id not dropped: %+v", res)
 			}
 			assertEqualProfiles(t, s, truth(recs))
-			ch, err := s.PendingChanges(ctx, false, 1000)
+			ch, err := s.PendingChanges(ctx, 1000)
 			if err != nil || len(ch) != 200 {
 				t.Fatalf("change feed has %d users (%v), want 200", len(ch), err)
 			}
@@ -170,7 +170,7 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 func TestCorruptRecordIsAnError(t *testing.T) {
 	rdb, prefix := testkit.Redis(t)
 	s, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
-	rdb.Set(context.Background(), s.ProfileKey("u0"), "not a profile", 0)
+	rdb.Set(context.Background(), s.Keys().Profile("u0"), "not a profile", 0)
 	_, err := s.Fold(context.Background(), records(1, 1, "t/0", 1)[:1])
 	if err == nil {
 		t.Fatal("folding onto a corrupt record succeeded")
@@ -242,7 +242,7 @@ func TestEraseKeepsUserGoneAndClockAdvances(t *testing.T) {
 	if _, err := s.Get(ctx, "u1"); !errors.Is(err, featurestore.ErrErased) {
 		t.Fatalf("user came back: %v", err)
 	}
-	raw, _ := rdb.Get(ctx, s.ProfileKey("u1")).Bytes()
+	raw, _ := rdb.Get(ctx, s.Keys().Profile("u1")).Bytes()
 	p, _ := featurestore.Unmarshal(raw)
 	if p.Orders() != 0 || len(p.Texts) != 0 || p.UserID != "u1" {
 		t.Fatalf("tombstone keeps data: %+v", p)
@@ -258,7 +258,8 @@ func TestEraseKeepsUserGoneAndClockAdvances(t *testing.T) {
 
 // The process dies after a batch's profiles are written and before their
 // change-feed entries: the redelivered batch applies nothing, and still puts
-// its users back on both feeds, so the label stage and the encoder see them.
+// its users back on the change feed, so the label stage (and through it the
+// encoder) sees them.
 func TestRedeliveryRestoresLostFeedEntries(t *testing.T) {
 	rdb, prefix := testkit.Redis(t)
 	s, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
@@ -271,7 +272,7 @@ func TestRedeliveryRestoresLostFeedEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the feed entries never made it
-	if err := rdb.Del(ctx, s.ChangesKey(), s.TextChangesKey()).Err(); err != nil {
+	if err := rdb.Del(ctx, s.Keys().Changes()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Fold(ctx, recs)
@@ -285,11 +286,9 @@ func TestRedeliveryRestoresLostFeedEntries(t *testing.T) {
 	for _, r := range recs {
 		users[r.Event.UserID] = true
 	}
-	for _, text := range []bool{false, true} {
-		ch, err := s.PendingChanges(ctx, text, 1000)
-		if err != nil || len(ch) != len(users) {
-			t.Fatalf("feed (text=%v) names %d users (%v), want %d", text, len(ch), err, len(users))
-		}
+	ch, err := s.PendingChanges(ctx, 1000)
+	if err != nil || len(ch) != len(users) {
+		t.Fatalf("feed names %d users (%v), want %d", len(ch), err, len(users))
 	}
 	assertEqualProfiles(t, s, truth(recs))
 }

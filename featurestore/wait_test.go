@@ -13,6 +13,7 @@ import (
 
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/keyspace"
 )
 
 // With wait_replicas a batch is written only when the replica has it: a
@@ -25,7 +26,7 @@ func TestWaitReplicasSingleServer(t *testing.T) {
 	rep := redis.NewClient(&redis.Options{Addr: replica})
 	prefix := fmt.Sprintf("t-wait-%08x", rand.Uint32())
 	t.Cleanup(func() {
-		_ = featurestore.DeletePrefix(context.Background(), rdb, prefix)
+		_ = keyspace.DeletePrefix(context.Background(), rdb, prefix)
 		rdb.Close()
 		rep.Close()
 	})
@@ -42,15 +43,15 @@ func TestWaitReplicasSingleServer(t *testing.T) {
 	want := truth(recs[:300])
 	for id := range want {
 		// read from the replica right after the fold returned: WAIT made sure it is there
-		if n, err := rep.Exists(ctx, s.ProfileKey(id)).Result(); err != nil || n != 1 {
-			t.Fatalf("replica lacks %s right after the fold (%v)", s.ProfileKey(id), err)
+		if n, err := rep.Exists(ctx, s.Keys().Profile(id)).Result(); err != nil || n != 1 {
+			t.Fatalf("replica lacks %s right after the fold (%v)", s.Keys().Profile(id), err)
 		}
 	}
 
 	woke := testkit.StallReplica(t, replica, 1500*time.Millisecond)
 	t0 := time.Now()
 	_, err = s.Fold(ctx, recs[300:])
-	if !errors.Is(err, featurestore.ErrReplicas) {
+	if !errors.Is(err, keyspace.ErrReplicas) {
 		t.Fatalf("fold with a stalled replica: %v, want ErrReplicas", err)
 	}
 	if d := time.Since(t0); d > time.Second {
@@ -76,7 +77,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	prefix := fmt.Sprintf("t-waitc-%08x", rand.Uint32())
 	t.Cleanup(func() {
-		_ = featurestore.DeletePrefix(context.Background(), cc, prefix)
+		_ = keyspace.DeletePrefix(context.Background(), cc, prefix)
 		cc.Close()
 	})
 	ctx := context.Background()
@@ -85,7 +86,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the master of the change feeds, and users by the master of their profile
-	feedMaster, err := cc.MasterForKey(ctx, s.ChangesKey())
+	feedMaster, err := cc.MasterForKey(ctx, s.Keys().Changes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 	byMaster := map[string][]featurestore.Record{}
 	masters := map[string]*redis.Client{}
 	for _, r := range recs {
-		m, err := cc.MasterForKey(ctx, s.ProfileKey(r.Event.UserID))
+		m, err := cc.MasterForKey(ctx, s.Keys().Profile(r.Event.UserID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 		t.Fatalf("fold not touching the stalled replica's master: %v", err)
 	}
 	// users on the master whose replica stalls: refused
-	if _, err := s.Fold(ctx, byMaster[other]); !errors.Is(err, featurestore.ErrReplicas) || !containsAddr(err, other) {
+	if _, err := s.Fold(ctx, byMaster[other]); !errors.Is(err, keyspace.ErrReplicas) || !containsAddr(err, other) {
 		t.Fatalf("fold on %s with its replica stalled: %v, want ErrReplicas naming it", other, err)
 	}
 	<-woke

@@ -1,5 +1,6 @@
-// Package producer publishes segment labels: the current label document of
-// each user on the compacted topic `segments.labels` (key user_id; a
+// Package producer publishes segment labels (the documents and changes of
+// package label, the output contract) to Kafka: the current label document
+// of each user on the compacted topic `segments.labels` (key user_id; a
 // tombstone when a user is erased), one message per segment entry or exit
 // on `segments.changes` (the segment also as the `segment` header, so a
 // churn-alert system can filter on at_risk), and optional routes that copy
@@ -20,47 +21,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-)
 
-// ModelRef names the model that produced a label.
-type ModelRef struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
-// Reason is one input that contributed to a label.
-type Reason struct {
-	Segment      string  `json:"segment,omitempty"`
-	Input        string  `json:"input"`
-	Value        float64 `json:"value"`
-	Contribution float64 `json:"contribution"`
-}
-
-// LabelDoc is the value on segments.labels: a user's current labels.
-type LabelDoc struct {
-	UserID   string             `json:"user_id"`
-	Version  int64              `json:"version"` // per user, strictly increasing
-	AsOf     time.Time          `json:"as_of"`   // event time the labels reflect
-	Segments []string           `json:"segments"`
-	Scores   map[string]float64 `json:"scores"`
-	Model    ModelRef           `json:"model"`
-	Reasons  []Reason           `json:"reasons"`
-}
-
-// Change is one message on segments.changes.
-type Change struct {
-	UserID  string    `json:"user_id"`
-	Segment string    `json:"segment"`
-	Change  string    `json:"change"` // "entered" | "exited"
-	Version int64     `json:"version"`
-	At      time.Time `json:"at"`
-	Reasons []Reason  `json:"reasons"`
-}
-
-// Change kinds.
-const (
-	Entered = "entered"
-	Exited  = "exited"
+	"github.com/segstream/segstream/label"
 )
 
 // Route copies changes of one segment (and optionally one kind) to a topic.
@@ -76,6 +38,17 @@ type Config struct {
 	LabelsTopic  string   `yaml:"labels_topic"`  // default segments.labels (created compacted)
 	ChangesTopic string   `yaml:"changes_topic"` // default segments.changes
 	Routes       []Route  `yaml:"routes"`
+	// BatchSize is how many messages the writer sends per partition and
+	// request at most (default 1000).
+	BatchSize int `yaml:"batch_size"`
+	// BatchTimeout is how long the writer waits to fill a batch (default 2ms).
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	// WriteTimeout bounds one produce request (default 10s).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxAttempts is how many times a batch is sent before the write fails
+	// (default 3). A Publish returns after at most about MaxAttempts ×
+	// (WriteTimeout + 1s backoff), and never leaves messages in flight.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // SetDefaults fills zero fields.
@@ -86,6 +59,18 @@ func (c *Config) SetDefaults() {
 	if c.ChangesTopic == "" {
 		c.ChangesTopic = "segments.changes"
 	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1000
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = 2 * time.Millisecond
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 3
+	}
 }
 
 // Validate checks the config; errors name the field.
@@ -93,13 +78,23 @@ func (c *Config) Validate() error {
 	if c.LabelsTopic == c.ChangesTopic {
 		return fmt.Errorf("producer.changes_topic: %q is also producer.labels_topic", c.ChangesTopic)
 	}
+	switch {
+	case c.BatchSize < 1 || c.BatchSize > 100000:
+		return fmt.Errorf("producer.batch_size: %d is outside 1..100000", c.BatchSize)
+	case c.BatchTimeout < 0:
+		return fmt.Errorf("producer.batch_timeout: %s must not be negative", c.BatchTimeout)
+	case c.WriteTimeout < 10*time.Millisecond:
+		return fmt.Errorf("producer.write_timeout: %s is below 10ms", c.WriteTimeout)
+	case c.MaxAttempts < 1 || c.MaxAttempts > 100:
+		return fmt.Errorf("producer.max_attempts: %d is outside 1..100", c.MaxAttempts)
+	}
 	for i, r := range c.Routes {
 		switch {
 		case r.Segment == "":
 			return fmt.Errorf("producer.routes[%d].segment: required", i)
 		case r.Topic == "":
 			return fmt.Errorf("producer.routes[%d].topic: required", i)
-		case r.Change != "" && r.Change != Entered && r.Change != Exited:
+		case r.Change != "" && r.Change != label.Entered && r.Change != label.Exited:
 			return fmt.Errorf("producer.routes[%d].change: %q must be entered, exited or empty", i, r.Change)
 		case r.Topic == c.LabelsTopic:
 			return fmt.Errorf("producer.routes[%d].topic: the labels topic is compacted by user; route changes elsewhere", i)
@@ -115,15 +110,6 @@ func (c *Config) Topics() []string {
 		out = append(out, r.Topic)
 	}
 	return out
-}
-
-// Publication is what one label update sends: the document (or a
-// tombstone when Erased) and the segment changes.
-type Publication struct {
-	UserID  string
-	Label   *LabelDoc // nil with Erased
-	Erased  bool
-	Changes []Change
 }
 
 // Publisher writes publications to Kafka.
@@ -145,8 +131,10 @@ func New(cfg Config) (*Publisher, error) {
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 2 * time.Millisecond,
-		BatchSize:    1000,
+		BatchTimeout: cfg.BatchTimeout,
+		BatchSize:    cfg.BatchSize,
+		WriteTimeout: cfg.WriteTimeout,
+		MaxAttempts:  cfg.MaxAttempts,
 		Transport:    &kafka.Transport{},
 	}}, nil
 }
@@ -157,7 +145,7 @@ func (p *Publisher) Close() error { return p.w.Close() }
 // Messages renders publications as Kafka messages, in order: for each user,
 // its changes, then its label document (so a reader of the labels topic
 // never sees a version whose changes were not sent).
-func (p *Publisher) Messages(pubs []Publication) ([]kafka.Message, error) {
+func (p *Publisher) Messages(pubs []label.Publication) ([]kafka.Message, error) {
 	var msgs []kafka.Message
 	for _, pub := range pubs {
 		key := []byte(pub.UserID)
@@ -189,13 +177,17 @@ func (p *Publisher) Messages(pubs []Publication) ([]kafka.Message, error) {
 	return msgs, nil
 }
 
-// Publish sends publications and returns once the broker acknowledged all.
-func (p *Publisher) Publish(ctx context.Context, pubs []Publication) error {
+// Publish sends publications and returns once the broker acknowledged all,
+// or the writer gave up on them. It does not return early when ctx ends:
+// kafka-go keeps sending a batch whose caller stopped waiting, so an early
+// return would let an old version land after a newer one that a caller
+// published next. Config.WriteTimeout × Config.MaxAttempts bounds it.
+func (p *Publisher) Publish(ctx context.Context, pubs []label.Publication) error {
 	msgs, err := p.Messages(pubs)
 	if err != nil || len(msgs) == 0 {
 		return err
 	}
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+	if err := p.w.WriteMessages(context.WithoutCancel(ctx), msgs...); err != nil {
 		return fmt.Errorf("producer: publishing %d messages: %w", len(msgs), err)
 	}
 	return nil

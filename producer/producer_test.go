@@ -5,20 +5,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segstream/segstream/label"
 )
 
 func TestMessagesRoutesAndTombstones(t *testing.T) {
-	p, err := New(Config{Brokers: []string{"k:9092"}, Routes: []Route{{Segment: "at_risk", Change: Entered, Topic: "alerts.churn"}, {Segment: "high_value", Topic: "alerts.vip"}}})
+	p, err := New(Config{Brokers: []string{"k:9092"}, Routes: []Route{{Segment: "at_risk", Change: label.Entered, Topic: "alerts.churn"}, {Segment: "high_value", Topic: "alerts.vip"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC)
-	doc := &LabelDoc{UserID: "u1", Version: 3, AsOf: at, Segments: []string{"dormant", "at_risk"}, Scores: map[string]float64{"churn_risk": 0.9}, Model: ModelRef{"m", "v"}}
-	msgs, err := p.Messages([]Publication{
-		{UserID: "u1", Label: doc, Changes: []Change{
-			{UserID: "u1", Segment: "at_risk", Change: Entered, Version: 3, At: at},
-			{UserID: "u1", Segment: "high_value", Change: Exited, Version: 3, At: at},
-			{UserID: "u1", Segment: "active", Change: Exited, Version: 3, At: at},
+	doc := &label.Doc{UserID: "u1", Version: 3, AsOf: at, Segments: []string{"dormant", "at_risk"}, Scores: map[string]float64{"churn_risk": 0.9}, Model: label.ModelRef{Name: "m", Version: "v"}}
+	msgs, err := p.Messages([]label.Publication{
+		{UserID: "u1", Label: doc, Changes: []label.Change{
+			{UserID: "u1", Segment: "at_risk", Change: label.Entered, Version: 3, At: at},
+			{UserID: "u1", Segment: "high_value", Change: label.Exited, Version: 3, At: at},
+			{UserID: "u1", Segment: "active", Change: label.Exited, Version: 3, At: at},
 		}},
 		{UserID: "u2", Erased: true},
 	})
@@ -40,7 +42,7 @@ func TestMessagesRoutesAndTombstones(t *testing.T) {
 	if msgs[len(msgs)-1].Value != nil {
 		t.Fatal("erasure is not a tombstone")
 	}
-	var back LabelDoc
+	var back label.Doc
 	if err := json.Unmarshal(msgs[5].Value, &back); err != nil || back.Version != 3 || back.Segments[1] != "at_risk" {
 		t.Fatalf("label document %s (%v)", msgs[5].Value, err)
 	}

@@ -16,9 +16,10 @@ import (
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 // SIGKILL the service in the middle of a replay and start it again: no
@@ -42,9 +43,9 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		"SEGSTREAM_LABELS_COALESCE=10ms",
 		"SEGSTREAM_LABELS_BATCH_SIZE=32",
 		"SEGSTREAM_LABELS_LEASE=2s",
-		"SEGSTREAM_ENCODER_MODEL_DIR="+pipeline.RepoFile("var/models/use-lite"),
-		"SEGSTREAM_ENCODER_LIBRARY_PATH="+pipeline.RepoFile("var/lib/libonnxruntime.so.1"),
-		"SEGSTREAM_MODEL_PATH="+pipeline.RepoFile("models/default.json"),
+		"SEGSTREAM_ENCODER_MODEL_DIR="+service.RepoFile("var/models/use-lite"),
+		"SEGSTREAM_ENCODER_LIBRARY_PATH="+service.RepoFile("var/lib/libonnxruntime.so.1"),
+		"SEGSTREAM_MODEL_PATH="+service.RepoFile("models/default.json"),
 	)
 	data := filepath.Join("..", "..", "..", "shared", "data", "online_retail_2010_2011.csv.gz")
 	items, _, err := replay.ReadRetail([]string{data}, replay.RetailOptions{Until: time.Date(2011, 1, 15, 0, 0, 0, 0, time.UTC)})
@@ -100,7 +101,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	second, logs2 := start()
 	defer second.Process.Kill()
 	store, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
-	stage, err := pipeline.NewLabels(rdb, store, nil, nil, nil, pipeline.LabelsConfig{}, nil, nil)
+	stage, err := labelstage.New(store, nil, nil, nil, labelstage.Config{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 			return fmt.Errorf("%d users wait in the label stage (%v)", n, err)
 		}
 		for u := range truth {
-			if ok, _ := rdb.HExists(ctx, prefix+":{"+u+"}:l", "doc").Result(); !ok {
+			if ok, _ := rdb.HExists(ctx, store.Keys().Label(u), "doc").Result(); !ok {
 				return fmt.Errorf("user %s has no label", u)
 			}
 			p, err := store.Get(ctx, u)
@@ -134,7 +135,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	final := map[string][]string{}
 	for _, l := range kcat(t, addr, "segments.labels") {
 		parts := strings.SplitN(l, "\t", 2)
-		var d producer.LabelDoc
+		var d label.Doc
 		if err := json.Unmarshal([]byte(parts[1]), &d); err != nil {
 			t.Fatalf("%q: %v", l, err)
 		}
@@ -149,10 +150,10 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		lastVer[d.UserID] = d.Version
 		final[d.UserID] = d.Segments
 	}
-	changes := map[string][]producer.Change{}
+	changes := map[string][]label.Change{}
 	for _, l := range kcat(t, addr, "segments.changes") {
 		parts := strings.SplitN(l, "\t", 2)
-		var c producer.Change
+		var c label.Change
 		if err := json.Unmarshal([]byte(parts[1]), &c); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +162,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	for u, segs := range final {
 		// apply each (version, segment, change) once, in version order
 		seen := map[string]bool{}
-		var cs []producer.Change
+		var cs []label.Change
 		for _, c := range changes[u] {
 			k := fmt.Sprint(c.Version, c.Segment, c.Change)
 			if !seen[k] {
@@ -172,7 +173,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		sort.SliceStable(cs, func(i, j int) bool { return cs[i].Version < cs[j].Version })
 		in := map[string]bool{}
 		for _, c := range cs {
-			in[c.Segment] = c.Change == producer.Entered
+			in[c.Segment] = c.Change == label.Entered
 		}
 		var got []string
 		for s, ok := range in {

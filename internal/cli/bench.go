@@ -24,8 +24,9 @@ import (
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -60,7 +61,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log("broker process on %s", addr)
 	}
 	topics := map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
-	if err := pipeline.EnsureTopics(ctx, []string{addr}, pipeline.TopicConfigs([]string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}, *parts, 1)...); err != nil {
+	if err := service.EnsureTopics(ctx, []string{addr}, service.TopicConfigs([]string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}, *parts, 1)...); err != nil {
 		return err
 	}
 
@@ -100,13 +101,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// 4. segstream: consume and fold into Redis.
-	rdb := pipeline.NewRedis(pipeline.RedisConfig{Addrs: splitList(*redisAddr), Cluster: *cluster, Timeout: 5 * time.Second})
+	rdb := service.NewRedis(service.RedisConfig{Addrs: splitList(*redisAddr), Cluster: *cluster, Timeout: 5 * time.Second})
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w", *redisAddr, err)
 	}
 	prefix := fmt.Sprintf("bench%08x", rand.Uint32())
-	defer featurestore.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
+	defer keyspace.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
 	memBefore := usedMemory(ctx, rdb)
 	reg := prometheus.NewRegistry()
 	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix, WaitReplicas: *waitReplicas}, nil, reg)
@@ -257,7 +258,7 @@ func drawProgress(w io.Writer, done, total int, el time.Duration) {
 // usedMemory sums used_memory over the servers (masters of a cluster).
 func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
 	var total atomic.Int64
-	_ = featurestore.EachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+	_ = keyspace.EachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		info, err := c.Info(ctx, "memory").Result()
 		if err != nil {
 			return err
@@ -277,8 +278,8 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
 // keys per server.
 func sampleMemoryUsage(ctx context.Context, rdb redis.UniversalClient, prefix string) float64 {
 	var sum, n atomic.Int64
-	_ = featurestore.EachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
-		keys, _, err := c.Scan(ctx, 0, prefix+":{*}:p", 2000).Result()
+	_ = keyspace.EachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+		keys, _, err := c.Scan(ctx, 0, keyspace.NewKeys(prefix).ProfilePattern(), 2000).Result()
 		if err != nil {
 			return err
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
-	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -45,19 +45,19 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
 	prefix := fmt.Sprintf("benchl%08x", rand.Uint32())
-	defer featurestore.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
-	cfg, err := pipeline.LoadConfig("", []string{
+	defer keyspace.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
+	cfg, err := service.LoadConfig("", []string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
 		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
 		"SEGSTREAM_REDIS_ADDRS=" + *redisAddr, "SEGSTREAM_FEATURESTORE_PREFIX=" + prefix, "SEGSTREAM_HTTP_LISTEN=off",
 		"SEGSTREAM_LABELS_COALESCE=" + coalesce.String(), "SEGSTREAM_LABELS_POLL_INTERVAL=5ms",
-		"SEGSTREAM_ENCODER_MODEL_DIR=" + pipeline.RepoFile("var/models/use-lite"),
-		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + pipeline.RepoFile("var/lib/libonnxruntime.so.1"),
+		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
+		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
 	})
 	if err != nil {
 		return err
 	}
-	svc, err := pipeline.New(cfg, nil, consumer.Hooks{})
+	svc, err := service.New(cfg, nil, consumer.Hooks{})
 	if err != nil {
 		return err
 	}

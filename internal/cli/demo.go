@@ -21,9 +21,10 @@ import (
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/embedded"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -68,7 +69,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		say("embedded Redis (%s) on %s", r.Kind, r.Addr)
 	}
 
-	cfg := pipeline.Config{}
+	cfg := service.Config{}
 	cfg.Kafka.Brokers = []string{*brokers}
 	cfg.Kafka.GroupID = "segstream-demo"
 	cfg.Kafka.HeartbeatInterval = 500 * time.Millisecond
@@ -78,8 +79,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Featurestore.Prefix = "demo"
 	cfg.HTTP.Listen = *listen
 	cfg.Labels.Coalesce = 100 * time.Millisecond
-	cfg.Encoder.ModelDir = pipeline.RepoFile("var/models/use-lite")
-	cfg.Encoder.LibraryPath = pipeline.RepoFile("var/lib/libonnxruntime.so.1")
+	cfg.Encoder.ModelDir = service.RepoFile("var/models/use-lite")
+	cfg.Encoder.LibraryPath = service.RepoFile("var/lib/libonnxruntime.so.1")
 	if *noLabels {
 		f := false
 		cfg.Labels.Enabled = &f
@@ -94,13 +95,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	zc.OutputPaths = []string{"stderr"}
 	log, _ := zc.Build()
 	defer log.Sync() //nolint:errcheck
-	svc, err := pipeline.New(cfg, log, consumer.Hooks{})
+	svc, err := service.New(cfg, log, consumer.Hooks{})
 	if err != nil {
 		return err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	if err := featurestore.DeletePrefix(ctx, rdb, cfg.Featurestore.Prefix); err != nil { // a fresh demo every run
+	if err := keyspace.DeletePrefix(ctx, rdb, cfg.Featurestore.Prefix); err != nil { // a fresh demo every run
 		return err
 	}
 	var watch *changeWatcher
@@ -196,11 +197,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // showChanges takes users off the change feed (the demo plays the next
 // stage) and prints a few of them.
 func showChanges(ctx context.Context, w io.Writer, store *featurestore.Store, rdb *redis.Client, n int) {
-	zs, err := rdb.ZPopMin(ctx, store.ChangesKey(), 500).Result()
+	zs, err := rdb.ZPopMin(ctx, store.Keys().Changes(), 500).Result()
 	if err != nil || len(zs) == 0 {
 		return
 	}
-	rdb.Del(ctx, store.TextChangesKey())
 	step := max(len(zs)/n, 1)
 	for i := 0; i < len(zs) && i/step < n; i += step {
 		p, err := store.Get(ctx, fmt.Sprint(zs[i].Member))
@@ -219,7 +219,7 @@ func showChanges(ctx context.Context, w io.Writer, store *featurestore.Store, rd
 
 func profileCount(ctx context.Context, rdb *redis.Client, prefix string) int64 {
 	n := int64(0)
-	iter := rdb.Scan(ctx, 0, prefix+":{*}:p", 5000).Iterator()
+	iter := rdb.Scan(ctx, 0, keyspace.NewKeys(prefix).ProfilePattern(), 5000).Iterator()
 	for iter.Next(ctx) {
 		n++
 	}
@@ -228,7 +228,7 @@ func profileCount(ctx context.Context, rdb *redis.Client, prefix string) int64 {
 
 func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb *redis.Client, prefix string) {
 	var views []featurestore.View
-	iter := rdb.Scan(ctx, 0, prefix+":{*}:p", 5000).Iterator()
+	iter := rdb.Scan(ctx, 0, store.Keys().ProfilePattern(), 5000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
@@ -263,7 +263,7 @@ func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb 
 type changeWatcher struct {
 	mu      sync.Mutex
 	sizes   map[string]int
-	pending []producer.Change
+	pending []label.Change
 	n       int
 	last    string
 }
@@ -278,14 +278,14 @@ func (w *changeWatcher) run(ctx context.Context, brokers []string, topic string)
 		if err != nil {
 			return
 		}
-		var c producer.Change
+		var c label.Change
 		if json.Unmarshal(m.Value, &c) != nil {
 			continue
 		}
 		w.mu.Lock()
 		w.n++
 		w.last = c.UserID
-		if c.Change == producer.Entered {
+		if c.Change == label.Entered {
 			w.sizes[c.Segment]++
 		} else {
 			w.sizes[c.Segment]--
@@ -363,7 +363,7 @@ func (w *changeWatcher) sizesLine() string {
 }
 
 // pending is how many users wait anywhere in the label stage (-1 on error).
-func pending(ctx context.Context, l *pipeline.Labels) int64 {
+func pending(ctx context.Context, l *service.Labels) int64 {
 	n, err := l.Pending(ctx)
 	if err != nil {
 		return -1

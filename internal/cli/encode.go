@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/encoder"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -27,7 +27,7 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	env := append([]string{"SEGSTREAM_KAFKA_BROKERS=unused:9092"}, os.Environ()...)
-	cfg, err := pipeline.LoadConfig(*config, env)
+	cfg, err := service.LoadConfig(*config, env)
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/featurestore"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -21,25 +22,27 @@ func init() {
 }
 
 // labelsFor builds the label stage's store access for operator commands.
-func labelsFor(cf commonFlags, needKafka bool) (*pipeline.Labels, func(), error) {
+func labelsFor(cf commonFlags, needKafka bool) (*service.Labels, func(), error) {
 	cfg, err := cf.load(needKafka)
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb := pipeline.NewRedis(cfg.Redis)
+	rdb := service.NewRedis(cfg.Redis)
 	store, err := featurestore.New(rdb, cfg.Featurestore, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	var pub *producer.Publisher
+	var lpub labelstage.Publisher // stays a nil interface without Kafka
 	if needKafka {
 		pc := cfg.Producer
 		pc.Brokers = cfg.Kafka.Brokers
 		if pub, err = producer.New(pc); err != nil {
 			return nil, nil, err
 		}
+		lpub = pub
 	}
-	l, err := pipeline.NewLabels(rdb, store, nil, nil, pub, cfg.Labels.LabelsConfig, nil, nil)
+	l, err := labelstage.New(store, nil, nil, lpub, cfg.Labels.Config, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/featurestore"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -38,7 +38,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	rdb := pipeline.NewRedis(cfg.Redis)
+	rdb := service.NewRedis(cfg.Redis)
 	defer rdb.Close()
 	store, err := featurestore.New(rdb, cfg.Featurestore, nil, nil)
 	if err != nil {

@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -21,7 +21,7 @@ var DefaultRetailFiles = []string{"../shared/data/online_retail_II_2009_2010.csv
 func retailFiles() []string {
 	files := make([]string, len(DefaultRetailFiles))
 	for i, f := range DefaultRetailFiles {
-		files[i] = pipeline.RepoFile(f)
+		files[i] = service.RepoFile(f)
 	}
 	return files
 }
@@ -45,7 +45,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *cfg.Kafka.CreateTopics {
-		if err := pipeline.EnsureTopics(ctx, cfg.Kafka.Brokers, cfg.Topics(false)...); err != nil {
+		if err := service.EnsureTopics(ctx, cfg.Kafka.Brokers, cfg.Topics(false)...); err != nil {
 			return err
 		}
 	}

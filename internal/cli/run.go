@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/consumer"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -34,7 +34,7 @@ func (c *commonFlags) add(fs interface {
 	fs.StringVar(&c.prefix, "prefix", "", "Redis key prefix (overrides featurestore.prefix)")
 }
 
-func (c *commonFlags) load(needBrokers bool) (pipeline.Config, error) {
+func (c *commonFlags) load(needBrokers bool) (service.Config, error) {
 	env := os.Environ()
 	if c.brokers != "" {
 		env = append(env, "SEGSTREAM_KAFKA_BROKERS="+c.brokers)
@@ -48,7 +48,7 @@ func (c *commonFlags) load(needBrokers bool) (pipeline.Config, error) {
 	if !needBrokers {
 		env = append([]string{"SEGSTREAM_KAFKA_BROKERS=unused:9092"}, env...)
 	}
-	return pipeline.LoadConfig(c.config, env)
+	return service.LoadConfig(c.config, env)
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *helpEnv {
-		for _, e := range pipeline.EnvVars() {
+		for _, e := range service.EnvVars() {
 			fmt.Fprintln(stdout, e)
 		}
 		return nil
@@ -69,12 +69,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	log, err := pipeline.NewLogger(cfg.Log)
+	log, err := service.NewLogger(cfg.Log)
 	if err != nil {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck
-	svc, err := pipeline.New(cfg, log, consumer.Hooks{})
+	svc, err := service.New(cfg, log, consumer.Hooks{})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/keyspace"
 )
 
 // DefaultTopics are the input topics and the DLQ.
@@ -193,7 +193,7 @@ func Redis(t testing.TB) (*redis.Client, string) {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("Redis at %s does not answer (%v): start it with .ci/run or `redis-server --daemonize yes`", RedisAddr(), err)
 	}
-	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	name := strings.NewReplacer("/", "-", " ", "_", "{", "_", "}", "_", "*", "_", "?", "_", "[", "_", "]", "_").Replace(t.Name())
 	prefix := fmt.Sprintf("t-%s-%08x", name, rand.Uint32())
 	t.Cleanup(func() {
 		DeletePrefix(rdb, prefix)
@@ -204,7 +204,7 @@ func Redis(t testing.TB) (*redis.Client, string) {
 
 // DeletePrefix deletes every key starting with prefix+":".
 func DeletePrefix(rdb *redis.Client, prefix string) {
-	_ = featurestore.DeletePrefix(context.Background(), rdb, prefix)
+	_ = keyspace.DeletePrefix(context.Background(), rdb, prefix)
 }
 
 // Writer returns a kafka-go writer with its own transport, hashing keys to

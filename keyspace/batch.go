@@ -1,4 +1,4 @@
-package featurestore
+package keyspace
 
 import (
 	"context"
@@ -10,28 +10,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrReplicas is wrapped by a write that fewer replicas than
-// Config.WaitReplicas acknowledged within Config.WaitTimeout. The write is
-// on the master; the caller retries the batch (the fold is idempotent).
-var ErrReplicas = errors.New("featurestore: write not acknowledged by enough replicas")
-
 // Batch sends writes in two ordered phases: everything queued with First
 // is on Redis before anything queued with Then (the fold: profiles, then
-// their change-feed entries; the label stage: the outbox entry, then the
-// label record).
+// their change-feed entries; the label stage: queue and outbox entries,
+// then label records; the encoder: embeddings, then the change feed).
 //
 // On one server both phases go in one pipeline, in that order: one round
 // trip. On Redis Cluster they are two round trips, each phase's nodes in
 // parallel (a cluster pipeline orders nothing across nodes).
 //
-// With Config.WaitReplicas every pipeline ends with WAIT on its own
+// With Durability.WaitReplicas every pipeline ends with WAIT on its own
 // connection, so the batch counts as written only once that many replicas
 // of every node written to hold it: a failover then cannot drop a write
-// whose offsets were committed to Kafka. On a cluster that takes one
-// pipeline per master (a cluster pipeline would send a key-less WAIT to any
-// node), so commands are grouped by the master of their key.
+// whose Kafka offsets were committed. On a cluster that takes one pipeline
+// per master (a cluster pipeline would send a key-less WAIT to any node),
+// so commands are grouped by the master of their key.
 type Batch struct {
-	s       *Store
+	s       *Space
 	ctx     context.Context
 	cluster *redis.ClusterClient
 	phases  [2]phase
@@ -39,25 +34,21 @@ type Batch struct {
 	rts     int // sequential round trips made by Exec
 }
 
-// RoundTrips is how many sequential round trips Exec made (1 on one
-// server, up to 2 on a cluster; the nodes of one phase count once).
-func (b *Batch) RoundTrips() int { return b.rts }
-
 // phase is one round trip: a single pipeline, or one per master.
 type phase struct {
 	one   redis.Pipeliner
 	nodes map[string]redis.Pipeliner
 }
 
-// NewBatch starts a Batch on the store's Redis with its WaitReplicas.
-func (s *Store) NewBatch(ctx context.Context) *Batch {
+// NewBatch starts a Batch with the space's Durability.
+func (s *Space) NewBatch(ctx context.Context) *Batch {
 	b := &Batch{s: s, ctx: ctx}
 	b.cluster, _ = s.rdb.(*redis.ClusterClient)
 	switch {
 	case b.cluster == nil:
 		p := s.rdb.Pipeline()
 		b.phases[0].one, b.phases[1].one = p, p // one pipeline: queue First's commands first
-	case s.cfg.WaitReplicas > 0:
+	case s.dur.WaitReplicas > 0:
 		b.phases[0].nodes, b.phases[1].nodes = map[string]redis.Pipeliner{}, map[string]redis.Pipeliner{}
 	default:
 		b.phases[0].one, b.phases[1].one = s.rdb.Pipeline(), s.rdb.Pipeline()
@@ -65,12 +56,18 @@ func (s *Store) NewBatch(ctx context.Context) *Batch {
 	return b
 }
 
+// RoundTrips is how many sequential round trips Exec made (1 on one
+// server, up to 2 on a cluster; the nodes of one phase count once).
+func (b *Batch) RoundTrips() int { return b.rts }
+
 // First returns the pipeline for a first-phase command on key; Then the
 // one for a second-phase command. On one server commands run in the order
 // queued, so queue each First command before the Then commands it must
 // precede.
 func (b *Batch) First(key string) redis.Pipeliner { return b.pipe(0, key) }
-func (b *Batch) Then(key string) redis.Pipeliner  { return b.pipe(1, key) }
+
+// Then: see First.
+func (b *Batch) Then(key string) redis.Pipeliner { return b.pipe(1, key) }
 
 func (b *Batch) pipe(i int, key string) redis.Pipeliner {
 	ph := &b.phases[i]
@@ -80,7 +77,7 @@ func (b *Batch) pipe(i int, key string) redis.Pipeliner {
 	node, err := b.cluster.MasterForKey(b.ctx, key)
 	if err != nil {
 		if b.err == nil {
-			b.err = fmt.Errorf("featurestore: finding the master of %s: %w", key, err)
+			b.err = fmt.Errorf("keyspace: finding the master of %s: %w", key, err)
 		}
 		return b.cluster.Pipeline() // never executed: Exec returns b.err
 	}
@@ -95,7 +92,7 @@ func (b *Batch) pipe(i int, key string) redis.Pipeliner {
 
 // Exec sends the phases in order and, with WaitReplicas, checks the
 // acknowledgements. It returns the first command error as is (callers
-// look for NOSCRIPT), or an error wrapping ErrReplicas.
+// pass it to Recover for NOSCRIPT), or an error wrapping ErrReplicas.
 func (b *Batch) Exec() error {
 	if b.err != nil {
 		return b.err
@@ -148,11 +145,11 @@ func (b *Batch) execPhase(ph *phase) error {
 
 // execOne runs one pipeline, ending it with WAIT when configured.
 func (b *Batch) execOne(p redis.Pipeliner, node string) error {
-	n := b.s.cfg.WaitReplicas
+	n := b.s.dur.WaitReplicas
 	var wait *redis.Cmd
 	if n > 0 {
 		// on this pipeline's connection: WAIT covers that connection's writes
-		wait = p.Do(b.ctx, "wait", n, b.s.cfg.WaitTimeout.Milliseconds())
+		wait = p.Do(b.ctx, "wait", n, b.s.dur.WaitTimeout.Milliseconds())
 	}
 	if _, err := p.Exec(b.ctx); err != nil {
 		return err
@@ -162,14 +159,14 @@ func (b *Batch) execOne(p redis.Pipeliner, node string) error {
 	}
 	got, err := wait.Int64()
 	if err != nil {
-		return fmt.Errorf("featurestore: WAIT: %w", err)
+		return fmt.Errorf("keyspace: WAIT: %w", err)
 	}
 	if got >= int64(n) {
 		return nil
 	}
-	b.s.m.replicaShortfalls.Inc()
+	b.s.onShortfall()
 	if node != "" {
 		node = " on " + node
 	}
-	return fmt.Errorf("%w: %d of %d replicas%s within %s", ErrReplicas, got, n, node, b.s.cfg.WaitTimeout.Round(time.Millisecond))
+	return fmt.Errorf("%w: %d of %d replicas%s within %s", ErrReplicas, got, n, node, b.s.dur.WaitTimeout.Round(time.Millisecond))
 }

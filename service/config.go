@@ -1,9 +1,9 @@
-// Package pipeline wires segstream's stages into the running service: it
+// Package service wires segstream's stages into the running service: it
 // owns the service configuration (YAML with SEGSTREAM_* environment
 // overrides, validated at start with messages naming the field), the Redis
 // and Kafka clients, topic creation, the HTTP endpoints (/metrics, /healthz,
 // /readyz) and the lifetime of every goroutine (one errgroup).
-package pipeline
+package service
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
 )
 
@@ -72,7 +73,7 @@ type ModelConfig struct {
 
 // LabelStageConfig switches the label stage and its text encoder.
 type LabelStageConfig struct {
-	LabelsConfig `yaml:",inline"`
+	labelstage.Config `yaml:",inline"`
 	// Enabled runs the label stage (default true). Without it the service
 	// only ingests and folds profiles.
 	Enabled *bool `yaml:"enabled"`
@@ -117,7 +118,7 @@ func (c *Config) SetDefaults() {
 		c.Redis.Timeout = 5 * time.Second
 	}
 	c.Featurestore.SetDefaults()
-	c.Labels.LabelsConfig.SetDefaults()
+	c.Labels.Config.SetDefaults()
 	if c.Labels.Enabled == nil {
 		t := true
 		c.Labels.Enabled = &t
@@ -174,7 +175,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("featurestore.wait_timeout: %s must be below redis.timeout (%s), the read deadline of the write that waits", c.Featurestore.WaitTimeout, c.Redis.Timeout)
 	}
 	if *c.Labels.Enabled {
-		if err := c.Labels.LabelsConfig.Validate(); err != nil {
+		if err := c.Labels.Config.Validate(); err != nil {
 			return err
 		}
 		if err := c.Producer.Validate(); err != nil {

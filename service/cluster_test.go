@@ -1,4 +1,4 @@
-package pipeline_test
+package service_test
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func TestRedisClusterEndToEnd(t *testing.T) {
 	prefix := fmt.Sprintf("t-cluster-%08x", rand.Uint32())
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	t.Cleanup(func() {
-		_ = featurestore.DeletePrefix(context.Background(), cc, prefix)
+		_ = keyspace.DeletePrefix(context.Background(), cc, prefix)
 		_ = cc.Close()
 	})
 	s := startService(t, addr, prefix, "cluster",
@@ -64,7 +64,7 @@ func TestRedisClusterEndToEnd(t *testing.T) {
 	t.Logf("%d users, keys per master %v", len(want), perNode)
 
 	s.stop(t)
-	if err := featurestore.DeletePrefix(ctx, cc, prefix); err != nil {
+	if err := keyspace.DeletePrefix(ctx, cc, prefix); err != nil {
 		t.Fatal(err)
 	}
 	if left := countPerMaster(t, cc, prefix); len(left) != 0 {
@@ -128,7 +128,7 @@ func TestServiceThroughRedisFailover(t *testing.T) {
 
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: oc.Seeds})
 	defer cc.Close()
-	feedMaster, err := cc.MasterForKey(context.Background(), s.Store.ChangesKey())
+	feedMaster, err := cc.MasterForKey(context.Background(), s.Store.Keys().Changes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package labelstage
 
 import "github.com/prometheus/client_golang/prometheus"
 
@@ -18,7 +18,15 @@ import "github.com/prometheus/client_golang/prometheus"
 //	backlog                         gauge      users waiting for labelling or encoding
 //	intake_pauses_total             counter    partitions paused because backlog > labels.max_backlog
 //	due_total, lease_expired_total  counter    users re-evaluated by time alone; claims retried after a lease expired
-//	errors_total{stage}             counter    evaluate | publish | label_conflict | changes_dropped
+//	errors_total{stage}             counter    failures, by where: claim | evaluate | encode | publish (the work failed and is retried);
+//	                                           handback (claimed users could not be handed back: the lease brings them back);
+//	                                           ack (finished users stay in flight until the lease ends: evaluated again);
+//	                                           requeue (a label conflict's users could not go back on the feed);
+//	                                           unlock (publish locks left to expire); lock_lost (a lock expired while publishing);
+//	                                           published_mark (bookkeeping after a publish: the version goes out again);
+//	                                           schedule (due users and expired leases not requeued this pass);
+//	                                           backlog (queue sizes not read: gauges and the intake gate keep old values);
+//	                                           label_conflict (another evaluator wrote first); changes_dropped (past label.MaxPendingChanges)
 type labelMetrics struct {
 	evaluated, encodes, encodesSkipped, published, tombstones, due, leaseExpired prometheus.Counter
 	encodeSeconds, evaluateSeconds, latency                                      prometheus.Histogram

@@ -1,4 +1,4 @@
-package pipeline_test
+package service_test
 
 import (
 	"context"
@@ -14,13 +14,13 @@ import (
 
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/internal/testkit"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/service"
 )
 
 func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
 	addr := testkit.Kafka(t, 3)
 	rdb, prefix := testkit.Redis(t)
-	cfg, err := pipeline.LoadConfig("", []string{
+	cfg, err := service.LoadConfig("", []string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr,
 		"SEGSTREAM_KAFKA_GROUP_ID=svc-test",
 		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
@@ -34,7 +34,7 @@ func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := pipeline.New(cfg, zaptest.NewLogger(t), consumer.Hooks{})
+	svc, err := service.New(cfg, zaptest.NewLogger(t), consumer.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pipeline_test
+package service_test
 
 import (
 	"context"
@@ -18,13 +18,13 @@ import (
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/internal/testkit"
-	"github.com/segstream/segstream/pipeline"
+	"github.com/segstream/segstream/service"
 	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/replay"
 )
 
 type svc struct {
-	*pipeline.Service
+	*service.Service
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -51,14 +51,14 @@ func startServiceWith(t *testing.T, yamlPath, addr, prefix, group string, extra 
 		"SEGSTREAM_HTTP_LISTEN=off",
 		"SEGSTREAM_LABELS_COALESCE=20ms",
 		"SEGSTREAM_LABELS_POLL_INTERVAL=10ms",
-		"SEGSTREAM_ENCODER_MODEL_DIR=" + pipeline.RepoFile("var/models/use-lite"),
-		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + pipeline.RepoFile("var/lib/libonnxruntime.so.1"),
+		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
+		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
 	}, extra...)
-	cfg, err := pipeline.LoadConfig(yamlPath, env)
+	cfg, err := service.LoadConfig(yamlPath, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := pipeline.New(cfg, zaptest.NewLogger(t).Named(group), consumer.Hooks{})
+	s, err := service.New(cfg, zaptest.NewLogger(t).Named(group), consumer.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +152,9 @@ func kcatRead(t *testing.T, addr, topic string) []string {
 // checkLabelTopics verifies the label and change topics read by kcat:
 // PRODUCT.md's fields, versions strictly increasing per user and no two
 // documents under one (user, version).
-func checkLabelTopics(t *testing.T, addr string) (docs map[string][]producer.LabelDoc, changes []producer.Change) {
+func checkLabelTopics(t *testing.T, addr string) (docs map[string][]label.Doc, changes []label.Change) {
 	t.Helper()
-	docs = map[string][]producer.LabelDoc{}
+	docs = map[string][]label.Doc{}
 	byVersion := map[string]string{}
 	for _, l := range kcatRead(t, addr, "segments.labels") {
 		parts := strings.SplitN(l, "\t", 3)
@@ -164,7 +164,7 @@ func checkLabelTopics(t *testing.T, addr string) (docs map[string][]producer.Lab
 		if parts[2] == "NULL" || parts[2] == "" {
 			continue // tombstone
 		}
-		var d producer.LabelDoc
+		var d label.Doc
 		dec := json.NewDecoder(strings.NewReader(parts[2]))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&d); err != nil {
@@ -188,7 +188,7 @@ func checkLabelTopics(t *testing.T, addr string) (docs map[string][]producer.Lab
 	}
 	for _, l := range kcatRead(t, addr, "segments.changes") {
 		parts := strings.SplitN(l, "\t", 3)
-		var c producer.Change
+		var c label.Change
 		if err := json.Unmarshal([]byte(parts[2]), &c); err != nil {
 			t.Fatal(err)
 		}

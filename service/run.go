@@ -1,4 +1,4 @@
-package pipeline
+package service
 
 import (
 	"context"
@@ -20,9 +20,11 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
 )
 
@@ -112,7 +114,7 @@ type Service struct {
 	Store    *featurestore.Store
 	Consumer *consumer.Consumer
 	// Labels is the label stage (nil when labels.enabled is false).
-	Labels *Labels
+	Labels *labelstage.Stage
 
 	enc *encoder.Encoder
 	pub *producer.Publisher
@@ -150,23 +152,23 @@ func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
 
 func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	cfg := s.Cfg
-	seg, err := NewClassifierSegmenter(RepoFile(cfg.Model.Path))
+	seg, err := classifier.NewSegmenter(RepoFile(cfg.Model.Path))
 	if err != nil {
 		return fmt.Errorf("model.path: %w (train one with `segstream train`, or set labels.enabled: false)", err)
 	}
-	var te TextEncoder
-	lc := cfg.Labels.LabelsConfig
+	var te classifier.TextEncoder
+	lc := cfg.Labels.Config
 	if *cfg.Labels.Encode {
 		enc, err := encoder.New(cfg.Encoder, s.Log, reg)
 		if err != nil {
 			return fmt.Errorf("encoder: %w (run tools/encoder/setup.sh, or set labels.encode: false)", err)
 		}
 		if seg.M.TextDim() > 0 && seg.M.TextDim() != enc.Dim() {
-			enc.Close()
+			_ = enc.Close()
 			return fmt.Errorf("model.path: the model expects %d-d text embeddings, encoder %s gives %d", seg.M.TextDim(), enc.ModelVersion(), enc.Dim())
 		}
 		s.enc = enc
-		te = Encoder{enc}
+		te = enc
 	} else {
 		lc.NoEncoder = true
 	}
@@ -177,7 +179,7 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 		return err
 	}
 	s.pub = pub
-	s.Labels, err = NewLabels(s.Redis, s.Store, te, seg, pub, lc, s.Log, reg)
+	s.Labels, err = labelstage.New(s.Store, te, seg, pub, lc, s.Log, reg)
 	if err != nil {
 		return err
 	}
@@ -259,6 +261,10 @@ func (s *Service) Run(ctx context.Context) error {
 			return srv.Shutdown(sctx)
 		})
 		s.Log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
+	}
+	// a feed older versions wrote and nothing read: drop it
+	if err := s.Redis.Unlink(ctx, s.Store.Keys().LegacyTextFeed()).Err(); err != nil {
+		return fmt.Errorf("redis: dropping the legacy text feed %s: %w", s.Store.Keys().LegacyTextFeed(), err)
 	}
 	if s.Labels != nil {
 		if err := s.Labels.LoadScripts(ctx); err != nil {

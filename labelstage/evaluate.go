@@ -1,0 +1,160 @@
+package labelstage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/keyspace"
+	"github.com/segstream/segstream/label"
+)
+
+// evaluateLoop labels changed users once they are older than the coalesce
+// window.
+func (st *Stage) evaluateLoop(ctx context.Context) error {
+	return st.workLoop(ctx, "evaluate", st.sp.Queue(st.sp.Changes(), st.sp.Inflight()), st.cfg.BatchSize,
+		func(now time.Time) string { return strconv.FormatInt(now.Add(-st.cfg.Coalesce).UnixMilli(), 10) }, st.evaluate)
+}
+
+// subject is one claimed user being evaluated.
+type subject struct {
+	c    keyspace.Claim
+	p    *featurestore.Profile
+	rec  label.Record
+	emb  []float32
+	asOf time.Time
+}
+
+// evaluate labels a batch of claimed users: one round trip reads their
+// profiles, label records and embeddings; the segmenter decides; label.Next
+// versions; one batch writes (queue and outbox entries first, then the
+// label records, compare-and-set on their versions).
+func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
+	t0 := time.Now()
+	clock, err := st.clock(ctx)
+	if err != nil {
+		return err
+	}
+	users := make([]string, len(claims))
+	for i, c := range claims {
+		users[i] = c.User
+	}
+	pipe := st.rdb.Pipeline()
+	profs := st.store.QueueReads(ctx, pipe, users)
+	labs := make([]*redis.MapStringStringCmd, len(claims))
+	embs := make([]*redis.StringCmd, len(claims))
+	for i, u := range users {
+		labs[i] = pipe.HGetAll(ctx, st.sp.Label(u))
+		if st.enc != nil {
+			embs[i] = pipe.Get(ctx, st.sp.Embedding(u))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("reading %d users: %w", len(claims), err)
+	}
+	wb := st.sp.NewBatch(ctx)
+	var subjects []*subject
+	for i, c := range claims {
+		p, ok, err := profs.Profile(i)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // nothing to label: no profile, or erased
+		}
+		rec, err := parseRecord(labs[i].Val())
+		if err != nil {
+			return fmt.Errorf("user %q: %w", c.User, err)
+		}
+		sj := &subject{c: c, p: p, rec: rec, asOf: clock}
+		if lastSeen := time.Unix(p.LastSeen, 0).UTC(); sj.asOf.Before(lastSeen) {
+			sj.asOf = lastSeen
+		}
+		if st.enc != nil && p.TextHash != 0 {
+			eb, _ := embs[i].Bytes()
+			h, model, v, ok := decodeEmb(eb)
+			if ok && model == st.enc.ModelVersion() {
+				sj.emb = v // current, or the previous text's until the new one is encoded
+			}
+			if ok && h == p.TextHash && model == st.enc.ModelVersion() {
+				st.m.encodesSkipped.Inc()
+			} else {
+				wb.First(st.sp.Encode()).ZAddNX(ctx, st.sp.Encode(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.User})
+			}
+		}
+		subjects = append(subjects, sj)
+	}
+	nowUs := float64(time.Now().UnixMicro())
+	model := st.seg.Model()
+	type written struct {
+		sj  *subject
+		cmd *redis.Cmd
+	}
+	var writes []written
+	for _, sj := range subjects {
+		d, err := st.seg.Label(sj.p, featurestore.NewView(sj.p, sj.asOf), sj.emb, sj.rec.State, sj.asOf)
+		if err != nil {
+			return fmt.Errorf("labelling %q: %w", sj.c.User, err)
+		}
+		st.m.evaluated.Inc()
+		// time alone must be able to move the user: schedule the next look
+		if silence := sj.asOf.Sub(time.Unix(sj.p.LastSeen, 0)); silence < st.cfg.DueHorizon {
+			wb.First(st.sp.Due()).ZAdd(ctx, st.sp.Due(), redis.Z{Score: float64(sj.asOf.Add(st.cfg.DueStep).Unix()), Member: sj.c.User})
+		}
+		next, out := label.Next(sj.rec, sj.c.User, d, sj.asOf, model)
+		if !out.Store() {
+			continue
+		}
+		if out.Dropped > 0 {
+			st.m.errors.WithLabelValues("changes_dropped").Add(float64(out.Dropped))
+		}
+		if out.NewVersion {
+			// the outbox entry first: a crash after it and before the label
+			// write leaves an entry the publisher finds already published
+			wb.First(st.sp.Outbox()).ZAdd(ctx, st.sp.Outbox(), redis.Z{Score: nowUs, Member: sj.c.User})
+		}
+		args, err := casArgs(sj.rec.Version, next)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", sj.c.User, err)
+		}
+		key := st.sp.Label(sj.c.User)
+		writes = append(writes, written{sj, keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key}, args...)})
+	}
+	err = wb.Exec()
+	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry {
+		if lerr != nil {
+			return lerr
+		}
+		return errors.New("label scripts were not loaded; retrying") // nothing written under a stale version: the CAS guards it
+	}
+	if err != nil {
+		return fmt.Errorf("writing labels: %w", err)
+	}
+	var conflicts []redis.Z
+	for _, wr := range writes {
+		if n, _ := wr.cmd.Int(); n != 1 {
+			conflicts = append(conflicts, redis.Z{Score: float64(time.Now().UnixMilli()), Member: wr.sj.c.User})
+		}
+	}
+	if len(conflicts) > 0 {
+		// another evaluator won (should not happen with claims): look again
+		st.m.errors.WithLabelValues("label_conflict").Add(float64(len(conflicts)))
+		if err := st.rdb.ZAddNX(ctx, st.sp.Changes(), conflicts...).Err(); err != nil {
+			st.failed("requeue", "putting conflicting users back on the change feed failed", err, zap.Int("users", len(conflicts)))
+		}
+	}
+	// event-to-label latency: every evaluated user's labels now reflect its
+	// events up to the one that put it on the feed
+	done := time.Now()
+	for _, sj := range subjects {
+		st.m.latency.Observe(done.Sub(sj.c.Since).Seconds())
+	}
+	st.m.evaluateSeconds.Observe(time.Since(t0).Seconds())
+	return nil
+}

@@ -1,0 +1,64 @@
+package labelstage
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/segstream/segstream/label"
+)
+
+// The label record is a hash (keyspace.Keys.Label): ver, doc (the label
+// document as JSON, "null" when erased), changes (JSON list, the changes
+// that lead to ver, kept until published), state (the segmenter's),
+// erased ("1"/"0") and published (the highest version Kafka acknowledged,
+// raised only by keyspace.MarkPublished). Writes are compare-and-set on ver
+// (keyspace.LabelCAS).
+
+// parseRecord decodes a label hash (empty: no record yet).
+func parseRecord(m map[string]string) (label.Record, error) {
+	var r label.Record
+	if len(m) == 0 {
+		return r, nil
+	}
+	r.Version, _ = strconv.ParseInt(m["ver"], 10, 64)
+	r.Published, _ = strconv.ParseInt(m["published"], 10, 64)
+	r.Erased = m["erased"] == "1"
+	if s := m["doc"]; s != "" && s != "null" {
+		r.Doc = &label.Doc{}
+		if err := json.Unmarshal([]byte(s), r.Doc); err != nil {
+			return r, fmt.Errorf("label record: doc: %w", err)
+		}
+	}
+	if s := m["changes"]; s != "" {
+		if err := json.Unmarshal([]byte(s), &r.Changes); err != nil {
+			return r, fmt.Errorf("label record: changes: %w", err)
+		}
+	}
+	if s := m["state"]; s != "" {
+		r.State = []byte(s)
+	}
+	return r, nil
+}
+
+// casArgs are keyspace.LabelCAS's arguments to replace a record of
+// version expect by r.
+func casArgs(expect int64, r label.Record) ([]any, error) {
+	doc, err := json.Marshal(r.Doc)
+	if err != nil {
+		return nil, err
+	}
+	changes := r.Changes
+	if changes == nil {
+		changes = []label.Change{}
+	}
+	ch, err := json.Marshal(changes)
+	if err != nil {
+		return nil, err
+	}
+	erased := "0"
+	if r.Erased {
+		erased = "1"
+	}
+	return []any{expect, r.Version, doc, ch, r.State, erased}, nil
+}
