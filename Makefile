@@ -10,7 +10,7 @@ export SEGSTREAM_TEST_REDIS_REPLICATED ?= 127.0.0.1:7111,127.0.0.1:7112
 
 export CGO_ENABLED := 1
 
-.PHONY: all setup build test demo bench redis test-redis clean
+.PHONY: all setup build lint test demo bench redis test-redis clean
 
 all: build
 
@@ -35,8 +35,14 @@ redis:
 test-redis:
 	@./tools/test-redis.sh >/dev/null
 
+# golangci-lint, pinned in tools/lint.sh and built into var/bin on first use;
+# the linters are chosen in .golangci.yml.
+lint:
+	./tools/lint.sh
+
 test: setup redis test-redis
 	$(GO) vet ./...
+	./tools/lint.sh
 	$(GO) test -count=1 -timeout 40m ./...
 
 bench: setup build redis

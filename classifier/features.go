@@ -64,9 +64,10 @@ var NumericFeatures = []string{
 	"spend_90d_share",            // spend in the last 90 days / gross spend
 }
 
-// numFeaturesV1 is how many of NumericFeatures features/v1 had (the view
-// features); the rest read the purchase history.
-const numFeaturesV1 = 29
+// NumFeaturesV1 is how many of NumericFeatures features/v1 had (the view
+// features); the rest read the purchase history. A head trained on the
+// "v1" feature set (Head.FeatureSet) has zero weight on the rest.
+const NumFeaturesV1 = 29
 
 // TextFeature names the text embedding when it is an input: its dimensions
 // are grouped as one input in explanations.
@@ -92,6 +93,8 @@ type Extractor struct {
 
 // HorizonDays is the label window of both heads.
 const HorizonDays = 90
+
+const secondsPerDay = 86400
 
 // History is what the features read from a profile beyond its View: the
 // exact distinct purchase days (featurestore.Profile.PurchaseDays).

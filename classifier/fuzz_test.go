@@ -1,8 +1,11 @@
-package classifier
+package classifier_test
 
 import (
 	"testing"
 	"time"
+
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/train"
 )
 
 // FuzzDecode feeds arbitrary bytes to the model decoder. Invariants: it
@@ -10,7 +13,7 @@ import (
 // without panicking, with probabilities in [0, 1].
 func FuzzDecode(f *testing.F) {
 	evs := sliceEvents(f)
-	res, err := Run(f.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}})
+	res, err := train.Run(f.Context(), evs, train.Config{Seed: 3, L2Grid: []float64{1e-3}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -18,7 +21,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(good)
 	text, _ := withText(res.Model).Encode()
 	f.Add(text)
-	tr, err := Run(f.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{2}, TreeMinGain: -1})
+	tr, err := train.Run(f.Context(), evs, train.Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{2}, TreeMinGain: -1})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -28,7 +31,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`null`))
 	v := res.Data.Val.Examples[0].View
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := Decode(b)
+		m, err := classifier.Decode(b)
 		if err != nil {
 			return
 		}
@@ -37,11 +40,11 @@ func FuzzDecode(f *testing.F) {
 			if !(s.ChurnRisk >= 0 && s.ChurnRisk <= 1) && s.ChurnRisk == s.ChurnRisk {
 				t.Fatalf("churn risk %v", s.ChurnRisk)
 			}
-			l, err := NewLabeler(m, Rules{})
+			l, err := classifier.NewLabeler(m, classifier.Rules{})
 			if err != nil {
 				continue
 			}
-			l.Decide(State{}, s, v.AsOf.Add(time.Hour))
+			l.Decide(classifier.State{}, s, v.AsOf.Add(time.Hour))
 		}
 	})
 }

@@ -1,14 +1,19 @@
-package classifier
+package classifier_test
 
 import (
-	"os"
-	"path/filepath"
+	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/train"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/replay"
 )
+
+// The serving tests score and label the model train.Run fits on the
+// committed slice, with the views of its validation cutoff.
 
 var sliceFiles = []string{
 	"../testdata/classifier/retail_slice_2009_2010.csv.gz",
@@ -41,23 +46,57 @@ func sliceEvents(tb testing.TB) []*events.Event {
 	return sliceEvs
 }
 
-// fullEvents reads the full data sets from ../shared/data, or skips when
-// they are not there (CI checkouts may not have them).
-func fullEvents(tb testing.TB) []*events.Event {
-	tb.Helper()
-	files := []string{"../../shared/data/online_retail_II_2009_2010.csv.gz", "../../shared/data/online_retail_2010_2011.csv.gz"}
-	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
-			tb.Skipf("%s not present: %v", filepath.Base(f), err)
+var (
+	sliceModelOnce sync.Once
+	sliceResult    *train.Result
+	sliceModelErr  error
+)
+
+// sliceRun trains on the committed slice (no text): the CI-sized run.
+func sliceRun(t *testing.T) *train.Result {
+	t.Helper()
+	evs := sliceEvents(t)
+	sliceModelOnce.Do(func() {
+		sliceResult, sliceModelErr = train.Run(t.Context(), evs, train.Config{Seed: 3, L2Grid: []float64{1e-3}})
+	})
+	if sliceModelErr != nil {
+		t.Fatal(sliceModelErr)
+	}
+	return sliceResult
+}
+
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// withText returns a copy of m whose heads also take an 8-d embedding,
+// with random weights and two themes.
+func withText(m *classifier.Model) *classifier.Model {
+	const dim = 8
+	c := *m
+	rng := rand.New(rand.NewPCG(5, 5))
+	c.Embedding = &classifier.EmbeddingSpec{Encoder: "test", Dim: dim}
+	c.Text = &classifier.TextSpec{Dim: dim, Mean: make([]float64, dim), Scale: 3}
+	for i := range c.Text.Mean {
+		c.Text.Mean[i] = 0.05 * rng.NormFloat64()
+	}
+	grow := func(s *classifier.Softmax) *classifier.Softmax {
+		n := classifier.NewSoftmax(s.Classes, s.Dim+dim)
+		for k := 0; k < s.Classes; k++ {
+			row := n.Row(k)
+			copy(row, s.Row(k)[:s.Dim])
+			for j := s.Dim; j < s.Dim+dim; j++ {
+				row[j] = rng.NormFloat64()
+			}
+			row[s.Dim+dim] = s.Row(k)[s.Dim]
 		}
+		return n
 	}
-	items, _, err := replay.ReadRetail(files, replay.RetailOptions{})
-	if err != nil {
-		tb.Fatal(err)
+	c.Churn.Softmax = grow(m.Churn.Softmax)
+	c.Value.Softmax = grow(m.Value.Softmax)
+	for i, name := range []string{"alpha", "beta"} {
+		cen := make([]float32, dim)
+		cen[i] = 1
+		c.Themes = append(c.Themes, classifier.Theme{Name: name, Centroid: cen})
 	}
-	evs := make([]*events.Event, len(items))
-	for i, it := range items {
-		evs[i] = it.Event
-	}
-	return evs
+	c.SchemaHash = classifier.SchemaHash(classifier.NumericFeatures, dim)
+	return &c
 }

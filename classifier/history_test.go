@@ -1,13 +1,14 @@
-package classifier
+package classifier_test
 
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/train"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 )
@@ -30,7 +31,7 @@ func historyProfile(t *testing.T, days ...string) *featurestore.Profile {
 
 func featureMap(f []float64) map[string]float64 {
 	m := map[string]float64{}
-	for j, n := range NumericFeatures {
+	for j, n := range classifier.NumericFeatures {
 		m[n] = f[j]
 	}
 	return m
@@ -41,7 +42,7 @@ func featureMap(f []float64) map[string]float64 {
 func TestHistoryFeaturesByHand(t *testing.T) {
 	p := historyProfile(t, "2010-04-01", "2010-10-01", "2011-01-01", "2011-02-20")
 	asOf := date(2011, 3, 1)
-	f := featureMap(Extractor{}.Features(nil, featurestore.NewView(p, asOf), HistoryOf(p)))
+	f := featureMap(classifier.Extractor{}.Features(nil, featurestore.NewView(p, asOf), classifier.HistoryOf(p)))
 	// Ages of the purchase days (from the start of the day to the cutoff):
 	// 334, 151, 59 and 9 days; gaps 183, 92, 50; recency 8.5 days.
 	gapMean := (334.0 - 9) / 3
@@ -65,8 +66,8 @@ func TestHistoryFeaturesByHand(t *testing.T) {
 		"log_spend_per_pday":         math.Log(21),
 		"spend_90d_share":            0.5,
 	}
-	if len(want) != len(NumericFeatures)-numFeaturesV1 {
-		t.Fatalf("test covers %d history features, there are %d", len(want), len(NumericFeatures)-numFeaturesV1)
+	if len(want) != len(classifier.NumericFeatures)-classifier.NumFeaturesV1 {
+		t.Fatalf("test covers %d history features, there are %d", len(want), len(classifier.NumericFeatures)-classifier.NumFeaturesV1)
 	}
 	for n, w := range want {
 		if math.Abs(f[n]-w) > 1e-9 {
@@ -75,14 +76,14 @@ func TestHistoryFeaturesByHand(t *testing.T) {
 	}
 
 	// As of an earlier time, later purchase days are not read.
-	f = featureMap(Extractor{}.Features(nil, featurestore.NewView(p, date(2011, 2, 1)), HistoryOf(p)))
+	f = featureMap(classifier.Extractor{}.Features(nil, featurestore.NewView(p, date(2011, 2, 1)), classifier.HistoryOf(p)))
 	if f["log_pdays_90d"] != math.Log(2) || f["log_pdays_30d"] != 0 || f["log_first_purchase_days"] != math.Log(307) {
 		t.Errorf("as of 2011-02-01: 90d %v, 30d %v, first %v", f["log_pdays_90d"], f["log_pdays_30d"], f["log_first_purchase_days"])
 	}
 
 	// One purchase day: no gaps.
 	p1 := historyProfile(t, "2011-01-01")
-	f = featureMap(Extractor{}.Features(nil, featurestore.NewView(p1, asOf), HistoryOf(p1)))
+	f = featureMap(classifier.Extractor{}.Features(nil, featurestore.NewView(p1, asOf), classifier.HistoryOf(p1)))
 	for _, n := range []string{"log_gap_mean", "gap_cv", "log_last_gap", "log_overdue"} {
 		if f[n] != 0 {
 			t.Errorf("one purchase day: %s = %v, want 0", n, f[n])
@@ -98,82 +99,21 @@ func TestScoreProfile(t *testing.T) {
 	asOf := date(2011, 3, 1)
 	v := featurestore.NewView(p, asOf)
 	a := m.ScoreProfile(p, asOf, nil)
-	b := m.ScoreHistory(v, HistoryOf(p), nil)
-	if a.ChurnLogit != b.ChurnLogit || a.Tier != b.Tier || !slices.Equal(a.raw, b.raw) {
+	b := m.ScoreHistory(v, classifier.HistoryOf(p), nil)
+	if a.ChurnLogit != b.ChurnLogit || a.Tier != b.Tier || !slices.Equal(a.Raw(), b.Raw()) {
 		t.Fatalf("ScoreProfile %v/%v, ScoreHistory %v/%v", a.ChurnLogit, a.Tier, b.ChurnLogit, b.Tier)
 	}
 	c := m.Score(v, nil)
 	if !(c.ChurnRisk > 0 && c.ChurnRisk < 1) {
 		t.Fatalf("Score on a view: churn risk %v", c.ChurnRisk)
 	}
-	h := approxHistory(v)
+	h := classifier.ApproxHistory(v)
 	if len(h.PurchaseDays) != 4 || h.PurchaseDays[3] != p.PurchaseDays[3] || h.PurchaseDays[0] != p.PurchaseDays[0] {
 		t.Fatalf("approximate history %v, profile %v", h.PurchaseDays, p.PurchaseDays)
 	}
 	// The view-only features are the same either way.
-	if !slices.Equal(a.raw[:numFeaturesV1], c.raw[:numFeaturesV1]) {
+	if !slices.Equal(a.Raw()[:classifier.NumFeaturesV1], c.Raw()[:classifier.NumFeaturesV1]) {
 		t.Fatal("view features differ between Score and ScoreProfile")
-	}
-}
-
-// TestGBDT checks the tree learner on a problem a linear model cannot fit
-// (XOR of two signs): deterministic, better than the prior, path
-// attributions summing to the logits.
-func TestGBDT(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	gen := func(n int) ([][]float64, []int, []int) {
-		X := make([][]float64, n)
-		y2, y3 := make([]int, n), make([]int, n)
-		for i := range X {
-			X[i] = []float64{rng.NormFloat64(), rng.NormFloat64(), rng.NormFloat64()}
-			if (X[i][0] > 0) != (X[i][1] > 0) {
-				y2[i] = 1
-			}
-			y3[i] = y2[i]
-			if X[i][2] > 1 {
-				y3[i] = 2
-			}
-		}
-		return X, y2, y3
-	}
-	X, y, y3 := gen(3000)
-	Xv, yv, yv3 := gen(1000)
-	cfg := GBDTConfig{Depth: 2, MaxRounds: 200}
-	g := FitGBDT(X, y, Xv, yv, 2, 3, cfg)
-	g2 := FitGBDT(X, y, Xv, yv, 2, 3, cfg)
-	if fmt.Sprint(g.Trees) != fmt.Sprint(g2.Trees) {
-		t.Fatal("two fits differ")
-	}
-	if !g.check(3) || len(g.Trees) == 0 {
-		t.Fatalf("bad ensemble (%d rounds)", len(g.Trees))
-	}
-	score := make([]float64, len(Xv))
-	var z [1]float64
-	var abs [3]float64
-	for i, x := range Xv {
-		score[i] = g.Logits(x, z[:])[0]
-		c := make([]float64, 3)
-		b := g.Attribute(x, 0, c)
-		if math.Abs(b+c[0]+c[1]+c[2]-score[i]) > 1e-9 {
-			t.Fatalf("attributions sum to %v, logit %v", b+c[0]+c[1]+c[2], score[i])
-		}
-		for j := range abs {
-			abs[j] += math.Abs(c[j])
-		}
-	}
-	if abs[2] > abs[0] || abs[2] > abs[1] {
-		t.Fatalf("mean |attribution| %v: the noise input (2) explains more than the signal", abs)
-	}
-	if auc := AUC(score, yv); auc < 0.9 {
-		t.Fatalf("XOR validation AUC %.3f", auc)
-	}
-	g3 := FitGBDT(X, y3, Xv, yv3, 3, 3, cfg)
-	pred := make([]int, len(Xv))
-	for i, x := range Xv {
-		pred[i] = argmax(g3.Logits(x, make([]float64, 3)))
-	}
-	if r := Classify(pred, yv3, 3); r.MacroF1 < 0.85 {
-		t.Fatalf("3-class macro-F1 %.3f", r.MacroF1)
 	}
 }
 
@@ -181,7 +121,7 @@ func TestGBDT(t *testing.T) {
 // round-trips, scores are the same after loading, and the explanations sum
 // to the logits.
 func TestTreeHeads(t *testing.T) {
-	res, err := Run(t.Context(), sliceEvents(t), Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{2}, TreeMinGain: -1})
+	res, err := train.Run(t.Context(), sliceEvents(t), train.Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{2}, TreeMinGain: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +133,7 @@ func TestTreeHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := Decode(b)
+	m2, err := classifier.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +151,7 @@ func TestTreeHeads(t *testing.T) {
 		if math.Abs(sum-s.ChurnLogit) > 1e-9 {
 			t.Fatalf("churn: contributions sum to %v, logit %v", sum, s.ChurnLogit)
 		}
-		var z [3]float64
-		m.Value.valueLogits(s.input, z[:])
+		z := classifier.ValueLogits(m, s)
 		for k := 0; k < 3; k++ {
 			cs, bias := m.Contributions(s, "value", k)
 			sum := bias
@@ -227,9 +166,9 @@ func TestTreeHeads(t *testing.T) {
 	// A split on an input the model does not have is refused.
 	bad := *m
 	g := *m.Churn.GBDT
-	g.Inputs = len(NumericFeatures) + 1
+	g.Inputs = len(classifier.NumericFeatures) + 1
 	bad.Churn.GBDT = &g
-	if err := bad.check(); err == nil {
+	if err := bad.Check(); err == nil {
 		t.Fatal("trees reading past the numeric inputs were accepted")
 	}
 }
@@ -238,18 +177,18 @@ func TestTreeHeads(t *testing.T) {
 // linear heads and for forced boosted-tree heads (depth 3).
 func BenchmarkScoreHistory(b *testing.B) {
 	evs := sliceEvents(b)
-	lin, err := Run(b.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}})
+	lin, err := train.Run(b.Context(), evs, train.Config{Seed: 3, L2Grid: []float64{1e-3}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	trees, err := Run(b.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{3}, TreeMinGain: -1})
+	trees, err := train.Run(b.Context(), evs, train.Config{Seed: 3, L2Grid: []float64{1e-3}, TreeDepths: []int{3}, TreeMinGain: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	e := lin.Data.Val.Examples[0]
 	for _, tc := range []struct {
 		name string
-		m    *Model
+		m    *classifier.Model
 	}{{"linear", lin.Model}, {"trees", trees.Model}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -258,37 +197,5 @@ func BenchmarkScoreHistory(b *testing.B) {
 				tc.m.Contributions(s, "churn", 1)
 			}
 		})
-	}
-}
-
-// TestRefit checks the opt-in refit: the same choices (hyper-parameters,
-// threshold, offsets, validation figures) with new weights.
-func TestRefit(t *testing.T) {
-	base := sliceRun(t).Model
-	res, err := Run(t.Context(), sliceEvents(t), Config{Seed: 3, L2Grid: []float64{1e-3}, Refit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := res.Model
-	if !m.Churn.Refit || !m.Value.Refit || m.Data.RefitRows != m.Data.TrainRows+len(res.Data.Val.Examples) {
-		t.Fatalf("refit %v/%v on %d rows", m.Churn.Refit, m.Value.Refit, m.Data.RefitRows)
-	}
-	if m.Churn.Threshold != base.Churn.Threshold || fmt.Sprint(m.Value.Offsets) != fmt.Sprint(base.Value.Offsets) ||
-		m.Metrics["validation"].Churn.AUC != base.Metrics["validation"].Churn.AUC {
-		t.Fatal("the refit changed a choice made on validation")
-	}
-	if slices.Equal(m.Churn.Softmax.W, base.Churn.Softmax.W) {
-		t.Fatal("the refit did not change the weights")
-	}
-	for _, h := range []*Head{&m.Churn, &m.Value} {
-		if h.FeatureSet == "v1" {
-			for k := 0; k < h.Softmax.Classes; k++ {
-				for _, w := range h.Softmax.Row(k)[numFeaturesV1:len(NumericFeatures)] {
-					if w != 0 {
-						t.Fatal("a v1 head has weight on a history feature")
-					}
-				}
-			}
-		}
 	}
 }

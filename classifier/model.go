@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/segstream/segstream/classifier/internal/num"
 	"github.com/segstream/segstream/featurestore"
 )
 
@@ -56,7 +57,7 @@ type Head struct {
 	// validation: "all", or "v1" (the history features' weights are zero).
 	FeatureSet string `json:"feature_set,omitempty"`
 	// Refit says the weights were refitted on the training and validation
-	// cutoffs after every choice was made (Config.Refit).
+	// cutoffs after every choice was made (classifier/train.Config.Refit).
 	Refit bool `json:"refit,omitempty"`
 }
 
@@ -96,6 +97,47 @@ type DataRange struct {
 type HeadMetrics struct {
 	Churn Report `json:"churn"`
 	Value Report `json:"value"`
+}
+
+// ClassMetrics are one class's precision, recall, F1 and support.
+type ClassMetrics struct {
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
+	Support   int     `json:"support"`
+}
+
+// Report holds the classification metrics of one model on one head.
+type Report struct {
+	Accuracy  float64        `json:"accuracy"`
+	MacroF1   float64        `json:"macro_f1"`
+	PerClass  []ClassMetrics `json:"per_class"`
+	Confusion [][]int        `json:"confusion"` // [true][predicted]
+	AUC       float64        `json:"auc,omitempty"`
+	AP        float64        `json:"average_precision,omitempty"`
+	LogLoss   float64        `json:"log_loss,omitempty"`
+}
+
+// Theme is one interest theme: a cluster of catalogue text embeddings,
+// named by its most characteristic words.
+type Theme struct {
+	Name     string    `json:"name"`
+	Words    []string  `json:"words"`
+	Size     int       `json:"size"` // catalogue texts in the cluster
+	Centroid []float32 `json:"centroid"`
+}
+
+// Stats are per-feature standardisation statistics.
+type Stats struct {
+	Mean []float64 `json:"mean"`
+	Std  []float64 `json:"std"`
+}
+
+// Apply standardises x in place.
+func (s Stats) Apply(x []float64) {
+	for j := range s.Mean {
+		x[j] = (x[j] - s.Mean[j]) / s.Std[j]
+	}
 }
 
 // Model is a trained classifier: everything needed to score a view, in one
@@ -250,10 +292,10 @@ func (m *Model) check() error {
 			return fmt.Errorf("%w: theme %q centroid does not match the embedding spec", ErrBadModel, t.Name)
 		}
 	}
-	if g := m.Churn.GBDT; g != nil && (g.Outputs != 1 || !g.check(len(NumericFeatures))) {
+	if g := m.Churn.GBDT; g != nil && (g.Outputs != 1 || !g.Valid(len(NumericFeatures))) {
 		return fmt.Errorf("%w: churn trees", ErrBadModel)
 	}
-	if g := m.Value.GBDT; g != nil && (g.Outputs != 3 || !g.check(len(NumericFeatures))) {
+	if g := m.Value.GBDT; g != nil && (g.Outputs != 3 || !g.Valid(len(NumericFeatures))) {
 		return fmt.Errorf("%w: value trees", ErrBadModel)
 	}
 	if len(m.Value.Offsets) != 0 && len(m.Value.Offsets) != 3 {
@@ -310,22 +352,31 @@ func (m *Model) ScoreHistory(v featurestore.View, h History, emb []float32) Scor
 	if m.Embedding != nil && len(emb) == m.Embedding.Dim && len(m.Themes) > 0 {
 		s.ThemeSim = make([]float64, len(m.Themes))
 		for i, t := range m.Themes {
-			s.ThemeSim[i] = cosine32(emb, t.Centroid)
+			s.ThemeSim[i] = num.Cosine32(emb, t.Centroid)
 		}
 	}
 	var z [3]float64
 	s.ChurnLogit = m.Churn.churnLogit(s.input)
 	s.ChurnRisk = 1 / (1 + math.Exp(-s.ChurnLogit))
 	m.Value.valueLogits(s.input, z[:3])
-	softmaxInPlace(z[:])
+	num.SoftmaxInPlace(z[:])
 	s.Tier = z
-	s.TierClass = argmaxOffset(z[:], m.Value.Offsets)
+	s.TierClass = num.ArgmaxOffset(z[:], m.Value.Offsets)
 	return s
 }
 
+// Inputs is the heads' input vector for a view, its purchase history h and
+// its text embedding emb (see ScoreHistory): the numeric features
+// standardised with m.Stats, then, for a model with text, the centred and
+// scaled embedding (the mean when emb is nil). Training builds its matrices
+// with it (classifier/train), so serving and training cannot drift apart.
+func (m *Model) Inputs(v featurestore.View, h History, emb []float32) []float64 {
+	_, in, _ := m.inputs(v, h, emb)
+	return in
+}
+
 // inputs computes the raw features and the heads' standardised input
-// vector; training builds its matrices with it too, so serving and training
-// cannot drift apart.
+// vector (Inputs).
 func (m *Model) inputs(v featurestore.View, h History, emb []float32) (raw, in []float64, text bool) {
 	ext := Extractor{BGNBD: &m.BGNBD}
 	raw = ext.Features(make([]float64, 0, len(NumericFeatures)), v, h)
@@ -343,19 +394,6 @@ func (m *Model) inputs(v featurestore.View, h History, emb []float32) (raw, in [
 		}
 	}
 	return raw, in, text
-}
-
-func cosine32(a, b []float32) float64 {
-	var d, na, nb float64
-	for i := range a {
-		d += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return d / math.Sqrt(na*nb)
 }
 
 // Contribution is one input's share of a head's logit.
@@ -402,7 +440,7 @@ func (m *Model) Contributions(s Scores, head string, k int) (cs []Contribution, 
 			t += diff(j) * s.input[j]
 		}
 		name, sim := TextFeature, 0.0
-		if i := argmax(s.ThemeSim); i >= 0 {
+		if i := num.Argmax(s.ThemeSim); i >= 0 {
 			name, sim = TextFeature+":"+m.Themes[i].Name, s.ThemeSim[i]
 		}
 		cs = append(cs, Contribution{Input: name, Value: sim, Contribution: t})
@@ -443,21 +481,11 @@ func (m *Model) treeContributions(s Scores, g *GBDT, head string, k int) (cs []C
 	}
 	if len(s.input) > n {
 		name, sim := TextFeature, 0.0
-		if i := argmax(s.ThemeSim); i >= 0 {
+		if i := num.Argmax(s.ThemeSim); i >= 0 {
 			name, sim = TextFeature+":"+m.Themes[i].Name, s.ThemeSim[i]
 		}
 		cs = append(cs, Contribution{Input: name, Value: sim})
 	}
 	sort.SliceStable(cs, func(a, b int) bool { return math.Abs(cs[a].Contribution) > math.Abs(cs[b].Contribution) })
 	return cs, intercept
-}
-
-func argmax(v []float64) int {
-	bi := -1
-	for i, x := range v {
-		if bi < 0 || x > v[bi] {
-			bi = i
-		}
-	}
-	return bi
 }

@@ -1,56 +1,17 @@
-package classifier
+package classifier_test
 
 import (
 	"errors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/train"
 )
-
-var (
-	sliceModelOnce sync.Once
-	sliceResult    *Result
-	sliceModelErr  error
-)
-
-// sliceRun trains on the committed slice (no text): the CI-sized run.
-func sliceRun(t *testing.T) *Result {
-	t.Helper()
-	evs := sliceEvents(t)
-	sliceModelOnce.Do(func() {
-		sliceResult, sliceModelErr = Run(t.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}})
-	})
-	if sliceModelErr != nil {
-		t.Fatal(sliceModelErr)
-	}
-	return sliceResult
-}
-
-func TestRunDeterministic(t *testing.T) {
-	a := sliceRun(t)
-	b, err := Run(t.Context(), sliceEvents(t), Config{Seed: 3, L2Grid: []float64{1e-3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ea, _ := a.Model.Encode()
-	eb, _ := b.Model.Encode()
-	if string(ea) != string(eb) {
-		t.Fatal("two runs with the same seed wrote different model files")
-	}
-	var names []string
-	for _, c := range a.Candidates {
-		names = append(names, c.Name)
-	}
-	want := "majority class|recency alone|RFM logistic regression|RFM logistic regression, raw inputs|BG/NBD|segstream (no text)"
-	if got := strings.Join(names, "|"); got != want {
-		t.Fatalf("candidates %s, want %s", got, want)
-	}
-}
 
 func TestModelRoundTrip(t *testing.T) {
 	res := sliceRun(t)
@@ -58,11 +19,11 @@ func TestModelRoundTrip(t *testing.T) {
 	if err := res.Model.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	m, err := Load(path)
+	m, err := classifier.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version == "" || m.Version != res.Model.Version || m.SchemaHash != SchemaHash(NumericFeatures, 0) {
+	if m.Version == "" || m.Version != res.Model.Version || m.SchemaHash != classifier.SchemaHash(classifier.NumericFeatures, 0) {
 		t.Fatalf("version %q / %q, schema %s", m.Version, res.Model.Version, m.SchemaHash)
 	}
 	if !m.Data.ValCutoff.Equal(res.Model.Data.ValCutoff) || m.Metrics["validation"].Churn.AUC != res.Model.Metrics["validation"].Churn.AUC {
@@ -89,10 +50,10 @@ func TestModelRefusesMismatch(t *testing.T) {
 	}{
 		{"renamed feature", func(s string) string { return strings.Replace(s, `"log_recency_days"`, `"log_recency_hours"`, 1) }, true},
 		{"older feature code", func(s string) string {
-			return strings.Replace(s, `"feature_version": "`+FeatureVersion+`"`, `"feature_version": "features/v0"`, 1)
+			return strings.Replace(s, `"feature_version": "`+classifier.FeatureVersion+`"`, `"feature_version": "features/v0"`, 1)
 		}, true},
 		{"schema hash", func(s string) string { return strings.Replace(s, res.Model.SchemaHash, "sha256:0000000000000000", 1) }, true},
-		{"not a model", func(s string) string { return strings.Replace(s, ModelFormat, "something.else", 1) }, false},
+		{"not a model", func(s string) string { return strings.Replace(s, classifier.ModelFormat, "something.else", 1) }, false},
 		{"truncated", func(s string) string { return s[:len(s)/2] }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,18 +61,18 @@ func TestModelRefusesMismatch(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.edit(string(good))), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Load(path)
+			_, err := classifier.Load(path)
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			if got := errors.Is(err, ErrSchemaMismatch); got != tc.schema {
+			if got := errors.Is(err, classifier.ErrSchemaMismatch); got != tc.schema {
 				t.Fatalf("errors.Is(ErrSchemaMismatch) = %v: %v", got, err)
 			}
-			if !tc.schema && !errors.Is(err, ErrBadModel) {
+			if !tc.schema && !errors.Is(err, classifier.ErrBadModel) {
 				t.Fatalf("want ErrBadModel: %v", err)
 			}
 			if tc.schema {
-				var se *SchemaError
+				var se *classifier.SchemaError
 				if !errors.As(err, &se) || se.Path != path || !strings.Contains(err.Error(), "segstream train") {
 					t.Fatalf("unhelpful error: %v", err)
 				}
@@ -120,47 +81,13 @@ func TestModelRefusesMismatch(t *testing.T) {
 	}
 }
 
-// withText returns a copy of m whose heads also take an 8-d embedding,
-// with random weights and two themes.
-func withText(m *Model) *Model {
-	const dim = 8
-	c := *m
-	rng := rand.New(rand.NewPCG(5, 5))
-	c.Embedding = &EmbeddingSpec{Encoder: "test", Dim: dim}
-	c.Text = &TextSpec{Dim: dim, Mean: make([]float64, dim), Scale: 3}
-	for i := range c.Text.Mean {
-		c.Text.Mean[i] = 0.05 * rng.NormFloat64()
-	}
-	grow := func(s *Softmax) *Softmax {
-		n := NewSoftmax(s.Classes, s.Dim+dim)
-		for k := 0; k < s.Classes; k++ {
-			row := n.Row(k)
-			copy(row, s.Row(k)[:s.Dim])
-			for j := s.Dim; j < s.Dim+dim; j++ {
-				row[j] = rng.NormFloat64()
-			}
-			row[s.Dim+dim] = s.Row(k)[s.Dim]
-		}
-		return n
-	}
-	c.Churn.Softmax = grow(m.Churn.Softmax)
-	c.Value.Softmax = grow(m.Value.Softmax)
-	for i, name := range []string{"alpha", "beta"} {
-		cen := make([]float32, dim)
-		cen[i] = 1
-		c.Themes = append(c.Themes, Theme{Name: name, Centroid: cen})
-	}
-	c.SchemaHash = SchemaHash(NumericFeatures, dim)
-	return &c
-}
-
 func TestContributionsSumToLogit(t *testing.T) {
 	res := sliceRun(t)
 	mt := withText(res.Model)
 	emb := []float32{0.1, 0.7, -0.2, 0.3, 0, 0.5, -0.1, 0.2}
 	for _, tc := range []struct {
 		name string
-		m    *Model
+		m    *classifier.Model
 		emb  []float32
 	}{{"numeric", res.Model, nil}, {"with text", mt, emb}, {"text model, no embedding", mt, nil}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,8 +104,7 @@ func TestContributionsSumToLogit(t *testing.T) {
 				if math.Abs(1/(1+math.Exp(-s.ChurnLogit))-s.ChurnRisk) > 1e-12 {
 					t.Fatal("churn risk is not the logistic of the logit")
 				}
-				var z [3]float64
-				tc.m.Value.valueLogits(s.input, z[:])
+				z := classifier.ValueLogits(tc.m, s)
 				for k := 0; k < 3; k++ {
 					cs, b := tc.m.Contributions(s, "value", k)
 					sum := b
@@ -191,16 +117,16 @@ func TestContributionsSumToLogit(t *testing.T) {
 					}
 				}
 				if tc.m.Text != nil {
-					var text *Contribution
+					var text *classifier.Contribution
 					for i := range cs {
-						if strings.HasPrefix(cs[i].Input, TextFeature) {
+						if strings.HasPrefix(cs[i].Input, classifier.TextFeature) {
 							text = &cs[i]
 						}
 					}
-					if text == nil || len(cs) != len(NumericFeatures)+1 {
+					if text == nil || len(cs) != len(classifier.NumericFeatures)+1 {
 						t.Fatalf("text not grouped as one input: %d contributions", len(cs))
 					}
-					if tc.emb != nil && text.Input != TextFeature+":beta" {
+					if tc.emb != nil && text.Input != classifier.TextFeature+":beta" {
 						t.Fatalf("text input named %q, want the nearest theme beta", text.Input)
 					}
 					if tc.emb == nil && text.Contribution != 0 {
@@ -220,33 +146,33 @@ func TestModelRefusesBadTextShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Decode(b); !errors.Is(err, ErrBadModel) {
+	if _, err := classifier.Decode(b); !errors.Is(err, classifier.ErrBadModel) {
 		t.Fatalf("want ErrBadModel, got %v", err)
 	}
 	good, _ := withText(res.Model).Encode()
-	if _, err := Decode(good); err != nil {
+	if _, err := classifier.Decode(good); err != nil {
 		t.Fatalf("a consistent text model was refused: %v", err)
 	}
 }
 
 func BenchmarkScore(b *testing.B) {
 	evs := sliceEvents(b)
-	res, err := Run(b.Context(), evs, Config{Seed: 3, L2Grid: []float64{1e-3}})
+	res, err := train.Run(b.Context(), evs, train.Config{Seed: 3, L2Grid: []float64{1e-3}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
-		m    *Model
+		m    *classifier.Model
 		emb  []float32
 	}{{"text=off", res.Model, nil}, {"text=8d", withText(res.Model), make([]float32, 8)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			v := res.Data.Val.Examples[0].View
-			l, _ := NewLabeler(tc.m, Rules{})
+			l, _ := classifier.NewLabeler(tc.m, classifier.Rules{})
 			b.ReportAllocs()
 			for b.Loop() {
 				s := tc.m.Score(v, tc.emb)
-				l.Decide(State{}, s, v.AsOf.Add(time.Hour))
+				l.Decide(classifier.State{}, s, v.AsOf.Add(time.Hour))
 			}
 		})
 	}

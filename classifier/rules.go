@@ -5,7 +5,19 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/segstream/segstream/label"
 )
+
+// Value tiers: the classes of the value head, by spend in the label window.
+const (
+	TierNone = 0 // no purchase
+	TierMid  = 1 // a purchase, below the top 20% of spenders
+	TierHigh = 2 // top 20% of spenders
+)
+
+// TierNames name the value-head classes in the model file and reports.
+var TierNames = []string{"none", "mid", "high"}
 
 // Segment names (PRODUCT.md).
 const (
@@ -116,15 +128,6 @@ type State struct {
 	TierSince   time.Time `json:"tier_since"`
 }
 
-// Reason explains one segment by an input and its contribution (for a rule,
-// the value it tested and a contribution of 0).
-type Reason struct {
-	Segment      string  `json:"segment"`
-	Input        string  `json:"input"`
-	Value        float64 `json:"value"`
-	Contribution float64 `json:"contribution"`
-}
-
 // Labeler turns scores into segments with the model's rules. It is
 // immutable and safe for concurrent use.
 type Labeler struct {
@@ -176,15 +179,17 @@ func (l *Labeler) Rules() Rules { return l.rules }
 // Decide labels a user from scores s at event time asOf, given the state of
 // the previous decision (zero State: none). It returns the segments
 // (lifecycle first, then at_risk, the value tier and interests), the reasons
-// and the new state. Time alone moves labels: with the same profile, a later
+// (each naming its segment; for a rule, the value it tested and a
+// contribution of 0; unrounded: Segmenter rounds them for the contract) and
+// the new state. Time alone moves labels: with the same profile, a later
 // asOf gives a higher recency and so can enter at_risk and dormant.
-func (l *Labeler) Decide(prev State, s Scores, asOf time.Time) ([]string, []Reason, State) {
+func (l *Labeler) Decide(prev State, s Scores, asOf time.Time) ([]string, []label.Reason, State) {
 	r := l.rules
 	dwell := time.Duration(r.MinDwellDays * 24 * float64(time.Hour))
 	st := prev
 	st.Decided = true
 	var segs []string
-	var reasons []Reason
+	var reasons []label.Reason
 
 	// lifecycle
 	age := asOf.Sub(s.FirstSeen).Hours() / 24
@@ -192,13 +197,13 @@ func (l *Labeler) Decide(prev State, s Scores, asOf time.Time) ([]string, []Reas
 	switch {
 	case age < r.NewDays:
 		segs = append(segs, SegNew)
-		reasons = append(reasons, Reason{Segment: SegNew, Input: "days_since_first_event", Value: age})
+		reasons = append(reasons, label.Reason{Segment: SegNew, Input: "days_since_first_event", Value: age})
 	case idle <= r.ActiveDays:
 		segs = append(segs, SegActive)
-		reasons = append(reasons, Reason{Segment: SegActive, Input: "days_since_last_event", Value: idle})
+		reasons = append(reasons, label.Reason{Segment: SegActive, Input: "days_since_last_event", Value: idle})
 	default:
 		segs = append(segs, SegDormant)
-		reasons = append(reasons, Reason{Segment: SegDormant, Input: "days_since_last_event", Value: idle})
+		reasons = append(reasons, label.Reason{Segment: SegDormant, Input: "days_since_last_event", Value: idle})
 	}
 
 	// at_risk with hysteresis and dwell
@@ -254,7 +259,7 @@ func (l *Labeler) Decide(prev State, s Scores, asOf time.Time) ([]string, []Reas
 			}
 			name := InterestPrefix + l.m.Themes[i].Name
 			segs = append(segs, name)
-			reasons = append(reasons, Reason{Segment: name, Input: TextFeature, Value: s.ThemeSim[i]})
+			reasons = append(reasons, label.Reason{Segment: name, Input: TextFeature, Value: s.ThemeSim[i]})
 		}
 	}
 	return segs, reasons, st
@@ -262,14 +267,14 @@ func (l *Labeler) Decide(prev State, s Scores, asOf time.Time) ([]string, []Reas
 
 // top keeps the n contributions that push towards the label (sign dir)
 // most; if fewer push that way, the largest of the rest fill in.
-func top(seg string, cs []Contribution, n int, dir float64) []Reason {
-	var out []Reason
+func top(seg string, cs []Contribution, n int, dir float64) []label.Reason {
+	var out []label.Reason
 	for _, c := range cs {
 		if len(out) == n {
 			break
 		}
 		if c.Contribution*dir > 0 {
-			out = append(out, Reason{Segment: seg, Input: c.Input, Value: c.Value, Contribution: c.Contribution})
+			out = append(out, label.Reason{Segment: seg, Input: c.Input, Value: c.Value, Contribution: c.Contribution})
 		}
 	}
 	return out

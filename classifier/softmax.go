@@ -1,9 +1,6 @@
 package classifier
 
-import (
-	"math"
-	"math/rand/v2"
-)
+import "github.com/segstream/segstream/classifier/internal/num"
 
 // Softmax is a multinomial logistic regression: class k's logit is
 // W[k]·x + b[k]. W is stored row-major, Classes rows of Dim weights followed
@@ -38,93 +35,12 @@ func (m *Softmax) Logits(x, out []float64) []float64 {
 // Probs writes the class probabilities of x into out and returns it.
 func (m *Softmax) Probs(x, out []float64) []float64 {
 	m.Logits(x, out)
-	softmaxInPlace(out)
+	num.SoftmaxInPlace(out)
 	return out
 }
 
-func softmaxInPlace(z []float64) {
-	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = math.Max(mx, v)
-	}
-	var s float64
-	for i, v := range z {
-		z[i] = math.Exp(v - mx)
-		s += z[i]
-	}
-	for i := range z {
-		z[i] /= s
-	}
-}
-
-// Loss is the sample-weighted mean cross-entropy over rows idx (all when nil)
-// plus L2/2·‖W‖² (biases are not penalised). When grad is non-nil it
-// receives the gradient with respect to W.
-func (m *Softmax) Loss(X [][]float64, y []int, sw []float64, l2 float64, idx []int, grad []float64) float64 {
-	if grad != nil {
-		clear(grad)
-	}
-	p := make([]float64, m.Classes)
-	var loss, wsum float64
-	n := len(X)
-	if idx != nil {
-		n = len(idx)
-	}
-	for ii := 0; ii < n; ii++ {
-		i := ii
-		if idx != nil {
-			i = idx[ii]
-		}
-		w := 1.0
-		if sw != nil {
-			w = sw[i]
-		}
-		m.Probs(X[i], p)
-		loss -= w * math.Log(math.Max(p[y[i]], 1e-300))
-		wsum += w
-		if grad != nil {
-			for k := 0; k < m.Classes; k++ {
-				d := p[k]
-				if k == y[i] {
-					d--
-				}
-				d *= w
-				g := grad[k*(m.Dim+1) : (k+1)*(m.Dim+1)]
-				for j, v := range X[i] {
-					g[j] += d * v
-				}
-				g[m.Dim] += d
-			}
-		}
-	}
-	if wsum == 0 {
-		wsum = 1
-	}
-	loss /= wsum
-	var reg float64
-	for k := 0; k < m.Classes; k++ {
-		row := m.Row(k)
-		for j := 0; j < m.Dim; j++ {
-			reg += row[j] * row[j]
-		}
-	}
-	loss += 0.5 * l2 * reg
-	if grad != nil {
-		for i := range grad {
-			grad[i] /= wsum
-		}
-		for k := 0; k < m.Classes; k++ {
-			g := grad[k*(m.Dim+1) : (k+1)*(m.Dim+1)]
-			row := m.Row(k)
-			for j := 0; j < m.Dim; j++ {
-				g[j] += l2 * row[j]
-			}
-		}
-	}
-	return loss
-}
-
-// TrainConfig tunes softmax training.
+// TrainConfig tunes softmax training (classifier/train.FitSoftmax); the
+// model file records it with the defaults filled in.
 type TrainConfig struct {
 	L2        float64 `json:"l2"`         // L2 penalty on weights; default 1e-4
 	LR        float64 `json:"lr"`         // Adam step size; default 0.01
@@ -135,29 +51,8 @@ type TrainConfig struct {
 	// Balanced weighs each class by n/(classes·n_k) in the loss.
 	Balanced bool `json:"balanced"`
 	// Seeds, when above 1, averages the weights of that many fits with
-	// seeds Seed, Seed+1, ... (see fitAveraged).
+	// seeds Seed, Seed+1, ... (classifier/train.AverageSeeds).
 	Seeds int `json:"seeds,omitempty"`
-}
-
-func (c *TrainConfig) setDefaults() {
-	if c.L2 == 0 {
-		c.L2 = 1e-4
-	}
-	if c.LR == 0 {
-		c.LR = 0.01
-	}
-	if c.Batch == 0 {
-		c.Batch = 256
-	}
-	if c.MaxEpochs == 0 {
-		c.MaxEpochs = 200
-	}
-	if c.Patience == 0 {
-		c.Patience = 10
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
 }
 
 // FitLog reports how training went.
@@ -166,87 +61,4 @@ type FitLog struct {
 	BestEpoch int     `json:"best_epoch"` // epoch whose weights were kept
 	ValLoss   float64 `json:"val_loss"`   // validation loss at BestEpoch (sample-weighted like training, without L2)
 	TrainLoss float64 `json:"train_loss"` // training loss at the end of BestEpoch (with L2)
-}
-
-// ClassWeights returns balanced class weights n/(classes·n_k) for y.
-func ClassWeights(y []int, classes int) []float64 {
-	cnt := make([]float64, classes)
-	for _, v := range y {
-		cnt[v]++
-	}
-	w := make([]float64, classes)
-	for k := range w {
-		if cnt[k] > 0 {
-			w[k] = float64(len(y)) / (float64(classes) * cnt[k])
-		}
-	}
-	return w
-}
-
-// FitSoftmax trains a softmax regression on (X, y) by mini-batch Adam and
-// keeps the weights of the epoch with the lowest validation loss, stopping
-// after Patience epochs without improvement. The same config, data and
-// seed give the same weights.
-func FitSoftmax(X [][]float64, y []int, Xv [][]float64, yv []int, classes int, cfg TrainConfig) (*Softmax, FitLog) {
-	cfg.setDefaults()
-	dim := len(X[0])
-	m := NewSoftmax(classes, dim)
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5e65747265616d))
-	for i := range m.W {
-		m.W[i] = 0.01 * rng.NormFloat64()
-	}
-	var sw, swv []float64
-	if cfg.Balanced {
-		cw := ClassWeights(y, classes)
-		sw = make([]float64, len(y))
-		for i, v := range y {
-			sw[i] = cw[v]
-		}
-		swv = make([]float64, len(yv))
-		for i, v := range yv {
-			swv[i] = cw[v]
-		}
-	}
-	grad := make([]float64, len(m.W))
-	mom := make([]float64, len(m.W))
-	vel := make([]float64, len(m.W))
-	const b1, b2, eps = 0.9, 0.999, 1e-8
-	step := 0
-	order := make([]int, len(X))
-	for i := range order {
-		order[i] = i
-	}
-	best := append([]float64(nil), m.W...)
-	bestLoss := math.Inf(1)
-	log := FitLog{}
-	bad := 0
-	for ep := 1; ep <= cfg.MaxEpochs; ep++ {
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for s := 0; s < len(order); s += cfg.Batch {
-			e := min(s+cfg.Batch, len(order))
-			m.Loss(X, y, sw, cfg.L2, order[s:e], grad)
-			step++
-			c1 := 1 - math.Pow(b1, float64(step))
-			c2 := 1 - math.Pow(b2, float64(step))
-			for i, g := range grad {
-				mom[i] = b1*mom[i] + (1-b1)*g
-				vel[i] = b2*vel[i] + (1-b2)*g*g
-				m.W[i] -= cfg.LR * (mom[i] / c1) / (math.Sqrt(vel[i]/c2) + eps)
-			}
-		}
-		log.Epochs = ep
-		vl := m.Loss(Xv, yv, swv, 0, nil, nil)
-		if vl < bestLoss-1e-6 {
-			bestLoss = vl
-			copy(best, m.W)
-			log.BestEpoch = ep
-			log.ValLoss = vl
-			bad = 0
-		} else if bad++; bad >= cfg.Patience {
-			break
-		}
-	}
-	copy(m.W, best)
-	log.TrainLoss = m.Loss(X, y, sw, cfg.L2, nil, nil)
-	return m, log
 }

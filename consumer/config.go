@@ -49,6 +49,10 @@ type Config struct {
 	// fails (default 500ms); the batch is retried until it succeeds or the
 	// partition is revoked, never skipped.
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// AttemptTimeout is the deadline of one attempt to make a batch durable
+	// (its fold into Redis and its dead letters; default 30s); a slower
+	// attempt fails and is retried.
+	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
 
 	// Limits bound what the event decoder accepts.
 	Limits events.Limits `yaml:"limits"`
@@ -104,6 +108,9 @@ func (c *Config) SetDefaults() {
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = 500 * time.Millisecond
 	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 30 * time.Second
+	}
 	c.Limits = c.Limits.WithDefaults()
 }
 
@@ -134,6 +141,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatchWait < 0 {
 		return fmt.Errorf("kafka.max_batch_wait: %s must not be negative", c.MaxBatchWait)
+	}
+	if c.AttemptTimeout < 100*time.Millisecond {
+		return fmt.Errorf("kafka.attempt_timeout: %s is below 100ms", c.AttemptTimeout)
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
 		return fmt.Errorf("kafka.heartbeat_interval (%s) must be below kafka.session_timeout (%s)", c.HeartbeatInterval, c.SessionTimeout)

@@ -32,16 +32,28 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/featurestore"
 )
 
 // Folder is the stage behind the consumer: it makes a batch of records
-// durable. Fold must be idempotent under redelivery.
+// durable (featurestore.Store, wired by the service). Fold must be
+// idempotent under redelivery.
 type Folder interface {
-	Fold(ctx context.Context, recs []featurestore.Record) (featurestore.FoldResult, error)
+	Fold(ctx context.Context, recs []events.Record) (Folded, error)
 }
 
-var _ Folder = (*featurestore.Store)(nil)
+// Folded is what the consumer learns of a fold: the events it skipped as
+// already applied (a redelivery) or as duplicates of a recent event_id.
+type Folded struct {
+	SkippedOffset, SkippedDupID int
+}
+
+// FoldFunc adapts a function to Folder.
+type FoldFunc func(ctx context.Context, recs []events.Record) (Folded, error)
+
+// Fold calls f.
+func (f FoldFunc) Fold(ctx context.Context, recs []events.Record) (Folded, error) {
+	return f(ctx, recs)
+}
 
 // Hooks let tests observe or interrupt the consumer. All are optional.
 type Hooks struct {
@@ -242,7 +254,7 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 	lagGauge := c.m.lag.With(pl)
 	defer c.m.lag.Delete(pl)
 	msgs := make([]kafka.Message, 0, c.cfg.MaxBatch)
-	recs := make([]featurestore.Record, 0, c.cfg.MaxBatch)
+	recs := make([]events.Record, 0, c.cfg.MaxBatch)
 	var dead []kafka.Message
 	var committed int64 = -1
 
@@ -270,7 +282,7 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 					c.m.dlq.WithLabelValues(string(derr.Reason)).Inc()
 					continue
 				}
-				recs = append(recs, featurestore.Record{Event: ev, Mark: featurestore.Mark{Source: source, Offset: m.Offset}, Received: m.Time})
+				recs = append(recs, events.Record{Event: ev, Source: source, Offset: m.Offset, Received: m.Time})
 			}
 			c.m.eventsIn.WithLabelValues(topic).Add(float64(len(msgs)))
 			c.m.batchSize.Observe(float64(len(msgs)))
@@ -350,10 +362,10 @@ func (c *Consumer) collect(ctx context.Context, f *fetcher, out *[]kafka.Message
 // success. It reports false if the partition was revoked, or the consumer
 // stopped, before that. Each attempt runs under its own deadline, not
 // runCtx, so that a batch in hand is finished during shutdown.
-func (c *Consumer) durable(genCtx, runCtx context.Context, log *zap.Logger, recs []featurestore.Record, dead []kafka.Message) bool {
+func (c *Consumer) durable(genCtx, runCtx context.Context, log *zap.Logger, recs []events.Record, dead []kafka.Message) bool {
 	foldDone, dlqDone := len(recs) == 0, len(dead) == 0
 	for attempt := 0; ; attempt++ {
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		wctx, cancel := context.WithTimeout(context.Background(), c.cfg.AttemptTimeout)
 		if !foldDone {
 			t0 := time.Now()
 			res, err := c.fold.Fold(wctx, recs)

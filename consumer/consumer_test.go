@@ -38,14 +38,19 @@ type running struct {
 
 func start(t *testing.T, cfg consumer.Config, store *featurestore.Store, hooks consumer.Hooks) *running {
 	t.Helper()
-	c, err := consumer.New(cfg, store, zaptest.NewLogger(t), nil, hooks)
+	c, err := consumer.New(cfg, folderOf(store), zaptest.NewLogger(t), nil, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{c: c, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- c.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
+	t.Cleanup(func() {
+		// A test that expects Run to fail stops it itself; a later stop returns nil.
+		if err := r.stop(t); err != nil {
+			t.Errorf("consumer.Run: %v", err)
+		}
+	})
 	return r
 }
 

@@ -53,7 +53,7 @@ func (f *fetcher) connect(ctx context.Context) error {
 	}
 	first, last, err := conn.ReadOffsets()
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // the error returned says what failed; this conn is dropped
 		return fmt.Errorf("reading offsets of %s/%d: %w", f.topic, f.partition, err)
 	}
 	switch {
@@ -66,7 +66,7 @@ func (f *fetcher) connect(ctx context.Context) error {
 		f.next = first
 	}
 	if _, err := conn.Seek(f.next, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-		conn.Close()
+		_ = conn.Close() // the error returned says what failed; this conn is dropped
 		return err
 	}
 	f.conn = conn

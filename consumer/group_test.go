@@ -171,9 +171,9 @@ type flakyFolder struct {
 	fails atomic.Int32
 }
 
-func (f *flakyFolder) Fold(ctx context.Context, recs []featurestore.Record) (featurestore.FoldResult, error) {
+func (f *flakyFolder) Fold(ctx context.Context, recs []events.Record) (consumer.Folded, error) {
 	if f.fails.Add(-1) >= 0 {
-		return featurestore.FoldResult{}, errors.New("injected: connection refused")
+		return consumer.Folded{}, errors.New("injected: connection refused")
 	}
 	return f.Folder.Fold(ctx, recs)
 }
@@ -184,7 +184,7 @@ func TestFailedFoldIsRetriedNotSkipped(t *testing.T) {
 	addr := testkit.Kafka(t, 1)
 	rdb, prefix := testkit.Redis(t)
 	store, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
-	flaky := &flakyFolder{Folder: store}
+	flaky := &flakyFolder{Folder: folderOf(store)}
 	flaky.fails.Store(3)
 	msgs, want := workload("f", 500, 10)
 	testkit.Produce(t, addr, "events.clickstream", msgs...)

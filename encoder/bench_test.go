@@ -132,7 +132,9 @@ func bareSession(b *testing.B, enc *Encoder, texts []string) func() {
 	}
 	b.Cleanup(func() {
 		for _, v := range in {
-			v.Destroy()
+			if err := v.Destroy(); err != nil {
+				b.Error(err)
+			}
 		}
 	})
 	return func() {
@@ -140,7 +142,9 @@ func bareSession(b *testing.B, enc *Encoder, texts []string) func() {
 		if err := enc.run.sess.Run(in, out); err != nil {
 			b.Fatal(err)
 		}
-		out[0].Destroy()
+		if err := out[0].Destroy(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -241,7 +245,7 @@ func BenchmarkPathOverhead(b *testing.B) {
 						return nil, err
 					}
 					for _, v := range in {
-						v.Destroy()
+						_ = v.Destroy() // as runner.run does
 					}
 					return enc.run.pool(fake, shape, seqs, 0)
 				}

@@ -46,7 +46,7 @@ func TestRunEncodeCLIInteractive(t *testing.T) {
 	pr, pw := io.Pipe()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- RunEncodeCLI(context.Background(), enc, pr, outW); outW.Close() }()
+	go func() { done <- RunEncodeCLI(context.Background(), enc, pr, outW); _ = outW.Close() }() // io.PipeWriter.Close returns nil
 	sc := bufio.NewScanner(outR)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for _, text := range []string{"first", "second"} {
@@ -64,7 +64,7 @@ func TestRunEncodeCLIInteractive(t *testing.T) {
 			t.Fatalf("no answer for %q while input stays open", text)
 		}
 	}
-	pw.Close()
+	_ = pw.Close() // io.PipeWriter.Close returns nil
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestRunEncodeCLIInteractive(t *testing.T) {
 func TestRunEncodeCLICancel(t *testing.T) {
 	enc := newTestEncoder(t, Config{ModelDir: useLiteDir(t)})
 	pr, pw := io.Pipe()
-	defer pw.Close()
+	defer func() { _ = pw.Close() }() // io.PipeWriter.Close returns nil
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- RunEncodeCLI(ctx, enc, pr, io.Discard) }()

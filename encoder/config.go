@@ -159,12 +159,13 @@ func LoadSpec(dir string) (Spec, error) {
 	var s Spec
 	b, err := os.ReadFile(filepath.Join(dir, "spec.json"))
 	if err != nil {
-		return s, fmt.Errorf("%w: encoder.model_dir: %v (run tools/encoder/setup.sh for the default model)", ErrConfig, err)
+		return s, fmt.Errorf("%w: encoder.model_dir: %w (run tools/encoder/setup.sh for the default model)", ErrConfig, err)
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("%w: %s: %v", ErrConfig, filepath.Join(dir, "spec.json"), err)
+		return s, fmt.Errorf("%w: %s: %w", ErrConfig, filepath.Join(dir, "spec.json"), err)
 	}
-	return s, s.validate()
+	err = s.validate() // before the return reads s: validate has a pointer receiver
+	return s, err
 }
 
 func (s *Spec) validate() error {

@@ -81,8 +81,8 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Encoder, erro
 		var buf packBuf
 		out, err := run.run([]Tokens{{}, {IDs: []int64{int64(spec.Tokenizer.ReservedIDs)}}}, &buf)
 		if err != nil {
-			run.close()
-			return nil, fmt.Errorf("%w: first run: %v", ErrModel, err)
+			_ = run.close() // the run error is the one to report
+			return nil, fmt.Errorf("%w: first run: %w", ErrModel, err)
 		}
 		e.empty = out[0]
 	}
@@ -125,6 +125,13 @@ func (e *Encoder) Tokenizer() Tokenizer { return e.tok }
 
 // MaxTokens is the model's token limit.
 func (e *Encoder) MaxTokens() int { return e.spec.MaxTokens }
+
+// ProfileText is the one text a profile contributes to its embedding, from
+// its texts newest first, cut to the model's token limit (see the function
+// ProfileText).
+func (e *Encoder) ProfileText(texts []string) string {
+	return ProfileText(texts, e.MaxTokens(), e.Tokenizer())
+}
 
 // Encode embeds texts, one vector of Dim() floats per text, in order. Texts
 // the tokenizer rejects fail alone: their entry is nil and the error is a

@@ -45,7 +45,11 @@ func TestEncodeBasics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	defer func() {
+		if err := enc.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	if enc.Dim() != 512 || !strings.HasPrefix(enc.ModelVersion(), "use-lite-en@0.2.0+onnx.") {
 		t.Errorf("Dim %d ModelVersion %q", enc.Dim(), enc.ModelVersion())
 	}
@@ -164,7 +168,11 @@ func TestEncodePerTextErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	defer func() {
+		if err := enc.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	enc.tok = failingTokenizer{enc.tok}
 	vecs, err := enc.Encode(context.Background(), []string{"good one", "bad one", "fine"})
 	var be *BatchError

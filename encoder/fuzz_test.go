@@ -124,7 +124,9 @@ func TestUnigramMemoryBounded(t *testing.T) {
 		return fmt.Sprintf("customer %d bought item %x and wrote review number %d about it", i, i*7919, i)
 	}
 	for i := 0; i < 5000; i++ {
-		tok.Tokenize(distinct(i))
+		if _, err := tok.Tokenize(distinct(i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := heap()
 	if raceEnabled {

@@ -79,7 +79,7 @@ func loadFixture(tb testing.TB, name string) parityDoc {
 	if err != nil {
 		tb.Fatalf("parity fixtures: %v (tools/encoder/parity/run.sh writes them)", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	zr, err := gzip.NewReader(f)
 	if err != nil {
 		tb.Fatalf("parity fixtures %s: %v", name, err)

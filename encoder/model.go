@@ -80,7 +80,7 @@ func (r *runner) run(seqs []Tokens, buf *packBuf) ([][]float32, error) {
 	}
 	defer func() {
 		for _, v := range in {
-			v.Destroy()
+			_ = v.Destroy() // frees C memory; its error is not actionable
 		}
 	}()
 	if err != nil {
@@ -88,9 +88,9 @@ func (r *runner) run(seqs []Tokens, buf *packBuf) ([][]float32, error) {
 	}
 	out := []ort.Value{nil}
 	if err := r.sess.Run(in, out); err != nil {
-		return nil, fmt.Errorf("%w: run: %v", ErrModel, err)
+		return nil, fmt.Errorf("%w: run: %w", ErrModel, err)
 	}
-	defer out[0].Destroy()
+	defer func() { _ = out[0].Destroy() }()
 	t, ok := out[0].(*ort.Tensor[float32])
 	if !ok {
 		return nil, fmt.Errorf("%w: output %s is %T, want a float32 tensor", ErrModel, r.spec.Output, out[0])
@@ -116,12 +116,12 @@ func (r *runner) packSparse(seqs []Tokens, buf *packBuf) ([]ort.Value, error) {
 	}
 	idx, err := ort.NewTensor(ort.NewShape(int64(n), 2), buf.a)
 	if err != nil {
-		return nil, fmt.Errorf("%w: indices tensor: %v", ErrModel, err)
+		return nil, fmt.Errorf("%w: indices tensor: %w", ErrModel, err)
 	}
 	val, err := ort.NewTensor(ort.NewShape(int64(n)), buf.b)
 	if err != nil {
-		idx.Destroy()
-		return nil, fmt.Errorf("%w: values tensor: %v", ErrModel, err)
+		_ = idx.Destroy()
+		return nil, fmt.Errorf("%w: values tensor: %w", ErrModel, err)
 	}
 	return []ort.Value{idx, val}, nil
 }
@@ -155,9 +155,9 @@ func (r *runner) packBert(seqs []Tokens, buf *packBuf) ([]ort.Value, int, error)
 		t, err := ort.NewTensor(shape, data)
 		if err != nil {
 			for _, v := range vals {
-				v.Destroy()
+				_ = v.Destroy()
 			}
-			return nil, 0, fmt.Errorf("%w: input tensor: %v", ErrModel, err)
+			return nil, 0, fmt.Errorf("%w: input tensor: %w", ErrModel, err)
 		}
 		vals = append(vals, t)
 	}

@@ -37,13 +37,13 @@ func initRuntime(libPath string) error {
 	}
 	ortPath = abs
 	if _, err := os.Stat(abs); err != nil {
-		ortErr = fmt.Errorf("%w: encoder.library_path: %v (run tools/encoder/setup.sh, or set %s)", ErrLibrary, err, EnvLibraryPath)
+		ortErr = fmt.Errorf("%w: encoder.library_path: %w (run tools/encoder/setup.sh, or set %s)", ErrLibrary, err, EnvLibraryPath)
 		ortPath = ""
 		return ortErr
 	}
 	ort.SetSharedLibraryPath(abs)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-		ortErr = fmt.Errorf("%w: loading %s: %v (is it ONNX Runtime 1.24 or newer for this platform?)", ErrLibrary, abs, err)
+		ortErr = fmt.Errorf("%w: loading %s: %w (is it ONNX Runtime 1.24 or newer for this platform?)", ErrLibrary, abs, err)
 		return ortErr
 	}
 	return nil
@@ -56,24 +56,24 @@ func runtimeVersion() string { return ort.GetVersion() }
 func newSession(cfg Config, modelPath string, inputs []string, output string) (*ort.DynamicAdvancedSession, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
-		return nil, fmt.Errorf("%w: session options: %v", ErrModel, err)
+		return nil, fmt.Errorf("%w: session options: %w", ErrModel, err)
 	}
-	defer opts.Destroy()
+	defer func() { _ = opts.Destroy() }()
 	if err := opts.SetIntraOpNumThreads(cfg.IntraOpThreads); err != nil {
-		return nil, fmt.Errorf("%w: encoder.intra_op_threads: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: encoder.intra_op_threads: %w", ErrConfig, err)
 	}
 	if err := opts.SetInterOpNumThreads(1); err != nil {
-		return nil, fmt.Errorf("%w: inter-op threads: %v", ErrModel, err)
+		return nil, fmt.Errorf("%w: inter-op threads: %w", ErrModel, err)
 	}
 	if os.Getenv("SEGSTREAM_ORT_SPIN") != "1" {
 		// Intra-op threads that spin after a run take the cores the Go side
 		// needs to tokenize and hand over the next batch.
 		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
-			return nil, fmt.Errorf("%w: session config: %v", ErrModel, err)
+			return nil, fmt.Errorf("%w: session config: %w", ErrModel, err)
 		}
 	}
 	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
-		return nil, fmt.Errorf("%w: graph optimisation: %v", ErrModel, err)
+		return nil, fmt.Errorf("%w: graph optimisation: %w", ErrModel, err)
 	}
 	if cfg.Provider == "cuda" {
 		if err := appendCUDA(opts, cfg.DeviceID, cfg.LibraryPath); err != nil {
@@ -83,9 +83,9 @@ func newSession(cfg Config, modelPath string, inputs []string, output string) (*
 	s, err := ort.NewDynamicAdvancedSession(modelPath, inputs, []string{output}, opts)
 	if err != nil {
 		if cfg.Provider == "cuda" {
-			return nil, fmt.Errorf("%w: cuda device %d: %v (%s)", ErrProvider, cfg.DeviceID, err, cudaHint)
+			return nil, fmt.Errorf("%w: cuda device %d: %w (%s)", ErrProvider, cfg.DeviceID, err, cudaHint)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrModel, modelPath, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrModel, modelPath, err)
 	}
 	return s, nil
 }
@@ -105,7 +105,7 @@ func appendCUDA(opts *ort.SessionOptions, device int, libPath string) error {
 		if err != nil {
 			return err
 		}
-		defer cuda.Destroy()
+		defer func() { _ = cuda.Destroy() }()
 		if err := cuda.Update(map[string]string{"device_id": strconv.Itoa(device)}); err != nil {
 			return err
 		}
@@ -117,13 +117,13 @@ func appendCUDA(opts *ort.SessionOptions, device int, libPath string) error {
 	}
 	plugin := filepath.Join(filepath.Dir(libPath), "libonnxruntime_providers_cuda.so")
 	if _, statErr := os.Stat(plugin); statErr != nil {
-		return fmt.Errorf("%w: cuda device %d: %v (%s)", ErrProvider, device, err, cudaHint)
+		return fmt.Errorf("%w: cuda device %d: %w (%s)", ErrProvider, device, err, cudaHint)
 	}
 	if perr := registerCUDAPlugin(plugin); perr != nil {
-		return fmt.Errorf("%w: cuda device %d: %v; as a plugin: %v (%s)", ErrProvider, device, err, perr, cudaHint)
+		return fmt.Errorf("%w: cuda device %d: %w; as a plugin: %w (%s)", ErrProvider, device, err, perr, cudaHint)
 	}
 	if perr := opts.AppendExecutionProvider("CUDA", map[string]string{"device_id": strconv.Itoa(device)}); perr != nil {
-		return fmt.Errorf("%w: cuda device %d: %v; as a plugin: %v (%s)", ErrProvider, device, err, perr, cudaHint)
+		return fmt.Errorf("%w: cuda device %d: %w; as a plugin: %w (%s)", ErrProvider, device, err, perr, cudaHint)
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ type UnigramTokenizer struct {
 func NewUnigramTokenizer(path string, maxTokens, unkID int) (*UnigramTokenizer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrModel, err)
+		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	var doc struct {
 		Model struct {
@@ -104,7 +104,7 @@ func NewUnigramTokenizer(path string, maxTokens, unkID int) (*UnigramTokenizer, 
 		} `json:"model"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrModel, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
 	}
 	if doc.Model.Type != "Unigram" {
 		return nil, fmt.Errorf("%w: %s: model type %q, want Unigram", ErrModel, path, doc.Model.Type)
@@ -117,10 +117,10 @@ func NewUnigramTokenizer(path string, maxTokens, unkID int) (*UnigramTokenizer, 
 		var piece string
 		var score *float64
 		if err := json.Unmarshal(e[0], &piece); err != nil {
-			return nil, fmt.Errorf("%w: %s: vocab[%d]: %v", ErrModel, path, i, err)
+			return nil, fmt.Errorf("%w: %s: vocab[%d]: %w", ErrModel, path, i, err)
 		}
 		if err := json.Unmarshal(e[1], &score); err != nil {
-			return nil, fmt.Errorf("%w: %s: vocab[%d]: %v", ErrModel, path, i, err)
+			return nil, fmt.Errorf("%w: %s: vocab[%d]: %w", ErrModel, path, i, err)
 		}
 		vocab[i].Token = piece
 		if score != nil { // the original counts a null score as 0
@@ -144,7 +144,7 @@ func NewUnigramTokenizer(path string, maxTokens, unkID int) (*UnigramTokenizer, 
 func (t *UnigramTokenizer) reset() error {
 	m, err := unigram.NewUnigramBuilder().Vocab(t.vocab).UnkID(t.unkID).FuseUnk(true).Build()
 	if err != nil {
-		return fmt.Errorf("%w: unigram: %v", ErrModel, err)
+		return fmt.Errorf("%w: unigram: %w", ErrModel, err)
 	}
 	t.model.Store(m)
 	return nil
@@ -208,7 +208,7 @@ func (t *UnigramTokenizer) Tokenize(text string) (out Tokens, err error) {
 			} else {
 				toks, err := m.Tokenize(ws)
 				if err != nil {
-					return Tokens{}, fmt.Errorf("%w: %v", ErrTokenize, err)
+					return Tokens{}, fmt.Errorf("%w: %w", ErrTokenize, err)
 				}
 				for _, tk := range toks {
 					ids = append(ids, int64(tk.Id))
@@ -275,7 +275,7 @@ type WordPieceTokenizer struct {
 func NewWordPieceTokenizer(path string, maxTokens int) (*WordPieceTokenizer, error) {
 	tk, err := pretrained.FromFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrModel, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
 	}
 	strip, err := bertStripsAccents(path)
 	if err != nil {
@@ -295,7 +295,7 @@ func NewWordPieceTokenizer(path string, maxTokens int) (*WordPieceTokenizer, err
 func bertStripsAccents(path string) (bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrModel, err)
+		return false, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	var doc struct {
 		Normalizer *struct {
@@ -305,7 +305,7 @@ func bertStripsAccents(path string) (bool, error) {
 		} `json:"normalizer"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return false, fmt.Errorf("%w: %s: %v", ErrModel, path, err)
+		return false, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
 	}
 	n := doc.Normalizer
 	if n == nil || n.Type != "BertNormalizer" {
@@ -368,7 +368,7 @@ func (t *WordPieceTokenizer) TokenStrings(text string) (out []string, err error)
 	}()
 	enc, err := t.tk.EncodeSingle(t.prepare(text), true)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTokenize, err)
+		return nil, fmt.Errorf("%w: %w", ErrTokenize, err)
 	}
 	return enc.GetTokens(), nil
 }
@@ -382,7 +382,7 @@ func (t *WordPieceTokenizer) Tokenize(text string) (out Tokens, err error) {
 	}()
 	enc, err := t.tk.EncodeSingle(t.prepare(text), true)
 	if err != nil {
-		return Tokens{}, fmt.Errorf("%w: %v", ErrTokenize, err)
+		return Tokens{}, fmt.Errorf("%w: %w", ErrTokenize, err)
 	}
 	ids, types := enc.GetIds(), enc.GetTypeIds()
 	out.IDs = make([]int64, len(ids))

@@ -87,7 +87,7 @@ func (l *exactLattice) needsExact(word string, first bool) bool {
 	}
 	n := len(runes)
 	for i := 0; i+3 <= n; i++ { // a cube of one character
-		if runes[i] == runes[i+1] && runes[i] == runes[i+2] {
+		if runes[i] == runes[i+1] && runes[i+1] == runes[i+2] {
 			return true
 		}
 	}

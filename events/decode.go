@@ -264,7 +264,7 @@ func decodeClick(f fields, ev *Event, lim Limits) *DecodeError {
 		return reject(ReasonMissingField, "price", "required for %s events", ev.Type)
 	}
 	if ok {
-		if de = checkPrice(price, "price", lim); de != nil {
+		if de := checkPrice(price, "price", lim); de != nil {
 			return de
 		}
 		ev.Price = price
@@ -336,7 +336,7 @@ func decodePurchase(f fields, ev *Event, lim Limits) *DecodeError {
 		if !ok {
 			return reject(ReasonMissingField, p+".unit_price", "required")
 		}
-		if de = checkPrice(up, p+".unit_price", lim); de != nil {
+		if de := checkPrice(up, p+".unit_price", lim); de != nil {
 			return de
 		}
 		out.UnitPrice = up

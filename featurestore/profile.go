@@ -163,6 +163,9 @@ type Mark struct {
 	Offset int64
 }
 
+// MarkOf is the mark of a record: where it was read from.
+func MarkOf(r events.Record) Mark { return Mark{Source: r.Source, Offset: r.Offset} }
+
 // Outcome says what Apply did with an event.
 type Outcome uint8
 

@@ -83,15 +83,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Record is one decoded event with where it was read from.
-type Record struct {
-	Event *events.Event
-	Mark  Mark
-	// Received is the Kafka message timestamp (zero: the fold time); the
-	// change feed keeps the oldest per user.
-	Received time.Time
-}
-
 // FoldResult reports what one Fold call did.
 type FoldResult struct {
 	Applied       int // events folded into profiles
@@ -185,7 +176,7 @@ func (s *Store) Erase(ctx context.Context, userID string, now time.Time) error {
 
 type userBatch struct {
 	id       string
-	recs     []Record
+	recs     []events.Record
 	base     []byte // record the fold started from (nil: none)
 	baseRev  uint64
 	hasBase  bool
@@ -205,7 +196,7 @@ type userBatch struct {
 // names every changed user. It costs one Redis round trip when the profiles
 // are cached, two when they must be read, plus one per conflict retry; on
 // Redis Cluster the feed entries take one more after the profiles.
-func (s *Store) Fold(ctx context.Context, recs []Record) (FoldResult, error) {
+func (s *Store) Fold(ctx context.Context, recs []events.Record) (FoldResult, error) {
 	start := time.Now()
 	var total FoldResult
 	if len(recs) == 0 {
@@ -332,7 +323,7 @@ func (s *Store) apply(u *userBatch) error {
 	oldHash := p.TextHash
 	u.res = FoldResult{}
 	for _, r := range u.recs {
-		switch p.Apply(r.Event, r.Mark, s.cfg.Limits) {
+		switch p.Apply(r.Event, MarkOf(r), s.cfg.Limits) {
 		case Applied:
 			u.res.Applied++
 		case SkippedOffset:
@@ -428,7 +419,7 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 }
 
 // oldestReceived is the oldest Kafka timestamp of recs (unix ms), or now.
-func oldestReceived(recs []Record, nowMs int64) int64 {
+func oldestReceived(recs []events.Record, nowMs int64) int64 {
 	score := nowMs
 	for _, r := range recs {
 		if !r.Received.IsZero() {

@@ -15,10 +15,10 @@ import (
 	"github.com/segstream/segstream/internal/testkit"
 )
 
-func records(n, users int, source string, seed uint64) []featurestore.Record {
+func records(n, users int, source string, seed uint64) []events.Record {
 	r := rand.New(rand.NewPCG(seed, 7))
 	base := time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]featurestore.Record, n)
+	out := make([]events.Record, n)
 	for i := range out {
 		ev := &events.Event{EventID: fmt.Sprintf("%s-%d", source, i), UserID: fmt.Sprint("u", r.IntN(users)), TS: base.Add(time.Duration(r.IntN(5000)) * time.Hour)}
 		if r.IntN(3) == 0 {
@@ -27,13 +27,13 @@ func records(n, users int, source string, seed uint64) []featurestore.Record {
 		} else {
 			ev.Type, ev.ProductID, ev.Category, ev.Price = events.TypeView, "p", fmt.Sprint("c", r.IntN(5)), 2
 		}
-		out[i] = featurestore.Record{Event: ev, Mark: featurestore.Mark{Source: source, Offset: int64(i)}}
+		out[i] = events.Record{Event: ev, Source: source, Offset: int64(i)}
 	}
 	return out
 }
 
 // truth folds records in memory, once each, in order.
-func truth(recs ...[]featurestore.Record) map[string]*featurestore.Profile {
+func truth(recs ...[]events.Record) map[string]*featurestore.Profile {
 	out := map[string]*featurestore.Profile{}
 	for _, rs := range recs {
 		for _, r := range rs {
@@ -42,7 +42,7 @@ func truth(recs ...[]featurestore.Record) map[string]*featurestore.Profile {
 				p = &featurestore.Profile{}
 				out[r.Event.UserID] = p
 			}
-			p.Apply(r.Event, r.Mark, featurestore.DefaultLimits)
+			p.Apply(r.Event, featurestore.MarkOf(r), featurestore.DefaultLimits)
 		}
 	}
 	return out
@@ -99,8 +99,8 @@ func TestFoldIdempotentUnderRedelivery(t *testing.T) {
 			}
 			// a producer retry: same event_id at a new offset
 			dup := recs[2999]
-			dup.Mark.Offset = 5000
-			res, _ = fresh.Fold(ctx, []featurestore.Record{dup})
+			dup.Offset = 5000
+			res, _ = fresh.Fold(ctx, []events.Record{dup})
 			if res.SkippedDupID != 1 {
 				t.Fatalf("duplicate event_id not dropped: %+v", res)
 			}
@@ -127,7 +127,7 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	var mu sync.Mutex
 	for _, job := range []struct {
 		s    *featurestore.Store
-		recs []featurestore.Record
+		recs []events.Record
 	}{{a, ra}, {b, rb}} {
 		wg.Add(1)
 		go func() {
@@ -152,7 +152,7 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want uint64
-		for _, r := range append(append([]featurestore.Record(nil), ra...), rb...) {
+		for _, r := range append(append([]events.Record(nil), ra...), rb...) {
 			if r.Event.UserID == id {
 				want++
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
 	"github.com/segstream/segstream/keyspace"
@@ -91,7 +92,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := records(2000, 300, "events.purchases/1", 4)
-	byMaster := map[string][]featurestore.Record{}
+	byMaster := map[string][]events.Record{}
 	masters := map[string]*redis.Client{}
 	for _, r := range recs {
 		m, err := cc.MasterForKey(ctx, s.Keys().Profile(r.Event.UserID))
@@ -112,7 +113,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 	if len(byMaster) != 3 || other == "" {
 		t.Fatalf("users spread over %d masters", len(byMaster))
 	}
-	var rest []featurestore.Record // users of the masters other than 'other'
+	var rest []events.Record // users of the masters other than 'other'
 	for a, rs := range byMaster {
 		if a != other {
 			rest = append(rest, rs...)

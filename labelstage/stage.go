@@ -3,7 +3,6 @@ package labelstage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
@@ -35,19 +35,12 @@ type Publisher interface {
 	Publish(ctx context.Context, pubs []label.Publication) error
 }
 
-// TextEncoder: TODO(classifier.TextEncoder).
-type TextEncoder interface {
-	ProfileText(texts []string) string
-	Encode(ctx context.Context, texts []string) ([][]float32, error)
-	ModelVersion() string
-}
-
 // Stage is the label stage. See the package doc.
 type Stage struct {
 	rdb   redis.UniversalClient
 	sp    *keyspace.Space
 	store *featurestore.Store
-	enc   TextEncoder // nil: no embeddings
+	enc   classifier.TextEncoder // nil: no embeddings
 	seg   Segmenter
 	pub   Publisher
 	locks *keyspace.Locker
@@ -61,7 +54,7 @@ type Stage struct {
 // New builds the label stage on the store's key space. enc may be nil (no
 // text embeddings); seg and pub may be nil for a stage used only for
 // operator calls (Label, Erase, Pending). log and reg may be nil.
-func New(store *featurestore.Store, enc TextEncoder, seg Segmenter, pub Publisher,
+func New(store *featurestore.Store, enc classifier.TextEncoder, seg Segmenter, pub Publisher,
 	cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Stage, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -150,5 +143,3 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	}
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf("labelstage: "+format, args...) }

@@ -45,10 +45,9 @@ type SendStats struct {
 // Send publishes items in order: as fast as possible, or paced by event
 // time at cfg.Speed. Each topic has its own writer, with its own transport;
 // keys hash to partitions so a user's events stay in one partition.
-func Send(ctx context.Context, items []Item, cfg SendConfig, log *zap.Logger) (SendStats, error) {
-	if log == nil {
-		log = zap.NewNop()
-	}
+// The logger argument is not used: Send reports through its result, its
+// error and cfg.Progress.
+func Send(ctx context.Context, items []Item, cfg SendConfig, _ *zap.Logger) (SendStats, error) {
 	if cfg.Chunk <= 0 {
 		cfg.Chunk = 1000
 	}
@@ -93,7 +92,7 @@ func Send(ctx context.Context, items []Item, cfg SendConfig, log *zap.Logger) (S
 				mu.Lock()
 				drawBar(cfg.Progress, cfg.Label, sent, len(items), time.Since(start))
 				mu.Unlock()
-				fmt.Fprintln(cfg.Progress)
+				_, _ = fmt.Fprintln(cfg.Progress) // a progress bar: a failed write is not worth failing the send
 				return
 			case <-t.C:
 				mu.Lock()
@@ -211,7 +210,8 @@ func drawBar(w io.Writer, label string, done, total int, el time.Duration) {
 	if rate > 0 && done < total {
 		eta = (time.Duration(float64(total-done)/rate) * time.Second / time.Second).Round(time.Second).String()
 	}
-	fmt.Fprintf(w, "\r%s [%s%s] %3.0f%% %s/%s events %s ev/s ETA %s   ", label, strings.Repeat("=", n), strings.Repeat(" ", width-n),
+	// A failed write of a progress line is not worth failing the send for.
+	_, _ = fmt.Fprintf(w, "\r%s [%s%s] %3.0f%% %s/%s events %s ev/s ETA %s   ", label, strings.Repeat("=", n), strings.Repeat(" ", width-n),
 		frac*100, thousands(done), thousands(total), thousands(int(rate)), eta)
 }
 

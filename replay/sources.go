@@ -129,12 +129,12 @@ func open(path string, read *int64) (io.Reader, func(), error) {
 	if strings.HasSuffix(path, ".gz") {
 		gz, err := gzip.NewReader(r)
 		if err != nil {
-			f.Close()
+			_ = f.Close() // read-only: nothing to lose
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		r = gz
 	}
-	return r, func() { f.Close() }, nil
+	return r, func() { _ = f.Close() }, nil // read-only: nothing to lose
 }
 
 var london = mustLoc("Europe/London")

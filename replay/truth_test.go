@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -69,9 +70,15 @@ func TestProfilesMatchOnlineRetailCSV(t *testing.T) {
 	london, _ := time.LoadLocation("Europe/London")
 
 	// 1. Ground truth straight from the CSV.
-	f, _ := os.Open(path)
-	defer f.Close()
-	gz, _ := gzip.NewReader(f)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cr := csv.NewReader(gz)
 	if _, err := cr.Read(); err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func TestProfilesMatchOnlineRetailCSV(t *testing.T) {
 	truth := map[string]*custTruth{}
 	for {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -146,7 +153,10 @@ func TestProfilesMatchOnlineRetailCSV(t *testing.T) {
 		t.Errorf("rows without customer id: %d, want 135080", st.Skipped["no_customer_id"])
 	}
 	c, err := consumer.New(consumer.Config{Brokers: []string{addr}, GroupID: "truth", HeartbeatInterval: 100 * time.Millisecond,
-		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, JoinGroupBackoff: 50 * time.Millisecond}, store, nil, nil, consumer.Hooks{})
+		SessionTimeout: 2 * time.Second, RebalanceTimeout: 2 * time.Second, JoinGroupBackoff: 50 * time.Millisecond}, consumer.FoldFunc(func(ctx context.Context, recs []events.Record) (consumer.Folded, error) {
+		_, err := store.Fold(ctx, recs)
+		return consumer.Folded{}, err
+	}), nil, nil, consumer.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/keyspace"
 )
 
 // The whole service on a Redis Cluster of three masters with a replica

@@ -71,6 +71,11 @@ featurestore:
 		{"env bad duration", "kafka: {brokers: [k:1]}\n", []string{"SEGSTREAM_KAFKA_MAX_BATCH_WAIT=soon"}, "kafka.max_batch_wait"},
 		{"negative replicas", "kafka: {brokers: [k:1]}\nfeaturestore: {wait_replicas: -1}\n", nil, "featurestore.wait_replicas"},
 		{"wait above redis timeout", "kafka: {brokers: [k:1]}\nfeaturestore: {wait_replicas: 1, wait_timeout: 5s}\n", nil, "featurestore.wait_timeout"},
+		{"attempt timeout", "kafka: {brokers: [k:1], attempt_timeout: 1ms}\n", nil, "kafka.attempt_timeout"},
+		{"lock ttl", "kafka: {brokers: [k:1]}\nlabels: {lock_ttl: 1ms}\n", nil, "labels.lock_ttl"},
+		{"publish timeout", "kafka: {brokers: [k:1]}\nlabels: {publish_timeout: 1ms}\n", nil, "labels.publish_timeout"},
+		{"producer attempts", "kafka: {brokers: [k:1]}\nproducer: {max_attempts: 0, batch_size: -1}\n", nil, "producer.batch_size"},
+		{"producer write timeout", "kafka: {brokers: [k:1]}\nproducer: {write_timeout: 1ms}\n", nil, "producer.write_timeout"},
 		{"text entry above ring", "kafka: {brokers: [k:1]}\nfeaturestore: {limits: {text_entry_bytes: 4096}}\n", nil, "featurestore.limits.text_entry_bytes"},
 	}
 	for _, tc := range bad {
@@ -83,6 +88,41 @@ featurestore:
 				t.Fatalf("error %q does not name %s", err, tc.field)
 			}
 		})
+	}
+}
+
+// The timeouts and writer settings that were hard-coded (30s publish
+// deadline and lock TTL, the writer's batch size and timeout) are options
+// with documented defaults, settable from YAML and the environment.
+func TestTimeoutsAndWriterSettingsAreConfigurable(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(`
+kafka: {brokers: [k:1], attempt_timeout: 7s}
+labels: {publish_timeout: 12s, lock_ttl: 45s, retry_backoff: 250ms, schedule_interval: 20ms}
+producer: {batch_size: 200, batch_timeout: 5ms, write_timeout: 4s}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p, []string{"SEGSTREAM_PRODUCER_MAX_ATTEMPTS=5", "SEGSTREAM_LABELS_LOCK_TTL=40s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.AttemptTimeout != 7*time.Second {
+		t.Errorf("kafka.attempt_timeout: %s", c.Kafka.AttemptTimeout)
+	}
+	l, pr := c.Labels.Config, c.Producer
+	if l.PublishTimeout != 12*time.Second || l.LockTTL != 40*time.Second || l.RetryBackoff != 250*time.Millisecond || l.ScheduleInterval != 20*time.Millisecond {
+		t.Errorf("labels: %+v", l)
+	}
+	if pr.BatchSize != 200 || pr.BatchTimeout != 5*time.Millisecond || pr.WriteTimeout != 4*time.Second || pr.MaxAttempts != 5 {
+		t.Errorf("producer: %+v", pr)
+	}
+	var d Config
+	d.Kafka.Brokers = []string{"k:1"}
+	d.SetDefaults()
+	if d.Kafka.AttemptTimeout != 30*time.Second || d.Labels.PublishTimeout != 30*time.Second || d.Labels.LockTTL != 30*time.Second || d.Producer.BatchSize != 1000 ||
+		d.Producer.BatchTimeout != 2*time.Millisecond || d.Producer.WriteTimeout != 10*time.Second || d.Producer.MaxAttempts != 3 {
+		t.Errorf("defaults changed: %+v %+v", d.Labels.Config, d.Producer)
 	}
 }
 

@@ -18,9 +18,9 @@ import (
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/internal/testkit"
-	"github.com/segstream/segstream/service"
-	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/label"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 type svc struct {

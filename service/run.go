@@ -23,6 +23,7 @@ import (
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/encoder"
+	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
@@ -136,7 +137,7 @@ func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	cons, err := consumer.New(cfg.Kafka.Config, store, log, reg, hooks)
+	cons, err := consumer.New(cfg.Kafka.Config, Folder(store), log, reg, hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +186,14 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	}
 	s.Consumer.SetGate(s.Labels.WaitBacklog)
 	return nil
+}
+
+// Folder is the consumer's view of the store: it folds each batch.
+func Folder(store *featurestore.Store) consumer.Folder {
+	return consumer.FoldFunc(func(ctx context.Context, recs []events.Record) (consumer.Folded, error) {
+		r, err := store.Fold(ctx, recs)
+		return consumer.Folded{SkippedOffset: r.SkippedOffset, SkippedDupID: r.SkippedDupID}, err
+	})
 }
 
 // Close releases what New built (Run does it on return).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap/zaptest"
 
@@ -38,6 +39,9 @@ func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// an older version's text feed, which grew without bound and nothing read
+	legacy := svc.Store.Keys().LegacyTextFeed()
+	rdb.ZAdd(context.Background(), legacy, redis.Z{Score: 1, Member: "old-user"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -82,9 +86,12 @@ func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
-	n, err := rdb.ZCard(context.Background(), prefix+":{feed}:text").Result()
-	if err != nil || n != 10 {
-		t.Errorf("text change feed has %d users (%v), want 10", n, err)
+	if n, err := rdb.ZCard(context.Background(), svc.Store.Keys().Changes()).Result(); err != nil || n != 10 {
+		t.Errorf("change feed has %d users (%v), want 10", n, err)
+	}
+	// nothing writes a text feed any more, and the old one is gone
+	if n, err := rdb.Exists(context.Background(), legacy).Result(); err != nil || n != 0 {
+		t.Errorf("legacy text feed %s still exists (%v)", legacy, err)
 	}
 	cancel()
 	select {

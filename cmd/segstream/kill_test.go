@@ -16,8 +16,8 @@ import (
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/label"
 	"github.com/segstream/segstream/labelstage"
-	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/replay"
 	"github.com/segstream/segstream/service"
 )

@@ -13,7 +13,7 @@ import (
 
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/replay"
 	"github.com/segstream/segstream/service"
 )

@@ -22,7 +22,8 @@ import (
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/embedded"
 	"github.com/segstream/segstream/keyspace"
-	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/label"
+	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/replay"
 	"github.com/segstream/segstream/service"
 )
@@ -363,7 +364,7 @@ func (w *changeWatcher) sizesLine() string {
 }
 
 // pending is how many users wait anywhere in the label stage (-1 on error).
-func pending(ctx context.Context, l *service.Labels) int64 {
+func pending(ctx context.Context, l *labelstage.Stage) int64 {
 	n, err := l.Pending(ctx)
 	if err != nil {
 		return -1

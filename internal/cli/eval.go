@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/report"
+	"github.com/segstream/segstream/classifier/train"
 )
 
 func init() {
@@ -19,7 +20,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("eval", "[flags]", stderr)
 	var tf trainFlags
 	tf.add(fs)
-	report := fs.String("report", "docs/eval", "folder for REPORT.md and the PNG plots")
+	reportDir := fs.String("report", "docs/eval", "folder for REPORT.md and the PNG plots")
 	modelOut := fs.String("model-out", "", "also write the shipped model here (empty: do not)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -37,7 +38,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.closeFn()
-	res, err := classifier.Run(ctx, s.evs, s.cfg)
+	res, err := train.Run(ctx, s.evs, s.cfg)
 	if err != nil {
 		return err
 	}
@@ -53,11 +54,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) > 0 {
 		cmd += " " + strings.Join(args, " ")
 	}
-	dir := abs(*report)
-	if err := classifier.WriteReport(dir, res, classifier.ReportMeta{Command: cmd, Elapsed: time.Since(start), TextNote: s.note}); err != nil {
+	dir := abs(*reportDir)
+	if err := report.Write(dir, res, report.Meta{Command: cmd, Elapsed: time.Since(start), TextNote: s.note}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n\n", filepath.Join(*report, "REPORT.md"))
+	fmt.Fprintf(stdout, "wrote %s\n\n", filepath.Join(*reportDir, "REPORT.md"))
 	fmt.Fprintf(stdout, "%-26s %8s %8s %8s\n", "test "+*tf.test, "AUC", "churnF1", "valueF1")
 	for _, c := range res.Candidates {
 		auc, cf, vf := "-", "-", "-"

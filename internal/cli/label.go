@@ -22,7 +22,7 @@ func init() {
 }
 
 // labelsFor builds the label stage's store access for operator commands.
-func labelsFor(cf commonFlags, needKafka bool) (*service.Labels, func(), error) {
+func labelsFor(cf commonFlags, needKafka bool) (*labelstage.Stage, func(), error) {
 	cfg, err := cf.load(needKafka)
 	if err != nil {
 		return nil, nil, err

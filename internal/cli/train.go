@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/train"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/pipeline"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -71,8 +71,8 @@ func parseDay(name, s string) (time.Time, error) {
 	return t, nil
 }
 
-func (f *trainFlags) protocol() (classifier.Protocol, error) {
-	var p classifier.Protocol
+func (f *trainFlags) protocol() (train.Protocol, error) {
+	var p train.Protocol
 	from, err := parseDay("train-from", *f.trainFrom)
 	if err != nil {
 		return p, err
@@ -99,7 +99,7 @@ func (f *trainFlags) protocol() (classifier.Protocol, error) {
 // encoder to close.
 type session struct {
 	evs     []*events.Event
-	cfg     classifier.Config
+	cfg     train.Config
 	closeFn func()
 	note    string // why text is off
 }
@@ -111,7 +111,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	}
 	var files []string
 	for _, s := range splitList(*f.data) {
-		files = append(files, pipeline.RepoFile(s))
+		files = append(files, service.RepoFile(s))
 	}
 	t0 := time.Now()
 	items, _, err := replay.ReadRetail(files, replay.RetailOptions{})
@@ -128,7 +128,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	for _, fl := range splitList(*f.data) {
 		srcs = append(srcs, filepath.Base(fl))
 	}
-	s.cfg = classifier.Config{Protocol: p, Seed: *f.seed, Themes: *f.themes, Sources: srcs, Log: io.Discard, Refit: *f.refit}
+	s.cfg = train.Config{Protocol: p, Seed: *f.seed, Themes: *f.themes, Sources: srcs, Log: io.Discard, Refit: *f.refit}
 	switch *f.offsets {
 	case "tuned":
 		s.cfg.TuneValueOffsets = true
@@ -156,7 +156,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	default:
 		return nil, fmt.Errorf("--text: want on, off or auto, got %q", *f.text)
 	}
-	dir := pipeline.RepoFile(*f.encDir)
+	dir := service.RepoFile(*f.encDir)
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
 		if *f.text == "on" {
 			return nil, fmt.Errorf("--text=on: %s/model.onnx is missing: run tools/encoder/setup.sh first", *f.encDir)
@@ -174,7 +174,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 		fmt.Fprintln(stderr, "text: off ("+s.note+")")
 		return s, nil
 	}
-	ce, err := classifier.NewCachedEncoder(enc, pipeline.RepoFile(*f.cache))
+	ce, err := train.NewCachedEncoder(enc, service.RepoFile(*f.cache))
 	if err != nil {
 		enc.Close()
 		return nil, err
@@ -185,9 +185,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 		}
 		enc.Close()
 	}
-	tok := enc.Tokenizer()
-	s.cfg.Text = ce
-	s.cfg.ProfileText = func(t []string) string { return encoder.ProfileText(t, 0, tok) }
+	s.cfg.Text = ce // profile texts: enc.ProfileText, cut to the model's token limit
 	s.cfg.Catalogue = catalogue(evs, p.ValCutoff)
 	return s, nil
 }
@@ -249,7 +247,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer s.closeFn()
-	res, err := classifier.Run(ctx, s.evs, s.cfg)
+	res, err := train.Run(ctx, s.evs, s.cfg)
 	if err != nil {
 		return err
 	}
@@ -272,7 +270,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // repoRoot is the folder holding go.mod (the working directory when none).
 func repoRoot() string {
-	r := pipeline.RepoFile("go.mod")
+	r := service.RepoFile("go.mod")
 	if r == "go.mod" {
 		wd, _ := os.Getwd()
 		return wd

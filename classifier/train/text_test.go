@@ -1,4 +1,4 @@
-package classifier
+package train
 
 import (
 	"os"
@@ -6,15 +6,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/events"
 )
+
+// The encoder is the classifier's one text-encoder interface (checked here:
+// package train does not import the encoder, which needs ONNX Runtime).
+var _ classifier.TextEncoder = (*encoder.Encoder)(nil)
 
 // requireEncoder starts the default encoder, or skips when its model is not
 // set up; on CI (CI=true) a missing model fails the test instead.
 func requireEncoder(t *testing.T) *encoder.Encoder {
 	t.Helper()
-	const model = "../var/models/use-lite/model.onnx"
+	const model = "../../var/models/use-lite/model.onnx"
 	if _, err := os.Stat(model); err != nil {
 		msg := model + " is missing: run tools/encoder/setup.sh (from the repo root) first"
 		if os.Getenv("CI") == "true" {
@@ -22,7 +27,7 @@ func requireEncoder(t *testing.T) *encoder.Encoder {
 		}
 		t.Skip(msg)
 	}
-	enc, err := encoder.New(encoder.Config{ModelDir: "../var/models/use-lite"}, nil, nil)
+	enc, err := encoder.New(encoder.Config{ModelDir: "../../var/models/use-lite"}, nil, nil)
 	if err != nil {
 		t.Fatalf("starting the encoder: %v (run tools/encoder/setup.sh)", err)
 	}
@@ -50,11 +55,9 @@ func TestTextEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	tok := enc.Tokenizer()
 	p := DefaultProtocol()
 	p.TrainCutoffs = p.TrainCutoffs[len(p.TrainCutoffs)-4:]
-	res, err := Run(t.Context(), evs, Config{Protocol: p, Seed: 2, L2Grid: []float64{1e-2}, Text: enc, Themes: 6, Catalogue: cat,
-		ProfileText: func(s []string) string { return encoder.ProfileText(s, 0, tok) }})
+	res, err := Run(t.Context(), evs, Config{Protocol: p, Seed: 2, L2Grid: []float64{1e-2}, Text: enc, Themes: 6, Catalogue: cat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func TestTextEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := Decode(b)
+	m2, err := classifier.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func TestTextEndToEnd(t *testing.T) {
 	for _, tv := range e.View.Texts {
 		texts = append(texts, tv.Text)
 	}
-	vecs, err := enc.Encode(t.Context(), []string{encoder.ProfileText(texts, 0, tok)})
+	vecs, err := enc.Encode(t.Context(), []string{enc.ProfileText(texts)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,17 +94,17 @@ func TestTextEndToEnd(t *testing.T) {
 	named := false
 	for _, c := range cs {
 		sum += c.Contribution
-		named = named || strings.HasPrefix(c.Input, TextFeature+":")
+		named = named || strings.HasPrefix(c.Input, classifier.TextFeature+":")
 	}
 	if d := sum - s.ChurnLogit; d > 1e-9 || d < -1e-9 || !named {
 		t.Fatalf("text explanation: sum off by %g, named=%v", d, named)
 	}
-	l, err := NewLabeler(m2, Rules{InterestMinSim: 0.01})
+	l, err := classifier.NewLabeler(m2, classifier.Rules{InterestMinSim: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}
-	segs, _, _ := l.Decide(State{}, s, e.View.AsOf)
-	if !slices.ContainsFunc(segs, func(x string) bool { return strings.HasPrefix(x, InterestPrefix) }) {
+	segs, _, _ := l.Decide(classifier.State{}, s, e.View.AsOf)
+	if !slices.ContainsFunc(segs, func(x string) bool { return strings.HasPrefix(x, classifier.InterestPrefix) }) {
 		t.Fatalf("no interest segment: %v", segs)
 	}
 	t.Logf("segments %v; themes %v", segs, func() (n []string) {
@@ -110,4 +113,48 @@ func TestTextEndToEnd(t *testing.T) {
 		}
 		return
 	}())
+}
+
+// TestCachedEncoderDelegates checks that the cache is transparent: the same
+// profile text, dimension, version and vectors as the encoder it wraps, and
+// the same vectors again from the file after Save.
+func TestCachedEncoderDelegates(t *testing.T) {
+	enc := requireEncoder(t)
+	dir := t.TempDir()
+	ce, err := NewCachedEncoder(enc, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"  RED  cake stand ", "red cake stand", "WHITE HANGING HEART T-LIGHT HOLDER"}
+	if got, want := ce.ProfileText(texts), encoder.ProfileText(texts, 0, enc.Tokenizer()); got != want || got != enc.ProfileText(texts) {
+		t.Fatalf("profile text %q, encoder %q", got, want)
+	}
+	if ce.Dim() != enc.Dim() || ce.ModelVersion() != enc.ModelVersion() {
+		t.Fatal("dimension or version differ from the encoder's")
+	}
+	in := []string{ce.ProfileText(texts), "JUMBO BAG RED RETROSPOT"}
+	want, err := enc.Encode(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ce.Encode(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ce.Save(); err != nil {
+		t.Fatal(err)
+	}
+	re, err := NewCachedEncoder(enc, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := re.Encode(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if !slices.Equal(got[i], want[i]) || !slices.Equal(again[i], want[i]) {
+			t.Fatalf("text %d: cached vectors differ from the encoder's", i)
+		}
+	}
 }

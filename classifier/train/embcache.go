@@ -1,4 +1,4 @@
-package classifier
+package train
 
 import (
 	"bufio"
@@ -12,14 +12,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/segstream/segstream/classifier"
 )
 
-// CachedEncoder wraps a TextEncoder with an on-disk cache of embeddings
-// keyed by the SHA-256 of the text, in one file per encoder model version
-// (so a new model never reads stale vectors). It is for training and
-// evaluation reruns, not for serving, and is not safe for concurrent use.
+// CachedEncoder wraps a classifier.TextEncoder with an on-disk cache of
+// embeddings keyed by the SHA-256 of the text, in one file per encoder
+// model version (so a new model never reads stale vectors). It is for
+// training and evaluation reruns, not for serving, and is not safe for
+// concurrent use.
 type CachedEncoder struct {
-	enc   TextEncoder
+	enc   classifier.TextEncoder
 	path  string
 	m     map[[16]byte][]float32
 	fresh [][16]byte // keys not yet written
@@ -27,8 +30,10 @@ type CachedEncoder struct {
 	Batch int
 }
 
+var _ classifier.TextEncoder = (*CachedEncoder)(nil)
+
 // NewCachedEncoder opens (or starts) the cache for enc under dir.
-func NewCachedEncoder(enc TextEncoder, dir string) (*CachedEncoder, error) {
+func NewCachedEncoder(enc classifier.TextEncoder, dir string) (*CachedEncoder, error) {
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
 			return r
@@ -74,6 +79,9 @@ func (c *CachedEncoder) Dim() int { return c.enc.Dim() }
 
 // ModelVersion is the wrapped encoder's.
 func (c *CachedEncoder) ModelVersion() string { return c.enc.ModelVersion() }
+
+// ProfileText is the wrapped encoder's (the cache keys on its result).
+func (c *CachedEncoder) ProfileText(texts []string) string { return c.enc.ProfileText(texts) }
 
 // Encode returns cached vectors and encodes the rest.
 func (c *CachedEncoder) Encode(ctx context.Context, texts []string) ([][]float32, error) {

@@ -1,43 +1,34 @@
-package classifier
+package train
 
 import (
 	"fmt"
 	"sort"
 	"time"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 )
-
-// Value tiers: the classes of the value head, by spend in the label window.
-const (
-	TierNone = 0 // no purchase
-	TierMid  = 1 // a purchase, below the top 20% of spenders
-	TierHigh = 2 // top 20% of spenders
-)
-
-// TierNames name the value-head classes in the model file and reports.
-var TierNames = []string{"none", "mid", "high"}
 
 // HighTierShare is the share of a cutoff's spenders labelled high.
 const HighTierShare = 0.20
 
 // Example is one customer at one cutoff: the profile as of the cutoff,
-// folded from the events before it, and the labels from the HorizonDays
-// days starting at it.
+// folded from the events before it, and the labels from the
+// classifier.HorizonDays days starting at it.
 type Example struct {
 	UserID string
 	Cutoff time.Time
 	View   featurestore.View
 	// History is the profile's purchase days as of the cutoff.
-	History History
+	History classifier.History
 	// Obs is the exact BG/NBD summary from the profile (purchase days).
-	Obs BGNBDObs
+	Obs classifier.BGNBDObs
 	// Churn is 1 when the customer made no purchase in the label window.
 	Churn int
 	// Spend is the gross purchase amount in the label window (currency units).
 	Spend float64
-	// Tier is TierNone, TierMid or TierHigh.
+	// Tier is classifier.TierNone, TierMid or TierHigh.
 	Tier int
 }
 
@@ -62,8 +53,8 @@ func (s *Set) ChurnRate() float64 {
 // BuildSets folds evs (in event-time order) with featurestore's Profile.Apply
 // — the fold the service uses — and snapshots every customer with at least
 // one purchase before each cutoff. Cutoffs must be ascending. Labels come
-// from the events in [cutoff, cutoff+HorizonDays days); nothing at or after
-// the cutoff reaches the profile.
+// from the events in [cutoff, cutoff+classifier.HorizonDays days); nothing
+// at or after the cutoff reaches the profile.
 func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits) ([]Set, error) {
 	lim = lim.WithDefaults()
 	for i := 1; i < len(cutoffs); i++ {
@@ -93,7 +84,7 @@ func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits
 			next++
 		}
 		// Labels: purchases in [c, c+horizon).
-		end := c.AddDate(0, 0, HorizonDays)
+		end := c.AddDate(0, 0, classifier.HorizonDays)
 		spend := map[string]float64{}
 		for j := next; j < len(evs) && evs[j].TS.Before(end); j++ {
 			if evs[j].Type == events.TypePurchase {
@@ -108,7 +99,7 @@ func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits
 			if p.LastPurchase == 0 {
 				continue
 			}
-			ex := Example{UserID: u, Cutoff: c, View: featurestore.NewView(p, c), History: HistoryOf(p), Obs: obsFromProfile(p, c)}
+			ex := Example{UserID: u, Cutoff: c, View: featurestore.NewView(p, c), History: classifier.HistoryOf(p), Obs: obsFromProfile(p, c)}
 			s, ok := spend[u]
 			ex.Spend = s
 			if !ok {
@@ -143,11 +134,11 @@ func assignTiers(exs []Example) {
 	for i := range exs {
 		switch {
 		case exs[i].Churn == 1:
-			exs[i].Tier = TierNone
+			exs[i].Tier = classifier.TierNone
 		case exs[i].Spend >= thr:
-			exs[i].Tier = TierHigh
+			exs[i].Tier = classifier.TierHigh
 		default:
-			exs[i].Tier = TierMid
+			exs[i].Tier = classifier.TierMid
 		}
 	}
 }
@@ -157,11 +148,56 @@ const secondsPerDay = 86400
 // obsFromProfile is the BG/NBD summary at cutoff c: distinct purchase days
 // (UTC) minus one, and the times of the last purchase and of the cutoff
 // since the first purchase, in weeks.
-func obsFromProfile(p *featurestore.Profile, c time.Time) BGNBDObs {
+func obsFromProfile(p *featurestore.Profile, c time.Time) classifier.BGNBDObs {
 	const week = 7 * secondsPerDay
-	return BGNBDObs{
+	return classifier.BGNBDObs{
 		X:  float64(p.DistinctPurchaseDays() - 1),
 		TX: float64(p.LastPurchase-p.FirstPurchase) / week,
 		T:  float64(c.Unix()-p.FirstPurchase) / week,
 	}
+}
+
+// Data is the point-in-time data of one protocol: the training, validation
+// and (when the protocol has one) test sets, plus the event range they came
+// from.
+type Data struct {
+	Train      []Set
+	Val        Set
+	Test       *Set
+	FirstEvent time.Time
+	LastEvent  time.Time
+	Events     int
+}
+
+// BuildData folds evs once for every cutoff of p.
+func BuildData(evs []*events.Event, p Protocol, lim featurestore.Limits) (*Data, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	cut := append([]time.Time(nil), p.TrainCutoffs...)
+	cut = append(cut, p.ValCutoff)
+	if !p.TestCutoff.IsZero() {
+		cut = append(cut, p.TestCutoff)
+	}
+	sort.Slice(cut, func(i, j int) bool { return cut[i].Before(cut[j]) })
+	sets, err := BuildSets(evs, cut, lim)
+	if err != nil {
+		return nil, err
+	}
+	d := &Data{Events: len(evs)}
+	if len(evs) > 0 {
+		d.FirstEvent, d.LastEvent = evs[0].TS.UTC(), evs[len(evs)-1].TS.UTC()
+	}
+	for i := range sets {
+		s := sets[i]
+		switch {
+		case s.Cutoff.Equal(p.ValCutoff):
+			d.Val = s
+		case !p.TestCutoff.IsZero() && s.Cutoff.Equal(p.TestCutoff):
+			d.Test = &sets[i]
+		default:
+			d.Train = append(d.Train, s)
+		}
+	}
+	return d, nil
 }

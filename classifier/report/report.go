@@ -1,4 +1,4 @@
-package classifier
+package report
 
 import (
 	"fmt"
@@ -7,10 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/metrics"
+	"github.com/segstream/segstream/classifier/train"
 )
 
-// ReportMeta is what the report says about how it was made.
-type ReportMeta struct {
+// Meta is what the report says about how it was made.
+type Meta struct {
 	Command  string        // the command line that regenerates it
 	Elapsed  time.Duration // wall time of the whole run
 	TextNote string        // why text is absent, when it is
@@ -22,8 +26,10 @@ const (
 	TargetValueMacroF1 = 0.65
 )
 
-// WriteReport writes REPORT.md and its PNG plots into dir.
-func WriteReport(dir string, res *Result, meta ReportMeta) error {
+// Write writes REPORT.md and its PNG plots (churn_roc.png, churn_pr.png,
+// churn_calibration.png, churn_confusion.png, value_confusion.png) into dir
+// from a train.Run result whose protocol has a test cutoff.
+func Write(dir string, res *train.Result, meta Meta) error {
 	if res.Data.Test == nil {
 		return fmt.Errorf("report: the protocol has no test cutoff")
 	}
@@ -31,7 +37,10 @@ func WriteReport(dir string, res *Result, meta ReportMeta) error {
 		return err
 	}
 	d := res.Data
-	yt := labels(d.Test.Examples, true)
+	yt := make([]int, len(d.Test.Examples)) // churn labels
+	for i := range d.Test.Examples {
+		yt[i] = d.Test.Examples[i].Churn
+	}
 	// Plots.
 	var roc, pr, cal []Series
 	var names, vnames []string
@@ -39,14 +48,14 @@ func WriteReport(dir string, res *Result, meta ReportMeta) error {
 	for _, c := range res.Candidates {
 		if c.Churn != nil {
 			if c.Name != "majority class" {
-				roc = append(roc, Series{Name: fmt.Sprintf("%s (%.3f)", c.Name, c.Churn.Test.AUC), Points: ROC(c.Churn.TestScore, yt)})
-				pts, ap := PR(c.Churn.TestScore, yt)
+				roc = append(roc, Series{Name: fmt.Sprintf("%s (%.3f)", c.Name, c.Churn.Test.AUC), Points: metrics.ROC(c.Churn.TestScore, yt)})
+				pts, ap := metrics.PR(c.Churn.TestScore, yt)
 				pr = append(pr, Series{Name: fmt.Sprintf("%s (AP %.3f)", c.Name, ap), Points: pts})
 			}
 			if c.Churn.Prob {
-				var pts []ROCPoint
-				for _, b := range Calibration(c.Churn.TestScore, yt, 10) {
-					pts = append(pts, ROCPoint{b.MeanPred, b.FracPos})
+				var pts []metrics.ROCPoint
+				for _, b := range metrics.Calibration(c.Churn.TestScore, yt, 10) {
+					pts = append(pts, metrics.ROCPoint{X: b.MeanPred, Y: b.FracPos})
 				}
 				cal = append(cal, Series{Name: c.Name, Points: pts})
 			}
@@ -76,7 +85,7 @@ func WriteReport(dir string, res *Result, meta ReportMeta) error {
 			return ConfusionGrid("Churn confusion matrices (rows: true, columns: predicted), test "+test, names, cms, []string{"buys", "churns"})
 		}},
 		{"value_confusion.png", func() ([]byte, error) {
-			return ConfusionGrid("Value-tier confusion matrices, test "+test, vnames, vcms, TierNames)
+			return ConfusionGrid("Value-tier confusion matrices, test "+test, vnames, vcms, classifier.TierNames)
 		}},
 	}
 	for _, p := range plots {
@@ -98,14 +107,16 @@ func f3(v float64) string {
 	return fmt.Sprintf("%.3f", v)
 }
 
-func reportMarkdown(res *Result, meta ReportMeta) string {
+func reportMarkdown(res *train.Result, meta Meta) string {
 	d := res.Data
 	m := res.Model
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	var cut []string
+	rows := 0
 	for _, s := range d.Train {
 		cut = append(cut, s.Cutoff.Format("2006-01-02"))
+		rows += len(s.Examples)
 	}
 	tiers := "the value tier is the most probable class (per-class offsets tuned on one cutoff were rejected on backtests over earlier cutoffs: they fit that cutoff's class shares, see EXPERIMENTS.md)"
 	tierTreatment := "class weights on or off chosen on the validation cutoff, tier = the most probable class"
@@ -119,13 +130,13 @@ func reportMarkdown(res *Result, meta ReportMeta) string {
 	w("## Protocol\n\n")
 	w("- Data: Online Retail II (2009-2010) and Online Retail (2010-2011), %d purchase and refund events from %s to %s (de-duplicated, cancellations as refunds, rows without a customer dropped).\n", d.Events, d.FirstEvent.Format(time.DateOnly), d.LastEvent.Format(time.DateOnly))
 	w("- Population at a cutoff: customers with at least one purchase before it. Profiles are folded with `featurestore.Profile.Apply` from the events before the cutoff only and read with `featurestore.NewView` as of the cutoff; features come from `classifier.Extractor.Features` on that view and the profile's exact purchase days (`classifier.HistoryOf`), the function the service uses (`Model.ScoreProfile`).\n")
-	w("- Features (%s): %d view features (RFM, windows, tenure, order value, refunds, ratings, categories, the BG/NBD P(buy), two crosses) and %d from the purchase days (distinct purchase days in the last 30/90/180/365 days and 90-180 days ago, trend, the same 90-day window a year earlier, days since the first purchase, mean, spread and last inter-purchase gap, recency over the mean gap, spend per purchase day, share of spend in the last 90 days). Each head chooses on validation between all of them and the view features alone; the linear heads of the model without text average the weights of %d fits with consecutive seeds.\n", FeatureVersion, numFeaturesV1, len(NumericFeatures)-numFeaturesV1, AverageSeeds)
-	w("- Labels: the %d days starting on the cutoff. Churn = no purchase in the window. Value tier = none (no purchase) / mid / high (top 20%% of that cutoff's spenders by gross spend in the window).\n", HorizonDays)
+	w("- Features (%s): %d view features (RFM, windows, tenure, order value, refunds, ratings, categories, the BG/NBD P(buy), two crosses) and %d from the purchase days (distinct purchase days in the last 30/90/180/365 days and 90-180 days ago, trend, the same 90-day window a year earlier, days since the first purchase, mean, spread and last inter-purchase gap, recency over the mean gap, spend per purchase day, share of spend in the last 90 days). Each head chooses on validation between all of them and the view features alone; the linear heads of the model without text average the weights of %d fits with consecutive seeds.\n", classifier.FeatureVersion, classifier.NumFeaturesV1, len(classifier.NumericFeatures)-classifier.NumFeaturesV1, train.AverageSeeds)
+	w("- Labels: the %d days starting on the cutoff. Churn = no purchase in the window. Value tier = none (no purchase) / mid / high (top 20%% of that cutoff's spenders by gross spend in the window).\n", classifier.HorizonDays)
 	w("- Training cutoffs: %s (%d rows; each label window ends by the validation cutoff). Validation: %s (%d customers, churn rate %.3f). Test: %s (%d customers, churn rate %.3f).\n\n",
-		strings.Join(cut, ", "), len(flatten(d.Train)), d.Val.Cutoff.Format(time.DateOnly), len(d.Val.Examples), d.Val.ChurnRate(), d.Test.Cutoff.Format(time.DateOnly), len(d.Test.Examples), d.Test.ChurnRate())
+		strings.Join(cut, ", "), rows, d.Val.Cutoff.Format(time.DateOnly), len(d.Val.Examples), d.Val.ChurnRate(), d.Test.Cutoff.Format(time.DateOnly), len(d.Test.Examples), d.Test.ChurnRate())
 
 	w("## Churn (`at_risk`): test cutoff %s\n\n", d.Test.Cutoff.Format(time.DateOnly))
-	w("Thresholds were chosen on the validation cutoff to maximise macro-F1. Class \"churns\" = no purchase in the next %d days.\n\n", HorizonDays)
+	w("Thresholds were chosen on the validation cutoff to maximise macro-F1. Class \"churns\" = no purchase in the next %d days.\n\n", classifier.HorizonDays)
 	w("| model | ROC AUC | avg precision | accuracy | P(buys) | R(buys) | F1(buys) | P(churns) | R(churns) | F1(churns) | macro-F1 | threshold | val AUC | val macro-F1 |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range res.Candidates {
@@ -164,10 +175,10 @@ func reportMarkdown(res *Result, meta ReportMeta) string {
 	bg := res.BGNBDTest
 	w("Fitted by Nelder-Mead on all %d customers' history before %s, time in weeks, transactions = distinct purchase days (x = days − 1, t_x and T from the first purchase, exact event times): r = %.4f, alpha = %.4f, a = %.4f, b = %.4f, log-likelihood = %.1f. The issue's reference: r = 0.638, alpha = 9.02, a = 0.178, b = 2.92, LL ≈ −68,345. ",
 		bg.N, d.Test.Cutoff.Format(time.DateOnly), bg.R, bg.Alpha, bg.A, bg.B, bg.LL)
-	w("The model file stores a second fit, on the history before the validation cutoff (r = %.4f, alpha = %.4f, a = %.4f, b = %.4f), whose P(≥1 purchase in %d days) is one of segstream's features (`bgnbd_logit_p_buy90`).\n\n", m.BGNBD.R, m.BGNBD.Alpha, m.BGNBD.A, m.BGNBD.B, HorizonDays)
+	w("The model file stores a second fit, on the history before the validation cutoff (r = %.4f, alpha = %.4f, a = %.4f, b = %.4f), whose P(≥1 purchase in %d days) is one of segstream's features (`bgnbd_logit_p_buy90`).\n\n", m.BGNBD.R, m.BGNBD.Alpha, m.BGNBD.A, m.BGNBD.B, classifier.HorizonDays)
 
 	w("## Targets\n\n")
-	var best Candidate
+	var best train.Candidate
 	for _, c := range res.Candidates {
 		if strings.HasPrefix(c.Name, "segstream") && (best.Churn == nil || (res.TextWins == strings.Contains(c.Name, "(text)"))) {
 			best = c
@@ -236,7 +247,7 @@ func reportMarkdown(res *Result, meta ReportMeta) string {
 }
 
 // headKind describes a head's scorer for the report.
-func headKind(h *Head) string {
+func headKind(h *classifier.Head) string {
 	k := "linear (softmax)"
 	if h.GBDT != nil {
 		k = fmt.Sprintf("boosted trees (depth %d, %d rounds)", h.GBDT.Config.Depth, len(h.GBDT.Trees))

@@ -1,4 +1,4 @@
-package classifier
+package train
 
 import (
 	"math"
@@ -6,21 +6,14 @@ import (
 	"sort"
 	"strings"
 	"unicode"
-)
 
-// Theme is one interest theme: a cluster of catalogue text embeddings,
-// named by its most characteristic words.
-type Theme struct {
-	Name     string    `json:"name"`
-	Words    []string  `json:"words"`
-	Size     int       `json:"size"` // catalogue texts in the cluster
-	Centroid []float32 `json:"centroid"`
-}
+	"github.com/segstream/segstream/classifier"
+)
 
 // LearnThemes clusters the embeddings of texts into k themes with k-means
 // (cosine, k-means++ seeding with seed) and names each by the words with
 // the highest lift × frequency in its texts. Deterministic for a seed.
-func LearnThemes(texts []string, emb [][]float32, k int, seed uint64) []Theme {
+func LearnThemes(texts []string, emb [][]float32, k int, seed uint64) []classifier.Theme {
 	n := len(emb)
 	if n == 0 || k <= 0 {
 		return nil
@@ -97,7 +90,7 @@ func LearnThemes(texts []string, emb [][]float32, k int, seed uint64) []Theme {
 			total[w]++
 		}
 	}
-	themes := make([]Theme, 0, k)
+	themes := make([]classifier.Theme, 0, k)
 	used := map[string]bool{}
 	for c := range cent {
 		cnt := map[string]int{}
@@ -151,7 +144,7 @@ func LearnThemes(texts []string, emb [][]float32, k int, seed uint64) []Theme {
 		for j, v := range cent[c] {
 			cf[j] = float32(v)
 		}
-		themes = append(themes, Theme{Name: name, Words: words, Size: size, Centroid: cf})
+		themes = append(themes, classifier.Theme{Name: name, Words: words, Size: size, Centroid: cf})
 	}
 	sort.SliceStable(themes, func(a, b int) bool { return themes[a].Size > themes[b].Size })
 	return themes

@@ -1,8 +1,10 @@
-package classifier
+package metrics
 
 import (
 	"math"
 	"sort"
+
+	"github.com/segstream/segstream/classifier"
 )
 
 // ROCPoint is one point of a ROC or precision-recall curve.
@@ -132,29 +134,10 @@ func Calibration(prob []float64, y []int, bins int) []CalBin {
 	return res
 }
 
-// ClassMetrics are one class's precision, recall, F1 and support.
-type ClassMetrics struct {
-	Precision float64 `json:"precision"`
-	Recall    float64 `json:"recall"`
-	F1        float64 `json:"f1"`
-	Support   int     `json:"support"`
-}
-
-// Report holds the classification metrics of one model on one head.
-type Report struct {
-	Accuracy  float64        `json:"accuracy"`
-	MacroF1   float64        `json:"macro_f1"`
-	PerClass  []ClassMetrics `json:"per_class"`
-	Confusion [][]int        `json:"confusion"` // [true][predicted]
-	AUC       float64        `json:"auc,omitempty"`
-	AP        float64        `json:"average_precision,omitempty"`
-	LogLoss   float64        `json:"log_loss,omitempty"`
-}
-
 // Classify computes accuracy, per-class metrics, macro-F1 and the confusion
 // matrix of predictions pred against labels y.
-func Classify(pred, y []int, classes int) Report {
-	r := Report{Confusion: make([][]int, classes), PerClass: make([]ClassMetrics, classes)}
+func Classify(pred, y []int, classes int) classifier.Report {
+	r := classifier.Report{Confusion: make([][]int, classes), PerClass: make([]classifier.ClassMetrics, classes)}
 	for k := range r.Confusion {
 		r.Confusion[k] = make([]int, classes)
 	}
@@ -178,7 +161,7 @@ func Classify(pred, y []int, classes int) Report {
 			fn += r.Confusion[k][j]
 			fp += r.Confusion[j][k]
 		}
-		cm := ClassMetrics{Support: tp + fn}
+		cm := classifier.ClassMetrics{Support: tp + fn}
 		if tp+fp > 0 {
 			cm.Precision = float64(tp) / float64(tp+fp)
 		}

@@ -1,4 +1,4 @@
-package classifier
+package report
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"math"
 
+	"github.com/segstream/segstream/classifier/metrics"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -17,7 +18,7 @@ import (
 // Series is one named curve of a line chart.
 type Series struct {
 	Name   string
-	Points []ROCPoint
+	Points []metrics.ROCPoint
 	Dashed bool
 }
 

@@ -1,9 +1,10 @@
-package classifier
+package train
 
 import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/featurestore"
 )
 
@@ -11,7 +12,7 @@ import (
 var DefaultLimitsForTest = featurestore.DefaultLimits
 
 // simulateBGNBD draws n customers from the BG/NBD process over T weeks.
-func simulateBGNBD(p BGNBDParams, n int, T float64, seed uint64) []BGNBDObs {
+func simulateBGNBD(p classifier.BGNBDParams, n int, T float64, seed uint64) []classifier.BGNBDObs {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	gamma := func(k float64) float64 { // Marsaglia-Tsang, with the k<1 boost
 		if k < 1 {
@@ -19,7 +20,7 @@ func simulateBGNBD(p BGNBDParams, n int, T float64, seed uint64) []BGNBDObs {
 		}
 		return gammaDraw(rng, k)
 	}
-	out := make([]BGNBDObs, n)
+	out := make([]classifier.BGNBDObs, n)
 	for i := range out {
 		lam := gamma(p.R) / p.Alpha
 		x1, x2 := gamma(p.A), gamma(p.B)
@@ -37,7 +38,7 @@ func simulateBGNBD(p BGNBDParams, n int, T float64, seed uint64) []BGNBDObs {
 				break
 			}
 		}
-		out[i] = BGNBDObs{X: float64(x), TX: last, T: T}
+		out[i] = classifier.BGNBDObs{X: float64(x), TX: last, T: T}
 	}
 	return out
 }

@@ -1,10 +1,14 @@
-package classifier
+package train
 
 import (
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/internal/num"
+	"github.com/segstream/segstream/classifier/metrics"
 )
 
 func synth(n, d, k int, seed uint64) ([][]float64, []int) {
@@ -27,7 +31,7 @@ func synth(n, d, k int, seed uint64) ([][]float64, []int) {
 		for c := range z {
 			z[c] = dot(W[c], X[i]) + rng.NormFloat64()
 		}
-		y[i] = argmax(z)
+		y[i] = num.Argmax(z)
 	}
 	return X, y
 }
@@ -47,7 +51,7 @@ func TestSoftmaxGradient(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			X, y := synth(60, 5, tc.k, 3)
-			m := NewSoftmax(tc.k, 5)
+			m := classifier.NewSoftmax(tc.k, 5)
 			rng := rand.New(rand.NewPCG(9, 9))
 			for i := range m.W {
 				m.W[i] = rng.NormFloat64()
@@ -60,14 +64,14 @@ func TestSoftmaxGradient(t *testing.T) {
 				}
 			}
 			grad := make([]float64, len(m.W))
-			m.Loss(X, y, sw, tc.l2, nil, grad)
+			SoftmaxLoss(m, X, y, sw, tc.l2, nil, grad)
 			const h = 1e-6
 			for i := range m.W {
 				w := m.W[i]
 				m.W[i] = w + h
-				lp := m.Loss(X, y, sw, tc.l2, nil, nil)
+				lp := SoftmaxLoss(m, X, y, sw, tc.l2, nil, nil)
 				m.W[i] = w - h
-				lm := m.Loss(X, y, sw, tc.l2, nil, nil)
+				lm := SoftmaxLoss(m, X, y, sw, tc.l2, nil, nil)
 				m.W[i] = w
 				num := (lp - lm) / (2 * h)
 				if math.Abs(num-grad[i]) > 1e-6*math.Max(1, math.Abs(num)) {
@@ -81,12 +85,12 @@ func TestSoftmaxGradient(t *testing.T) {
 func TestFitSoftmaxDeterministic(t *testing.T) {
 	X, y := synth(800, 6, 3, 1)
 	Xv, yv := synth(200, 6, 3, 1)
-	a, la := FitSoftmax(X, y, Xv, yv, 3, TrainConfig{Seed: 7})
-	b, lb := FitSoftmax(X, y, Xv, yv, 3, TrainConfig{Seed: 7})
+	a, la := FitSoftmax(X, y, Xv, yv, 3, classifier.TrainConfig{Seed: 7})
+	b, lb := FitSoftmax(X, y, Xv, yv, 3, classifier.TrainConfig{Seed: 7})
 	if !slices.Equal(a.W, b.W) || la != lb {
 		t.Fatal("same seed, different weights")
 	}
-	c, _ := FitSoftmax(X, y, Xv, yv, 3, TrainConfig{Seed: 8})
+	c, _ := FitSoftmax(X, y, Xv, yv, 3, classifier.TrainConfig{Seed: 8})
 	if slices.Equal(a.W, c.W) {
 		t.Fatal("the seed has no effect")
 	}
@@ -94,64 +98,12 @@ func TestFitSoftmaxDeterministic(t *testing.T) {
 	pred := make([]int, len(Xv))
 	p := make([]float64, 3)
 	for i, x := range Xv {
-		pred[i] = argmax(a.Probs(x, p))
+		pred[i] = num.Argmax(a.Probs(x, p))
 	}
-	if acc := Classify(pred, yv, 3).Accuracy; acc < 0.7 {
+	if acc := metrics.Classify(pred, yv, 3).Accuracy; acc < 0.7 {
 		t.Fatalf("held-out accuracy %.3f", acc)
 	}
 	if la.BestEpoch < 1 || la.BestEpoch > la.Epochs {
 		t.Fatalf("fit log %+v", la)
-	}
-}
-
-func TestAUCMatchesPairCount(t *testing.T) {
-	rng := rand.New(rand.NewPCG(4, 4))
-	n := 300
-	s := make([]float64, n)
-	y := make([]int, n)
-	for i := range s {
-		s[i] = math.Round(rng.NormFloat64()*4) / 4 // ties on purpose
-		if rng.Float64() < 0.5+s[i]/8 {
-			y[i] = 1
-		}
-	}
-	var num, den float64
-	for i := range s {
-		for j := range s {
-			if y[i] == 1 && y[j] == 0 {
-				den++
-				switch {
-				case s[i] > s[j]:
-					num++
-				case s[i] == s[j]:
-					num += 0.5
-				}
-			}
-		}
-	}
-	if got, want := AUC(s, y), num/den; math.Abs(got-want) > 1e-12 {
-		t.Fatalf("AUC %.12f, pair count %.12f", got, want)
-	}
-	// Trapezoid area under ROC() agrees.
-	pts := ROC(s, y)
-	var area float64
-	for i := 1; i < len(pts); i++ {
-		area += (pts[i].X - pts[i-1].X) * (pts[i].Y + pts[i-1].Y) / 2
-	}
-	if math.Abs(area-num/den) > 1e-9 {
-		t.Fatalf("ROC area %.9f, want %.9f", area, num/den)
-	}
-}
-
-func TestClassifyAndThreshold(t *testing.T) {
-	r := Classify([]int{0, 1, 1, 0, 2, 2}, []int{0, 1, 0, 0, 2, 1}, 3)
-	if r.Confusion[0][1] != 1 || r.Confusion[1][2] != 1 || r.PerClass[0].Precision != 1 || math.Abs(r.Accuracy-4.0/6) > 1e-12 {
-		t.Fatalf("%+v", r)
-	}
-	s := []float64{0.1, 0.2, 0.3, 0.8, 0.9, 0.95}
-	y := []int{0, 0, 0, 1, 1, 1}
-	thr, f1 := BestThreshold(s, y)
-	if f1 != 1 || thr <= 0.3 || thr > 0.8 {
-		t.Fatalf("threshold %.3f macro-F1 %.3f", thr, f1)
 	}
 }
