@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -211,7 +212,8 @@ func Load(path string) (*Model, error) {
 		return nil, fmt.Errorf("loading classifier model: %w", err)
 	}
 	m, err := Decode(b)
-	if se, ok := err.(*SchemaError); ok {
+	var se *SchemaError
+	if errors.As(err, &se) {
 		se.Path = path
 	} else if err != nil {
 		err = fmt.Errorf("%s: %w", path, err)
@@ -226,7 +228,7 @@ func Decode(b []byte) (*Model, error) {
 	var m Model
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadModel, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}
 	if m.Format != ModelFormat {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadModel, m.Format, ModelFormat)
@@ -247,7 +249,10 @@ func Decode(b []byte) (*Model, error) {
 	if se.Detail != "" {
 		return nil, se
 	}
-	return &m, m.check()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func firstDiff(file, build []string) string {

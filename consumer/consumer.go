@@ -212,7 +212,6 @@ func (c *Consumer) startGeneration(ctx context.Context, stop context.CancelFunc,
 	c.log.Info("generation assigned", zap.Int32("generation", gen.ID), zap.String("member", gen.MemberID), zap.Int("partitions", n), zap.Any("assignment", assigned))
 	for topic, parts := range gen.Assignments {
 		for _, p := range parts {
-			topic, p := topic, p
 			c.workers.Add(1)
 			gen.Start(func(genCtx context.Context) {
 				defer c.workers.Done()

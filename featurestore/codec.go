@@ -149,7 +149,7 @@ func Unmarshal(data []byte) (*Profile, error) {
 	p.RecentPos = uint16(r.uvarint())
 	p.ErasedAt = r.varint()
 	if r.err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorruptProfile, r.err)
+		return nil, fmt.Errorf("%w: %w", ErrCorruptProfile, r.err)
 	}
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptProfile, len(r.b))

@@ -27,7 +27,7 @@ func TestFailoverLosesNothing(t *testing.T) {
 	oc := testkit.StartOwnCluster(t, 7121, 3, 1, time.Second)
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: oc.Seeds, DialTimeout: 500 * time.Millisecond,
 		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, MaxRedirects: 8})
-	defer cc.Close()
+	defer func() { _ = cc.Close() }() // best effort: the test is over
 	prefix := fmt.Sprintf("t-failover-%08x", rand.Uint32())
 	s, err := featurestore.New(cc, featurestore.Config{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 500 * time.Millisecond}, nil, nil)
 	if err != nil {

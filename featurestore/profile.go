@@ -203,7 +203,7 @@ func (p *Profile) Apply(ev *events.Event, m Mark, lim Limits) Outcome {
 				goto marked
 			}
 		}
-		p.Sources = append(p.Sources, SourceMark{Source: m.Source, Offset: m.Offset})
+		p.Sources = append(p.Sources, SourceMark(m))
 	}
 marked:
 	idh := xxhash.Sum64String(ev.EventID)

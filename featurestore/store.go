@@ -184,7 +184,6 @@ type userBatch struct {
 	textChg  bool
 	written  bool // a write of this user succeeded in this Fold
 	lastSeen int64
-	received int64 // oldest Kafka timestamp of the user's records, unix ms
 	res      FoldResult
 }
 

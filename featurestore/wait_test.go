@@ -28,8 +28,8 @@ func TestWaitReplicasSingleServer(t *testing.T) {
 	prefix := fmt.Sprintf("t-wait-%08x", rand.Uint32())
 	t.Cleanup(func() {
 		_ = keyspace.DeletePrefix(context.Background(), rdb, prefix)
-		rdb.Close()
-		rep.Close()
+		_ = rdb.Close() // best effort: the test is over
+		_ = rep.Close() // best effort: the test is over
 	})
 	s, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond}, nil, nil)
 	if err != nil {
@@ -79,7 +79,7 @@ func TestWaitReplicasCluster(t *testing.T) {
 	prefix := fmt.Sprintf("t-waitc-%08x", rand.Uint32())
 	t.Cleanup(func() {
 		_ = keyspace.DeletePrefix(context.Background(), cc, prefix)
-		cc.Close()
+		_ = cc.Close() // best effort: the test is over
 	})
 	ctx := context.Background()
 	s, err := featurestore.New(cc, featurestore.Config{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond}, nil, nil)

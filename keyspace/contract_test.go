@@ -27,14 +27,24 @@ func TestContract(t *testing.T) {
 	t.Run("cluster", func(t *testing.T) {
 		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testkit.RedisClusterAddrs(t)})
 		prefix := fmt.Sprintf("t-contract-%08x", rand.Uint32())
-		t.Cleanup(func() { _ = keyspace.DeletePrefix(context.Background(), cc, prefix); cc.Close() })
+		t.Cleanup(func() {
+			if err := keyspace.DeletePrefix(context.Background(), cc, prefix); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+			_ = cc.Close() // best effort: the test is over
+		})
 		contract(t, cc, prefix, keyspace.Durability{WaitReplicas: 1, WaitTimeout: 2 * time.Second})
 	})
 	t.Run("replicated", func(t *testing.T) {
 		master, _ := testkit.RedisReplicated(t)
 		rdb := redis.NewClient(&redis.Options{Addr: master})
 		prefix := fmt.Sprintf("t-contract-%08x", rand.Uint32())
-		t.Cleanup(func() { _ = keyspace.DeletePrefix(context.Background(), rdb, prefix); rdb.Close() })
+		t.Cleanup(func() {
+			if err := keyspace.DeletePrefix(context.Background(), rdb, prefix); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+			_ = rdb.Close() // best effort: the test is over
+		})
 		contract(t, rdb, prefix, keyspace.Durability{WaitReplicas: 1, WaitTimeout: 2 * time.Second})
 	})
 }

@@ -20,13 +20,13 @@ const outboxGrace = 5 * time.Second
 func (st *Stage) publishLoop(ctx context.Context) error {
 	for {
 		if ctx.Err() != nil {
-			return nil
+			return ctx.Err() // shutting down (Run filters it)
 		}
 		zs, err := st.rdb.ZRangeWithScores(ctx, st.sp.Outbox(), 0, int64(st.cfg.PublishBatch-1)).Result()
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down (Run filters it)
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			st.failed("publish", "reading the outbox failed", err)
 			sleep(ctx, st.cfg.RetryBackoff)
 			continue

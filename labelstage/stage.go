@@ -81,13 +81,12 @@ func (st *Stage) LoadScripts(ctx context.Context) error { return keyspace.LoadSc
 
 // Run evaluates, encodes, schedules and publishes until ctx is cancelled.
 // The outbox is published first, so labels written before a crash go out
-// at start.
+// at start. The scripts must be loaded (LoadScripts; the service loads
+// them once at start); a server that forgets them later is recovered
+// through keyspace.Recover.
 func (st *Stage) Run(ctx context.Context) error {
 	if st.seg == nil || st.pub == nil {
 		return errors.New("labelstage: Run needs a segmenter and a publisher")
-	}
-	if err := st.LoadScripts(ctx); err != nil {
-		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for i := 0; i < st.cfg.Workers; i++ {

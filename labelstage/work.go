@@ -18,13 +18,13 @@ func (st *Stage) workLoop(ctx context.Context, stage string, q keyspace.Queue, b
 	work func(context.Context, []keyspace.Claim) error) error {
 	for {
 		if ctx.Err() != nil {
-			return nil
+			return ctx.Err() // shutting down (Run filters it)
 		}
 		claims, err := q.Claim(ctx, maxScore(time.Now()), batch, st.cfg.Lease)
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down: whatever Claim moved, the lease brings back
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			st.failed("claim", "claiming users failed", err, zap.String("queue", q.Pending))
 			sleep(ctx, st.cfg.RetryBackoff)
 			continue

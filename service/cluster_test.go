@@ -127,7 +127,7 @@ func TestServiceThroughRedisFailover(t *testing.T) {
 	})
 
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: oc.Seeds})
-	defer cc.Close()
+	defer func() { _ = cc.Close() }() // best effort: the test is over
 	feedMaster, err := cc.MasterForKey(context.Background(), s.Store.Keys().Changes())
 	if err != nil {
 		t.Fatal(err)

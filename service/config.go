@@ -100,7 +100,7 @@ type Config struct {
 
 // SetDefaults fills zero fields with the documented defaults.
 func (c *Config) SetDefaults() {
-	c.Kafka.Config.SetDefaults()
+	c.Kafka.SetDefaults()
 	if c.Kafka.CreateTopics == nil {
 		t := true
 		c.Kafka.CreateTopics = &t
@@ -118,7 +118,7 @@ func (c *Config) SetDefaults() {
 		c.Redis.Timeout = 5 * time.Second
 	}
 	c.Featurestore.SetDefaults()
-	c.Labels.Config.SetDefaults()
+	c.Labels.SetDefaults()
 	if c.Labels.Enabled == nil {
 		t := true
 		c.Labels.Enabled = &t
@@ -148,7 +148,7 @@ func (c *Config) SetDefaults() {
 
 // Validate checks every section; the error names the offending field.
 func (c *Config) Validate() error {
-	if err := c.Kafka.Config.Validate(); err != nil {
+	if err := c.Kafka.Validate(); err != nil {
 		return err
 	}
 	if c.Kafka.Partitions < 1 {
@@ -175,7 +175,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("featurestore.wait_timeout: %s must be below redis.timeout (%s), the read deadline of the write that waits", c.Featurestore.WaitTimeout, c.Redis.Timeout)
 	}
 	if *c.Labels.Enabled {
-		if err := c.Labels.Config.Validate(); err != nil {
+		if err := c.Labels.Validate(); err != nil {
 			return err
 		}
 		if err := c.Producer.Validate(); err != nil {
@@ -235,7 +235,8 @@ const EnvPrefix = "SEGSTREAM_"
 // EnvVars lists every supported override, for docs and `segstream run --help-env`.
 func EnvVars() []string {
 	var out []string
-	walk(reflect.ValueOf(&Config{}).Elem(), strings.TrimSuffix(EnvPrefix, "_"), "", func(env, path string, _ reflect.Value) error {
+	// The callback never fails, and walk fails only when it does.
+	_ = walk(reflect.ValueOf(&Config{}).Elem(), strings.TrimSuffix(EnvPrefix, "_"), "", func(env, path string, _ reflect.Value) error {
 		out = append(out, env+"  ("+path+")")
 		return nil
 	})
@@ -258,7 +259,7 @@ func applyEnv(c *Config, environ []string) error {
 			return nil
 		}
 		if err := setFromString(f, v); err != nil {
-			return fmt.Errorf("config: %s (from %s=%q): %v", path, env, v, err)
+			return fmt.Errorf("config: %s (from %s=%q): %w", path, env, v, err)
 		}
 		return nil
 	})

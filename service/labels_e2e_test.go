@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -303,8 +304,11 @@ func TestSilentUserGoesDormantByTimeAlone(t *testing.T) {
 	sendEvents(t, addr, evs...)
 	testkit.WaitFor(t, 60*time.Second, func() error {
 		d, _, err := s.Labels.Label(context.Background(), "quiet")
-		if err != nil || d == nil {
-			return fmt.Errorf("no label yet (%v)", err)
+		if err != nil {
+			return fmt.Errorf("no label yet: %w", err)
+		}
+		if d == nil {
+			return errors.New("no label yet")
 		}
 		return nil
 	})

@@ -25,8 +25,16 @@ import (
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+)
+
+// The real parts satisfy the interfaces the stages declare.
+var (
+	_ labelstage.Segmenter   = (*classifier.Segmenter)(nil)
+	_ labelstage.Publisher   = (*producer.Publisher)(nil)
+	_ classifier.TextEncoder = (*encoder.Encoder)(nil)
 )
 
 // NewLogger builds the zap logger the config asks for.
@@ -199,11 +207,16 @@ func Folder(store *featurestore.Store) consumer.Folder {
 // Close releases what New built (Run does it on return).
 func (s *Service) Close() {
 	if s.enc != nil {
-		_ = s.enc.Close()
+		if err := s.enc.Close(); err != nil {
+			s.Log.Warn("closing the encoder failed", zap.Error(err))
+		}
 		s.enc = nil
 	}
 	if s.pub != nil {
-		_ = s.pub.Close()
+		// Close flushes what the writer still holds: a failure is worth a line
+		if err := s.pub.Close(); err != nil {
+			s.Log.Warn("closing the label producer failed", zap.Error(err))
+		}
 		s.pub = nil
 	}
 }
@@ -239,10 +252,19 @@ func (s *Service) HTTPAddr() string {
 // Run connects, creates topics if asked, serves HTTP and consumes until ctx
 // is cancelled; then it drains, commits and returns nil.
 func (s *Service) Run(ctx context.Context) error {
-	defer s.Redis.Close()
+	defer func() { _ = s.Redis.Close() }() // at exit: every write was already acknowledged
 	defer s.Close()
 	if err := PingRedis(ctx, s.Redis, s.Cfg.Redis.Addrs); err != nil {
 		return err
+	}
+	// every Lua script, once (on every master of a cluster); a server that
+	// forgets them later is recovered by keyspace.Recover
+	if err := keyspace.LoadScripts(ctx, s.Redis); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	// a feed older versions wrote and nothing read: drop it
+	if err := s.Redis.Unlink(ctx, s.Store.Keys().LegacyTextFeed()).Err(); err != nil {
+		return fmt.Errorf("redis: dropping the legacy text feed %s: %w", s.Store.Keys().LegacyTextFeed(), err)
 	}
 	if *s.Cfg.Kafka.CreateTopics {
 		if err := EnsureTopics(ctx, s.Cfg.Kafka.Brokers, s.Cfg.Topics(s.Labels != nil)...); err != nil {
@@ -271,14 +293,7 @@ func (s *Service) Run(ctx context.Context) error {
 		})
 		s.Log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
 	}
-	// a feed older versions wrote and nothing read: drop it
-	if err := s.Redis.Unlink(ctx, s.Store.Keys().LegacyTextFeed()).Err(); err != nil {
-		return fmt.Errorf("redis: dropping the legacy text feed %s: %w", s.Store.Keys().LegacyTextFeed(), err)
-	}
 	if s.Labels != nil {
-		if err := s.Labels.LoadScripts(ctx); err != nil {
-			return err
-		}
 		g.Go(func() error { return s.Labels.Run(gctx) })
 	}
 	g.Go(func() error {

@@ -48,7 +48,7 @@ func NewCachedEncoder(enc classifier.TextEncoder, dir string) (*CachedEncoder, e
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: a Close error loses nothing
 	r := bufio.NewReader(f)
 	dim := enc.Dim()
 	buf := make([]byte, 16+4*dim)
@@ -144,12 +144,12 @@ func (c *CachedEncoder) Save() error {
 			binary.LittleEndian.PutUint32(buf[16+4*i:], math.Float32bits(v[i]))
 		}
 		if _, err := w.Write(buf); err != nil {
-			f.Close()
+			_ = f.Close() // the write error is the one to report
 			return err
 		}
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
+		_ = f.Close() // the flush error is the one to report
 		return err
 	}
 	c.fresh = c.fresh[:0]

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"io"
 	"math"
 
@@ -114,7 +113,7 @@ func fitChurn(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds
 		sm, fl := fitAveraged(X, y, Xv, yv, 2, cfg)
 		pv := probsOf(sm, Xv, 1)
 		auc := metrics.AUC(pv, yv)
-		fmt.Fprintf(log, "  %s churn l2=%g epochs=%d best=%d val_loss=%.4f val_auc=%.4f\n", name, l2, fl.Epochs, fl.BestEpoch, fl.ValLoss, auc)
+		logf(log, "  %s churn l2=%g epochs=%d best=%d val_loss=%.4f val_auc=%.4f\n", name, l2, fl.Epochs, fl.BestEpoch, fl.ValLoss, auc)
 		if auc > best.valM+1e-4 {
 			best = headFit{sm: sm, cfg: cfg, log: fl, valM: auc}
 		}
@@ -139,7 +138,7 @@ func fitValue(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds
 			if tune {
 				off, f1 = tuneOffsets(P, yv)
 			}
-			fmt.Fprintf(log, "  %s value l2=%g balanced=%v epochs=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", name, l2, bal, fl.Epochs, fl.BestEpoch, fl.ValLoss, f1, off)
+			logf(log, "  %s value l2=%g balanced=%v epochs=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", name, l2, bal, fl.Epochs, fl.BestEpoch, fl.ValLoss, f1, off)
 			if f1 > best.valM+1e-4 {
 				best = headFit{sm: sm, cfg: cfg, log: fl, valM: f1, offset: off}
 			}
@@ -278,7 +277,7 @@ func fitChurnTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
 			pv[i] = 1 / (1 + math.Exp(-gb.Logits(x[:d], z[:])[0]))
 		}
 		auc := metrics.AUC(pv, yv)
-		fmt.Fprintf(cfg.Log, "  trees churn depth=%d rounds=%d best=%d val_loss=%.4f val_auc=%.4f\n", depth, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, auc)
+		logf(cfg.Log, "  trees churn depth=%d rounds=%d best=%d val_loss=%.4f val_auc=%.4f\n", depth, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, auc)
 		if auc > best.valM+1e-4 {
 			best = treeFit{gb: gb, valM: auc}
 			best.thr, _ = metrics.BestThreshold(pv, yv)
@@ -304,7 +303,7 @@ func fitValueTrees(X, Xv [][]float64, y, yv []int, d int, cfg Config) treeFit {
 			if cfg.TuneValueOffsets {
 				off, f1 = tuneOffsets(P, yv)
 			}
-			fmt.Fprintf(cfg.Log, "  trees value depth=%d balanced=%v rounds=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", depth, bal, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, f1, off)
+			logf(cfg.Log, "  trees value depth=%d balanced=%v rounds=%d best=%d val_loss=%.4f val_macroF1=%.4f offsets=%.2f\n", depth, bal, gb.Log.Epochs, gb.Log.BestEpoch, gb.Log.ValLoss, f1, off)
 			if f1 > best.valM+1e-4 {
 				best = treeFit{gb: gb, valM: f1, offset: off}
 			}

@@ -60,7 +60,7 @@ type Config struct {
 	// Sources names the data files, for the model file.
 	Sources []string
 	// Log receives progress lines (hyper-parameter lines are indented);
-	// default io.Discard.
+	// default io.Discard. Write errors do not fail Run (see logf).
 	Log io.Writer
 
 	// profileText is Text.ProfileText, memoised by Run.
@@ -160,12 +160,12 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 		}
 	}
 	tr := flatten(d.Train)
-	fmt.Fprintf(cfg.Log, "data: %d events %s..%s; %d training rows at %d cutoffs, %d validation (%s)",
+	logf(cfg.Log, "data: %d events %s..%s; %d training rows at %d cutoffs, %d validation (%s)",
 		len(evs), d.FirstEvent.Format(time.DateOnly), d.LastEvent.Format(time.DateOnly), len(tr), len(d.Train), len(d.Val.Examples), d.Val.Cutoff.Format(time.DateOnly))
 	if d.Test != nil {
-		fmt.Fprintf(cfg.Log, ", %d test (%s)", len(d.Test.Examples), d.Test.Cutoff.Format(time.DateOnly))
+		logf(cfg.Log, ", %d test (%s)", len(d.Test.Examples), d.Test.Cutoff.Format(time.DateOnly))
 	}
-	fmt.Fprintln(cfg.Log)
+	logf(cfg.Log, "\n")
 
 	base := &classifier.Model{
 		Format: classifier.ModelFormat, FormatVersion: classifier.ModelFormatVersion, Name: "segstream-churn-value",
@@ -175,7 +175,7 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 			TrainCutoffs: cfg.Protocol.TrainCutoffs, ValCutoff: cfg.Protocol.ValCutoff, TestCutoff: cfg.Protocol.TestCutoff,
 			TrainRows: len(tr), HorizonDays: classifier.HorizonDays},
 	}
-	fmt.Fprintf(cfg.Log, "bgnbd (history before %s): r=%.4f alpha=%.4f a=%.4f b=%.4f LL=%.1f\n",
+	logf(cfg.Log, "bgnbd (history before %s): r=%.4f alpha=%.4f a=%.4f b=%.4f LL=%.1f\n",
 		d.Val.Cutoff.Format(time.DateOnly), base.BGNBD.R, base.BGNBD.Alpha, base.BGNBD.A, base.BGNBD.B, base.BGNBD.LL)
 	ext := classifier.Extractor{BGNBD: &base.BGNBD}
 	base.Stats = FitStats(matrix(ext, tr))
@@ -220,7 +220,7 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 			}
 			themes := LearnThemes(cfg.Catalogue, ce, cfg.Themes, cfg.Seed)
 			minSim := interestThreshold(d.Val.Examples, embs, themes, cfg.profileText)
-			fmt.Fprintf(cfg.Log, "themes: %d from %d catalogue texts; interest threshold %.3f (25th percentile of validation users' best-theme similarity)\n", len(themes), len(cfg.Catalogue), minSim)
+			logf(cfg.Log, "themes: %d from %d catalogue texts; interest threshold %.3f (25th percentile of validation users' best-theme similarity)\n", len(themes), len(cfg.Catalogue), minSim)
 			for _, m := range []*classifier.Model{&wt, &noText} {
 				m.Themes = themes
 				m.Embedding = wt.Embedding
@@ -231,7 +231,7 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 			return m.Metrics["validation"].Churn.AUC + m.Metrics["validation"].Value.MacroF1
 		}
 		res.TextWins = vm(&wt) > vm(&noText)+cfg.TextMinGain
-		fmt.Fprintf(cfg.Log, "validation: churn AUC %.4f (no text) vs %.4f (text); value macro-F1 %.4f vs %.4f: text %s\n",
+		logf(cfg.Log, "validation: churn AUC %.4f (no text) vs %.4f (text); value macro-F1 %.4f vs %.4f: text %s\n",
 			noText.Metrics["validation"].Churn.AUC, wt.Metrics["validation"].Churn.AUC,
 			noText.Metrics["validation"].Value.MacroF1, wt.Metrics["validation"].Value.MacroF1,
 			map[bool]string{true: "wins", false: fmt.Sprintf("does not win by the required %.3f", cfg.TextMinGain)}[res.TextWins])
@@ -287,7 +287,7 @@ func embedAll(ctx context.Context, d *Data, cfg Config) (map[string][]float32, e
 			}
 		}
 	}
-	fmt.Fprintf(cfg.Log, "text: embedding %d distinct profile texts with %s\n", len(todo), cfg.Text.ModelVersion())
+	logf(cfg.Log, "text: embedding %d distinct profile texts with %s\n", len(todo), cfg.Text.ModelVersion())
 	t0 := time.Now()
 	for s := 0; s < len(todo); s += 1024 {
 		e := min(s+1024, len(todo))
@@ -299,7 +299,7 @@ func embedAll(ctx context.Context, d *Data, cfg Config) (map[string][]float32, e
 			out[todo[s+i]] = v
 		}
 		if s > 0 {
-			fmt.Fprintf(cfg.Log, "  %d/%d (%s)\n", e, len(todo), time.Since(t0).Round(time.Second))
+			logf(cfg.Log, "  %d/%d (%s)\n", e, len(todo), time.Since(t0).Round(time.Second))
 		}
 	}
 	return out, nil
@@ -394,18 +394,18 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 		best, bestScale := -1.0, base
 		for _, mult := range cfg.TextScales {
 			m.Text.Scale = base * mult
-			fmt.Fprintf(cfg.Log, "  %s text scale x%g\n", m.Name, mult)
+			logf(cfg.Log, "  %s text scale x%g\n", m.Name, mult)
 			c, v := fit(cfg.L2Grid)
 			if c.valM+v.valM > best+1e-4 {
 				best, bestScale, hc, hv = c.valM+v.valM, m.Text.Scale, c, v
 			}
 		}
 		m.Text.Scale = bestScale
-		fmt.Fprintf(cfg.Log, "%s: text scale %.4g (x%.3g of unit variance)\n", m.Name, bestScale, bestScale/base)
+		logf(cfg.Log, "%s: text scale %.4g (x%.3g of unit variance)\n", m.Name, bestScale, bestScale/base)
 	}
-	fmt.Fprintf(cfg.Log, "%s: churn l2=%g (val AUC %.4f, threshold %.3f), value l2=%g balanced=%v (val macro-F1 %.4f) in %s\n",
+	logf(cfg.Log, "%s: churn l2=%g (val AUC %.4f, threshold %.3f), value l2=%g balanced=%v (val macro-F1 %.4f) in %s\n",
 		m.Name, hc.cfg.L2, hc.valM, hc.thr, hv.cfg.L2, hv.cfg.Balanced, hv.valM, time.Since(t0).Round(time.Millisecond))
-	fmt.Fprintf(cfg.Log, "%s: features: churn %s, value %s\n", m.Name, hc.features, hv.features)
+	logf(cfg.Log, "%s: features: churn %s, value %s\n", m.Name, hc.features, hv.features)
 	m.Churn = classifier.Head{Classes: []string{"buys", "churns"}, Softmax: hc.sm, Train: hc.cfg, Fit: hc.log, Threshold: hc.thr, FeatureSet: hc.features}
 	m.Value = classifier.Head{Classes: classifier.TierNames, Softmax: hv.sm, Train: hv.cfg, Fit: hv.log, Offsets: hv.offset, FeatureSet: hv.features}
 	if len(cfg.TreeDepths) > 0 && m.Text == nil {
@@ -423,7 +423,7 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 		if tv.valM > hv.valM+cfg.TreeMinGain {
 			m.Value.GBDT, m.Value.Offsets = tv.gb, tv.offset
 		}
-		fmt.Fprintf(cfg.Log, "%s: trees: churn val AUC %.4f vs linear %.4f (%s), value val macro-F1 %.4f vs linear %.4f (%s) in %s\n",
+		logf(cfg.Log, "%s: trees: churn val AUC %.4f vs linear %.4f (%s), value val macro-F1 %.4f vs linear %.4f (%s) in %s\n",
 			m.Name, tc.valM, hc.valM, map[bool]string{true: "trees", false: "linear"}[m.Churn.GBDT != nil],
 			tv.valM, hv.valM, map[bool]string{true: "trees", false: "linear"}[m.Value.GBDT != nil], time.Since(t1).Round(time.Millisecond))
 	}
@@ -548,5 +548,5 @@ func refitHeads(m *classifier.Model, d *Data, cfg Config) {
 		h.Refit = true
 	}
 	m.Data.RefitRows = len(all)
-	fmt.Fprintf(cfg.Log, "%s: refitted on %d rows (training and validation cutoffs)\n", m.Name, len(all))
+	logf(cfg.Log, "%s: refitted on %d rows (training and validation cutoffs)\n", m.Name, len(all))
 }

@@ -31,7 +31,11 @@ func requireEncoder(t *testing.T) *encoder.Encoder {
 	if err != nil {
 		t.Fatalf("starting the encoder: %v (run tools/encoder/setup.sh)", err)
 	}
-	t.Cleanup(func() { enc.Close() })
+	t.Cleanup(func() {
+		if err := enc.Close(); err != nil {
+			t.Errorf("closing the encoder: %v", err)
+		}
+	})
 	return enc
 }
 

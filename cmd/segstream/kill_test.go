@@ -99,7 +99,9 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	second, logs2 := start()
-	defer second.Process.Kill()
+	// Best effort, for a test that fails early: on success the process has
+	// exited and been waited for, and Kill then returns os.ErrProcessDone.
+	defer func() { _ = second.Process.Kill() }()
 	store, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
 	stage, err := labelstage.New(store, nil, nil, nil, labelstage.Config{}, nil, nil)
 	if err != nil {
@@ -107,8 +109,12 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 	}
 	ctx := context.Background()
 	testkit.WaitFor(t, 180*time.Second, func() error {
-		if n, err := stage.Pending(ctx); err != nil || n > 0 {
-			return fmt.Errorf("%d users wait in the label stage (%v)", n, err)
+		n, err := stage.Pending(ctx)
+		if err != nil {
+			return fmt.Errorf("label stage: %w", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("%d users wait in the label stage", n)
 		}
 		for u := range truth {
 			if ok, _ := rdb.HExists(ctx, store.Keys().Label(u), "doc").Result(); !ok {

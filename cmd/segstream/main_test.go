@@ -78,7 +78,9 @@ func TestBinaryReplayRunProfileSigterm(t *testing.T) {
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer run.Process.Kill()
+	// Best effort, for a test that fails early: on success the process has
+	// exited and been waited for, and Kill then returns os.ErrProcessDone.
+	defer func() { _ = run.Process.Kill() }()
 
 	var view struct {
 		UserID  string            `json:"user_id"`
@@ -89,7 +91,7 @@ func TestBinaryReplayRunProfileSigterm(t *testing.T) {
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		out, err := cmdRun(env, bin, "profile", "541312140", "--json")
 		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
+			return fmt.Errorf("%w: %s", err, out)
 		}
 		if err := json.Unmarshal([]byte(out), &view); err != nil {
 			return err
@@ -143,7 +145,9 @@ func TestBinaryReplayRunProfileSigterm(t *testing.T) {
 func TestBadConfigFailsNamingTheField(t *testing.T) {
 	bin := build(t)
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(cfg, []byte("kafka:\n  brokers: [k:9092]\n  max_batch: -5\n"), 0o644)
+	if err := os.WriteFile(cfg, []byte("kafka:\n  brokers: [k:9092]\n  max_batch: -5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, err := cmdRun(os.Environ(), bin, "run", "--config", cfg)
 	if err == nil || !strings.Contains(out, "kafka.max_batch") {
 		t.Fatalf("err=%v out=%s", err, out)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -33,7 +32,7 @@ func init() {
 	register("bench", "measure fold throughput Kafka→Redis against kcat on the same broker", cmdBench)
 }
 
-func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdBench(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("bench", "[--events 1000000] [--redis 127.0.0.1:6379]", stderr)
 	n := fs.Int("events", 1_000_000, "events to replay (Online Retail invoices and their lines as views, cycled with new ids)")
 	parts := fs.Int("partitions", 6, "partitions per input topic")
@@ -46,7 +45,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	log := func(format string, a ...any) { stderr.printf("bench: "+format+"\n", a...) }
 
 	// 1. Broker: a separate process, so the consumer's RSS is its own and
 	// kcat and segstream read the same broker over TCP.
@@ -76,7 +75,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	items = nil
+	// items is not used from here on, so the collection below frees it.
 	runtime.GC()
 	debug.FreeOSMemory()
 
@@ -102,12 +101,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// 4. segstream: consume and fold into Redis.
 	rdb := service.NewRedis(service.RedisConfig{Addrs: splitList(*redisAddr), Cluster: *cluster, Timeout: 5 * time.Second})
-	defer rdb.Close()
+	defer stderr.cleanup("closing Redis", rdb.Close)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w", *redisAddr, err)
 	}
 	prefix := fmt.Sprintf("bench%08x", rand.Uint32())
-	defer keyspace.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
+	defer stderr.cleanup("deleting the benchmark's keys under "+prefix, func() error {
+		return keyspace.DeletePrefix(context.Background(), rdb, prefix)
+	})
 	memBefore := usedMemory(ctx, rdb)
 	reg := prometheus.NewRegistry()
 	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix, WaitReplicas: *waitReplicas}, nil, reg)
@@ -130,7 +131,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer stderr.cleanup("writing the CPU profile "+*cpuProfile, f.Close)
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
@@ -153,32 +154,34 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return ctx.Err()
 		case err := <-done:
 			cancel()
-			return fmt.Errorf("consumer stopped early: %v", err)
+			return stoppedEarly("consumer stopped early", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	el := time.Since(t2)
-	fmt.Fprintln(stderr)
+	stderr.println()
 	cancel()
-	<-done
+	if err := <-done; err != nil { // the events are folded: report it, the measurement stands
+		log("consumer stopped with an error: %v", err)
+	}
 	rate := float64(snd.Sent) / el.Seconds()
 	rts := counter(reg, "segstream_featurestore_round_trips_total", "")
 	rss := peakRSS()
 	memAfter := usedMemory(ctx, rdb)
 	perKey := sampleMemoryUsage(ctx, rdb, prefix)
 
-	fmt.Fprintf(stdout, "events                     %d (%d users, %d partitions per topic, batch %d)\n", snd.Sent, users, *parts, *batch)
-	fmt.Fprintf(stdout, "produce rate               %.0f events/s\n", snd.PerSec)
+	stdout.printf("events                     %d (%d users, %d partitions per topic, batch %d)\n", snd.Sent, users, *parts, *batch)
+	stdout.printf("produce rate               %.0f events/s\n", snd.PerSec)
 	if kcatRate > 0 {
-		fmt.Fprintf(stdout, "kcat read rate             %.0f msg/s\n", kcatRate)
+		stdout.printf("kcat read rate             %.0f msg/s\n", kcatRate)
 	}
-	fmt.Fprintf(stdout, "fold rate (Kafka→Redis)    %.0f events/s (%s; first fold after %s)\n", rate, el.Round(time.Millisecond), firstAt.Sub(t2).Round(time.Millisecond))
+	stdout.printf("fold rate (Kafka→Redis)    %.0f events/s (%s; first fold after %s)\n", rate, el.Round(time.Millisecond), firstAt.Sub(t2).Round(time.Millisecond))
 	if kcatRate > 0 {
-		fmt.Fprintf(stdout, "fold / kcat                %.2f\n", rate/kcatRate)
+		stdout.printf("fold / kcat                %.2f\n", rate/kcatRate)
 	}
-	fmt.Fprintf(stdout, "Redis round trips/event    %.5f (%0.f round trips)\n", rts/float64(snd.Sent), rts)
-	fmt.Fprintf(stdout, "peak RSS while folding     %.1f MiB\n", float64(rss)/(1<<20))
-	fmt.Fprintf(stdout, "Redis memory per profile   %.0f B (used_memory delta / profiles); MEMORY USAGE mean %.0f B\n", float64(memAfter-memBefore)/float64(users), perKey)
+	stdout.printf("Redis round trips/event    %.5f (%0.f round trips)\n", rts/float64(snd.Sent), rts)
+	stdout.printf("peak RSS while folding     %.1f MiB\n", float64(rss)/(1<<20))
+	stdout.printf("Redis memory per profile   %.0f B (used_memory delta / profiles); MEMORY USAGE mean %.0f B\n", float64(memAfter-memBefore)/float64(users), perKey)
 	return nil
 }
 
@@ -250,9 +253,9 @@ func hasLabelValue(m *dto.Metric, v string) bool {
 	return false
 }
 
-func drawProgress(w io.Writer, done, total int, el time.Duration) {
+func drawProgress(w *output, done, total int, el time.Duration) {
 	rate := float64(done) / el.Seconds()
-	fmt.Fprintf(w, "\rfold    %d/%d events %.0f ev/s   ", done, total, rate)
+	w.printf("\rfold    %d/%d events %.0f ev/s   ", done, total, rate)
 }
 
 // usedMemory sums used_memory over the servers (masters of a cluster).
@@ -313,7 +316,7 @@ func peakRSS() int64 {
 
 // startBrokerProcess runs `segstream broker` as a child process, so the
 // measured process's CPU and RSS are its own.
-func startBrokerProcess(ctx context.Context, partitions int, stderr io.Writer) (func(), string, error) {
+func startBrokerProcess(ctx context.Context, partitions int, stderr *output) (func(), string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, "", err
@@ -323,7 +326,7 @@ func startBrokerProcess(ctx context.Context, partitions int, stderr io.Writer) (
 	if err != nil {
 		return nil, "", err
 	}
-	cmd.Stderr = stderr
+	cmd.Stderr = stderr.w // the child writes to the underlying stderr itself, with no copying goroutine
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("starting broker process: %w", err)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -22,7 +21,7 @@ func init() {
 	register("bench-labels", "measure event-to-label latency of the whole pipeline at a steady rate", cmdBenchLabels)
 }
 
-func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("bench-labels", "[--rate 2000] [--seconds 30] [--coalesce 200ms]", stderr)
 	rate := fs.Float64("rate", 2000, "steady events per second")
 	seconds := fs.Float64("seconds", 30, "how long to send")
@@ -43,9 +42,11 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 		addr = a
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer rdb.Close()
+	defer stderr.cleanup("closing Redis", rdb.Close)
 	prefix := fmt.Sprintf("benchl%08x", rand.Uint32())
-	defer keyspace.DeletePrefix(context.Background(), rdb, prefix) //nolint:errcheck
+	defer stderr.cleanup("deleting the benchmark's keys under "+prefix, func() error {
+		return keyspace.DeletePrefix(context.Background(), rdb, prefix)
+	})
 	cfg, err := service.LoadConfig("", []string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
 		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
@@ -100,7 +101,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		select {
 		case err := <-done:
-			return fmt.Errorf("service stopped: %v", err)
+			return stoppedEarly("service stopped", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -108,16 +109,18 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	total := time.Since(t0)
 	stop()
-	<-done
+	if err := <-done; err != nil { // everything is labelled: report it, the measurement stands
+		stderr.printf("bench-labels: service stopped with an error: %v\n", err)
+	}
 	p50, p99 := histQuantile(svc.Registry, "segstream_labels_event_to_label_seconds", 0.5), histQuantile(svc.Registry, "segstream_labels_event_to_label_seconds", 0.99)
 	enc := counter(svc.Registry, "segstream_labels_encodes_total", "")
 	ev := counter(svc.Registry, "segstream_labels_evaluated_total", "")
-	fmt.Fprintf(stdout, "events sent            %d in %s (%.0f/s offered)\n", snd.Sent, sendEl.Round(time.Millisecond), float64(snd.Sent)/sendEl.Seconds())
-	fmt.Fprintf(stdout, "drained after          %s (%.0f events/s end to end)\n", total.Round(time.Millisecond), float64(snd.Sent)/total.Seconds())
-	fmt.Fprintf(stdout, "event-to-label latency p50 %s  p99 %s (interpolated in histogram buckets)\n", p50, p99)
-	fmt.Fprintf(stdout, "evaluations            %.0f (%.1f per 100 events)\n", ev, 100*ev/float64(snd.Sent))
-	fmt.Fprintf(stdout, "encodes                %.0f (%.1f per 100 events), coalesce %s; encode-to-interest lag is separate from the latency above\n", enc, 100*enc/float64(snd.Sent), *coalesce)
-	fmt.Fprintf(stdout, "labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
+	stdout.printf("events sent            %d in %s (%.0f/s offered)\n", snd.Sent, sendEl.Round(time.Millisecond), float64(snd.Sent)/sendEl.Seconds())
+	stdout.printf("drained after          %s (%.0f events/s end to end)\n", total.Round(time.Millisecond), float64(snd.Sent)/total.Seconds())
+	stdout.printf("event-to-label latency p50 %s  p99 %s (interpolated in histogram buckets)\n", p50, p99)
+	stdout.printf("evaluations            %.0f (%.1f per 100 events)\n", ev, 100*ev/float64(snd.Sent))
+	stdout.printf("encodes                %.0f (%.1f per 100 events), coalesce %s; encode-to-interest lag is separate from the latency above\n", enc, 100*enc/float64(snd.Sent), *coalesce)
+	stdout.printf("labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
 	return nil
 }
 

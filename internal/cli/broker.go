@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"io"
 
 	"github.com/segstream/segstream/internal/embedded"
 )
@@ -12,7 +10,7 @@ func init() {
 	register("broker", "run an embedded Kafka-protocol broker (kfake) for local use and tests", cmdBroker)
 }
 
-func cmdBroker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdBroker(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("broker", "[--port 9092] [--partitions 6]", stderr)
 	port := fs.Int("port", 9092, "TCP port on 127.0.0.1 (0 picks a free one)")
 	parts := fs.Int("partitions", 6, "partitions of the default topics and of auto-created ones")
@@ -24,7 +22,7 @@ func cmdBroker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(stdout, "broker listening on %s\n", addr)
+	stdout.printf("broker listening on %s\n", addr)
 	<-ctx.Done()
 	return nil
 }

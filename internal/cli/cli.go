@@ -19,14 +19,18 @@ import (
 	"github.com/segstream/segstream/replay"
 )
 
+// runFunc runs a subcommand. It prints its result on stdout and its
+// progress and diagnostics on stderr; Main checks stdout's write errors.
+type runFunc func(ctx context.Context, args []string, stdout, stderr *output) error
+
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	run     runFunc
 }
 
 var commands = map[string]command{}
 
-func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+func register(name, summary string, run runFunc) {
 	commands[name] = command{summary: summary, run: run}
 }
 
@@ -34,7 +38,13 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 var errUsage = errors.New("usage")
 
 // Main runs one subcommand and returns the process exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
+//
+// A write to stdout that failed (a full disk, a closed terminal) fails a
+// command that otherwise succeeded: its result is incomplete. Write errors
+// on stderr are not checked: it carries the diagnostics and the error
+// itself, and when it fails there is nowhere left to report that.
+func Main(args []string, stdoutW, stderrW io.Writer) int {
+	stdout, stderr := newOutput(stdoutW), newOutput(stderrW)
 	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) < 1 {
@@ -44,42 +54,45 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "segstream: unknown command %q\n\n", args[0])
+		stderr.printf("segstream: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := cmd.run(ctx, args[1:], stdout, stderr)
+	if err == nil {
+		err = stdout.Err()
+	}
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
-		fmt.Fprintf(stderr, "segstream %s: %v\n", args[0], err)
+		stderr.printf("segstream %s: %v\n", args[0], err)
 		return 1
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "segstream: real-time customer segmentation\n\nUsage: segstream COMMAND [flags]\n\nCommands:")
+func usage(w *output) {
+	w.println("segstream: real-time customer segmentation\n\nUsage: segstream COMMAND [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		w.printf("  %-8s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'segstream COMMAND -h' for a command's flags.")
+	w.println("\nRun 'segstream COMMAND -h' for a command's flags.")
 }
 
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+func newFlags(name, synopsis string, stderr *output) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: segstream %s %s\n\nFlags:\n", name, synopsis)
+		stderr.printf("Usage: segstream %s %s\n\nFlags:\n", name, synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -106,3 +119,13 @@ func splitList(s string) []string {
 }
 
 func thousands(n int) string { return replay.Thousands(n) }
+
+// stoppedEarly is the error of a command whose consumer or service (its Run
+// returned err) ended while the command still waited on it. A nil err, a
+// clean stop, is still too early there.
+func stoppedEarly(what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s without an error", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

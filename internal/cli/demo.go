@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -32,7 +31,7 @@ func init() {
 	register("demo", "zero set-up: embedded broker and Redis, replay real data, watch profiles change", cmdDemo)
 }
 
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("demo", "[flags] [DATA FILE...]  (default: both Online Retail files)", stderr)
 	brokers := fs.String("brokers", "", "use this Kafka instead of the embedded broker")
 	redisAddr := fs.String("redis", "", "use this Redis instead of an embedded one")
@@ -48,7 +47,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(files) == 0 {
 		files = retailFiles()
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	say := func(format string, a ...any) { stdout.printf(format+"\n", a...) }
 
 	// Parts: the embedded ones unless addresses are given.
 	if *brokers == "" {
@@ -95,13 +94,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	zc.DisableStacktrace = true
 	zc.OutputPaths = []string{"stderr"}
 	log, _ := zc.Build()
-	defer log.Sync() //nolint:errcheck
+	defer syncLog(log, stderr)
 	svc, err := service.New(cfg, log, consumer.Hooks{})
 	if err != nil {
 		return err
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer rdb.Close()
+	defer stderr.cleanup("closing Redis", rdb.Close)
 	if err := keyspace.DeletePrefix(ctx, rdb, cfg.Featurestore.Prefix); err != nil { // a fresh demo every run
 		return err
 	}
@@ -146,7 +145,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-ctx.Done():
 			return nil
 		case err := <-svcDone:
-			return fmt.Errorf("service stopped: %v", err)
+			return stoppedEarly("service stopped", err)
 		case err := <-sendDone:
 			if err != nil {
 				return err
@@ -197,7 +196,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // showChanges takes users off the change feed (the demo plays the next
 // stage) and prints a few of them.
-func showChanges(ctx context.Context, w io.Writer, store *featurestore.Store, rdb *redis.Client, n int) {
+func showChanges(ctx context.Context, w *output, store *featurestore.Store, rdb *redis.Client, n int) {
 	zs, err := rdb.ZPopMin(ctx, store.Keys().Changes(), 500).Result()
 	if err != nil || len(zs) == 0 {
 		return
@@ -213,7 +212,7 @@ func showChanges(ctx context.Context, w io.Writer, store *featurestore.Store, rd
 		if len(v.Texts) > 0 {
 			text = v.Texts[0].Text
 		}
-		fmt.Fprintf(w, "  %s  user %-6s  %3d orders  spend %10.2f  90d orders %3d  refunds %2d  latest: %s\n",
+		w.printf("  %s  user %-6s  %3d orders  spend %10.2f  90d orders %3d  refunds %2d  latest: %s\n",
 			v.LastSeen.Format("2006-01-02"), v.UserID, v.Orders, v.RFM.NetMonetary, v.Windows["90d"].Counts["purchase"], v.Refunds, text)
 	}
 }
@@ -227,7 +226,7 @@ func profileCount(ctx context.Context, rdb *redis.Client, prefix string) int64 {
 	return n
 }
 
-func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb *redis.Client, prefix string) {
+func summarize(ctx context.Context, w *output, store *featurestore.Store, rdb *redis.Client, prefix string) {
 	var views []featurestore.View
 	iter := rdb.Scan(ctx, 0, store.Keys().ProfilePattern(), 5000).Iterator()
 	var keys []string
@@ -248,14 +247,14 @@ func summarize(ctx context.Context, w io.Writer, store *featurestore.Store, rdb 
 		}
 	}
 	sort.Slice(views, func(i, j int) bool { return views[i].RFM.NetMonetary > views[j].RFM.NetMonetary })
-	fmt.Fprintf(w, "%d profiles in Redis; %d bytes each on average (MEMORY USAGE of a sample)\n", len(views), int(sampleMemoryUsage(ctx, rdb, prefix)))
-	fmt.Fprintln(w, "top customers by net spend:")
+	w.printf("%d profiles in Redis; %d bytes each on average (MEMORY USAGE of a sample)\n", len(views), int(sampleMemoryUsage(ctx, rdb, prefix)))
+	w.println("top customers by net spend:")
 	for _, v := range views[:min(5, len(views))] {
-		fmt.Fprintf(w, "  user %-6s net %10.2f  %4d orders on %3d days  first %s  last %s\n", v.UserID, v.RFM.NetMonetary, v.Orders, v.RFM.PurchaseDays,
+		w.printf("  user %-6s net %10.2f  %4d orders on %3d days  first %s  last %s\n", v.UserID, v.RFM.NetMonetary, v.Orders, v.RFM.PurchaseDays,
 			v.FirstSeen.Format("2006-01-02"), v.LastSeen.Format("2006-01-02"))
 	}
 	if len(views) > 0 {
-		fmt.Fprintf(w, "\ntry: segstream profile %s --redis %s --prefix %s   (while the demo runs with --stay)\n", views[0].UserID, rdb.Options().Addr, prefix)
+		w.printf("\ntry: segstream profile %s --redis %s --prefix %s   (while the demo runs with --stay)\n", views[0].UserID, rdb.Options().Addr, prefix)
 	}
 }
 
@@ -273,7 +272,9 @@ func (w *changeWatcher) run(ctx context.Context, brokers []string, topic string)
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: "segstream-demo-watch", Topic: topic,
 		MaxWait: 100 * time.Millisecond, StartOffset: kafka.FirstOffset, HeartbeatInterval: 500 * time.Millisecond,
 		SessionTimeout: 10 * time.Second, JoinGroupBackoff: 200 * time.Millisecond})
-	defer r.Close()
+	// A display-only reader whose offsets nothing relies on: a failure to
+	// leave its group loses nothing, and the demo is ending then anyway.
+	defer func() { _ = r.Close() }()
 	for {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
@@ -298,7 +299,7 @@ func (w *changeWatcher) run(ctx context.Context, brokers []string, topic string)
 	}
 }
 
-func (w *changeWatcher) print(out io.Writer, n int) {
+func (w *changeWatcher) print(out *output, n int) {
 	w.mu.Lock()
 	p := w.pending
 	w.pending = nil
@@ -307,7 +308,7 @@ func (w *changeWatcher) print(out io.Writer, n int) {
 	sort.SliceStable(p, func(i, j int) bool { return rank(p[i].Segment) < rank(p[j].Segment) })
 	for i, c := range p {
 		if i == n {
-			fmt.Fprintf(out, "  ... and %d more changes\n", len(p)-n)
+			out.printf("  ... and %d more changes\n", len(p)-n)
 			break
 		}
 		why := ""
@@ -319,7 +320,7 @@ func (w *changeWatcher) print(out io.Writer, n int) {
 				why = fmt.Sprintf("  (%s %.2f)", r.Input, r.Value)
 			}
 		}
-		fmt.Fprintf(out, "  %s  user %-6s %-8s %-28s v%d%s\n", c.At.Format("2006-01-02"), c.UserID, c.Change, c.Segment, c.Version, why)
+		out.printf("  %s  user %-6s %-8s %-28s v%d%s\n", c.At.Format("2006-01-02"), c.UserID, c.Change, c.Segment, c.Version, why)
 	}
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
 	"os"
 
 	"go.uber.org/zap"
@@ -15,7 +14,7 @@ func init() {
 	register("encode", "read one text per line on stdin, write one JSON embedding per line", cmdEncode)
 }
 
-func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdEncode(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("encode", "[--config FILE] [--model-dir DIR] [--provider cpu|cuda] < texts", stderr)
 	config := fs.String("config", "", "YAML config file (its encoder section is used)")
 	modelDir := fs.String("model-dir", "", "model folder with model.onnx, tokenizer.json, spec.json (default var/models/use-lite)")
@@ -52,6 +51,6 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer enc.Close()
+	defer stderr.cleanup("closing the encoder", enc.Close)
 	return encoder.RunEncodeCLI(ctx, enc, os.Stdin, stdout)
 }

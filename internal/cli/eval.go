@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,7 +15,7 @@ func init() {
 	register("eval", "compare the classifier with baselines out of time and write a report with plots", cmdEval)
 }
 
-func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdEval(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("eval", "[flags]", stderr)
 	var tf trainFlags
 	tf.add(fs)
@@ -58,8 +57,8 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := report.Write(dir, res, report.Meta{Command: cmd, Elapsed: time.Since(start), TextNote: s.note}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n\n", filepath.Join(*reportDir, "REPORT.md"))
-	fmt.Fprintf(stdout, "%-26s %8s %8s %8s\n", "test "+*tf.test, "AUC", "churnF1", "valueF1")
+	stdout.printf("wrote %s\n\n", filepath.Join(*reportDir, "REPORT.md"))
+	stdout.printf("%-26s %8s %8s %8s\n", "test "+*tf.test, "AUC", "churnF1", "valueF1")
 	for _, c := range res.Candidates {
 		auc, cf, vf := "-", "-", "-"
 		if c.Churn != nil {
@@ -68,10 +67,10 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if c.Value != nil {
 			vf = fmt.Sprintf("%.3f", c.Value.Test.MacroF1)
 		}
-		fmt.Fprintf(stdout, "%-26s %8s %8s %8s\n", c.Name, auc, cf, vf)
+		stdout.printf("%-26s %8s %8s %8s\n", c.Name, auc, cf, vf)
 	}
 	bg := res.BGNBDTest
-	fmt.Fprintf(stdout, "BG/NBD (history before %s): r=%.3f alpha=%.3f a=%.3f b=%.3f LL=%.1f\n", *tf.test, bg.R, bg.Alpha, bg.A, bg.B, bg.LL)
+	stdout.printf("BG/NBD (history before %s): r=%.3f alpha=%.3f a=%.3f b=%.3f LL=%.1f\n", *tf.test, bg.R, bg.Alpha, bg.A, bg.B, bg.LL)
 	return nil
 }
 

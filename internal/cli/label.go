@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -22,7 +21,8 @@ func init() {
 }
 
 // labelsFor builds the label stage's store access for operator commands.
-func labelsFor(cf commonFlags, needKafka bool) (*labelstage.Stage, func(), error) {
+// The returned func closes the clients and reports a failure on stderr.
+func labelsFor(cf commonFlags, needKafka bool, stderr *output) (*labelstage.Stage, func(), error) {
 	cfg, err := cf.load(needKafka)
 	if err != nil {
 		return nil, nil, err
@@ -48,9 +48,9 @@ func labelsFor(cf commonFlags, needKafka bool) (*labelstage.Stage, func(), error
 	}
 	return l, func() {
 		if pub != nil {
-			pub.Close()
+			stderr.cleanup("closing the Kafka producer", pub.Close)
 		}
-		rdb.Close()
+		stderr.cleanup("closing Redis", rdb.Close)
 	}, nil
 }
 
@@ -74,7 +74,7 @@ func parseUser(fs *flag.FlagSet, args []string) (string, error) {
 	return user, nil
 }
 
-func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdLabel(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("label", "[flags] USER", stderr)
 	var cf commonFlags
 	cf.add(fs)
@@ -83,7 +83,7 @@ func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	l, done, err := labelsFor(cf, false)
+	l, done, err := labelsFor(cf, false, stderr)
 	if err != nil {
 		return err
 	}
@@ -103,23 +103,23 @@ func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		enc.SetIndent("", "  ")
 		return enc.Encode(doc)
 	}
-	fmt.Fprintf(stdout, "user %s  version %d  as of %s  model %s@%s\n", doc.UserID, doc.Version, doc.AsOf.Format(time.RFC3339), doc.Model.Name, doc.Model.Version)
-	fmt.Fprintf(stdout, "  segments  %s\n", strings.Join(doc.Segments, ", "))
+	stdout.printf("user %s  version %d  as of %s  model %s@%s\n", doc.UserID, doc.Version, doc.AsOf.Format(time.RFC3339), doc.Model.Name, doc.Model.Version)
+	stdout.printf("  segments  %s\n", strings.Join(doc.Segments, ", "))
 	keys := make([]string, 0, len(doc.Scores))
 	for k := range doc.Scores {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(stdout, "  %-28s %.4f\n", k, doc.Scores[k])
+		stdout.printf("  %-28s %.4f\n", k, doc.Scores[k])
 	}
 	for _, r := range doc.Reasons {
-		fmt.Fprintf(stdout, "  because   %-12s %s = %.3f (contribution %+.3f)\n", r.Segment, r.Input, r.Value, r.Contribution)
+		stdout.printf("  because   %-12s %s = %.3f (contribution %+.3f)\n", r.Segment, r.Input, r.Value, r.Contribution)
 	}
 	return nil
 }
 
-func cmdErase(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdErase(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("erase", "[flags] USER", stderr)
 	var cf commonFlags
 	cf.add(fs)
@@ -127,7 +127,7 @@ func cmdErase(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	l, done, err := labelsFor(cf, true)
+	l, done, err := labelsFor(cf, true, stderr)
 	if err != nil {
 		return err
 	}
@@ -136,9 +136,9 @@ func cmdErase(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if err := l.PublishPending(ctx, user); err != nil {
-		fmt.Fprintf(stdout, "erased %s; tombstone queued in the outbox (%v)\n", user, err)
+		stdout.printf("erased %s; tombstone queued in the outbox (%v)\n", user, err)
 		return nil
 	}
-	fmt.Fprintf(stdout, "erased %s: profile replaced by a tombstone that drops later events, embedding and labels deleted, tombstone published\n", user)
+	stdout.printf("erased %s: profile replaced by a tombstone that drops later events, embedding and labels deleted, tombstone published\n", user)
 	return nil
 }

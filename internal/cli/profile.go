@@ -17,7 +17,7 @@ func init() {
 	register("profile", "show a user's profile (--json for the full document)", cmdProfile)
 }
 
-func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdProfile(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("profile", "[flags] USER", stderr)
 	var cf commonFlags
 	cf.add(fs)
@@ -39,7 +39,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	rdb := service.NewRedis(cfg.Redis)
-	defer rdb.Close()
+	defer stderr.cleanup("closing Redis", rdb.Close)
 	store, err := featurestore.New(rdb, cfg.Featurestore, nil, nil)
 	if err != nil {
 		return err
@@ -57,41 +57,43 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	PrintProfile(stdout, v)
-	return nil
+	return PrintProfile(stdout, v)
 }
 
-// PrintProfile renders a profile view for people.
-func PrintProfile(w io.Writer, v featurestore.View) {
-	fmt.Fprintf(w, "user %s  (as of %s)\n", v.UserID, v.AsOf.Format(time.RFC3339))
-	fmt.Fprintf(w, "  seen        %s .. %s (tenure %.0f days)\n", v.FirstSeen.Format("2006-01-02"), v.LastSeen.Format("2006-01-02"), v.TenureDays)
+// PrintProfile renders a profile view for people and returns the first
+// write error.
+func PrintProfile(wr io.Writer, v featurestore.View) error {
+	w := newOutput(wr)
+	w.printf("user %s  (as of %s)\n", v.UserID, v.AsOf.Format(time.RFC3339))
+	w.printf("  seen        %s .. %s (tenure %.0f days)\n", v.FirstSeen.Format("2006-01-02"), v.LastSeen.Format("2006-01-02"), v.TenureDays)
 	rec := "never bought"
 	if v.RFM.RecencyDays != nil {
 		rec = fmt.Sprintf("%.0f days since last purchase", *v.RFM.RecencyDays)
 	}
-	fmt.Fprintf(w, "  RFM         %s; %d orders on %d days; %.2f spent (%.2f net)\n", rec, v.RFM.Frequency, v.RFM.PurchaseDays, v.RFM.Monetary, v.RFM.NetMonetary)
-	fmt.Fprintf(w, "  orders      avg %.2f; %d refunds worth %.2f; %d units\n", v.AvgOrderValue, v.Refunds, v.RefundAmount, v.Units)
+	w.printf("  RFM         %s; %d orders on %d days; %.2f spent (%.2f net)\n", rec, v.RFM.Frequency, v.RFM.PurchaseDays, v.RFM.Monetary, v.RFM.NetMonetary)
+	w.printf("  orders      avg %.2f; %d refunds worth %.2f; %d units\n", v.AvgOrderValue, v.Refunds, v.RefundAmount, v.Units)
 	for _, d := range featurestore.WindowDays {
 		k := fmt.Sprintf("%dd", d)
 		wv := v.Windows[k]
-		fmt.Fprintf(w, "  last %-4s   %v spend %.2f refund %.2f\n", k, wv.Counts, wv.Spend, wv.Refund)
+		w.printf("  last %-4s   %v spend %.2f refund %.2f\n", k, wv.Counts, wv.Spend, wv.Refund)
 	}
-	fmt.Fprintf(w, "  all time    %v\n", v.Counts)
+	w.printf("  all time    %v\n", v.Counts)
 	if v.Ratings.Count > 0 {
-		fmt.Fprintf(w, "  reviews     %d, mean rating %.2f\n", v.Ratings.Count, v.Ratings.Mean)
+		w.printf("  reviews     %d, mean rating %.2f\n", v.Ratings.Count, v.Ratings.Mean)
 	}
 	if len(v.TopCategories) > 0 {
 		var cs []string
 		for _, c := range v.TopCategories {
 			cs = append(cs, fmt.Sprintf("%s (%d)", c.Category, c.Count))
 		}
-		fmt.Fprintf(w, "  categories  %s\n", strings.Join(cs, ", "))
+		w.printf("  categories  %s\n", strings.Join(cs, ", "))
 	}
 	for i, t := range v.Texts {
 		if i == 5 {
-			fmt.Fprintf(w, "  ...         %d more texts\n", len(v.Texts)-5)
+			w.printf("  ...         %d more texts\n", len(v.Texts)-5)
 			break
 		}
-		fmt.Fprintf(w, "  text        %s %-8s %s\n", t.TS.Format("2006-01-02"), t.Kind, t.Text)
+		w.printf("  text        %s %-8s %s\n", t.TS.Format("2006-01-02"), t.Kind, t.Text)
 	}
+	return w.Err()
 }

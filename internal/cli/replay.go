@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/replay"
@@ -26,7 +25,7 @@ func retailFiles() []string {
 	return files
 }
 
-func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdReplay(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("replay", "[flags] FILE... (Online Retail CSV(.gz) files are merged and de-duplicated)", stderr)
 	var cf commonFlags
 	cf.add(fs)
@@ -66,7 +65,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sc.Progress = stderr
 	}
 	snd, err := replay.Send(ctx, items, sc, nil)
-	fmt.Fprint(stdout, replay.Summary(st, snd))
+	stdout.print(replay.Summary(st, snd))
 	return err
 }
 

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 
 	"go.uber.org/zap"
@@ -51,7 +49,7 @@ func (c *commonFlags) load(needBrokers bool) (service.Config, error) {
 	return service.LoadConfig(c.config, env)
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("run", "[--config FILE] [--brokers ...] [--redis ...]", stderr)
 	var cf commonFlags
 	cf.add(fs)
@@ -61,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *helpEnv {
 		for _, e := range service.EnvVars() {
-			fmt.Fprintln(stdout, e)
+			stdout.println(e)
 		}
 		return nil
 	}
@@ -73,7 +71,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	defer log.Sync() //nolint:errcheck
+	defer syncLog(log, stderr)
 	svc, err := service.New(cfg, log, consumer.Hooks{})
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ type session struct {
 	note    string // why text is off
 }
 
-func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, error) {
+func (f *trainFlags) setup(ctx context.Context, stderr *output) (*session, error) {
 	p, err := f.protocol()
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 	for _, it := range items {
 		evs = append(evs, it.Event)
 	}
-	fmt.Fprintf(stderr, "read %d events from %d files in %s\n", len(evs), len(files), time.Since(t0).Round(time.Millisecond))
+	stderr.printf("read %d events from %d files in %s\n", len(evs), len(files), time.Since(t0).Round(time.Millisecond))
 	s := &session{evs: evs, closeFn: func() {}}
 	var srcs []string
 	for _, fl := range splitList(*f.data) {
@@ -162,7 +162,7 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 			return nil, fmt.Errorf("--text=on: %s/model.onnx is missing: run tools/encoder/setup.sh first", *f.encDir)
 		}
 		s.note = fmt.Sprintf("the encoder model (%s/model.onnx) is not set up; run tools/encoder/setup.sh and rerun.", *f.encDir)
-		fmt.Fprintln(stderr, "text: off ("+s.note+")")
+		stderr.println("text: off (" + s.note + ")")
 		return s, nil
 	}
 	enc, err := encoder.New(encoder.Config{ModelDir: dir}, nil, nil)
@@ -171,19 +171,19 @@ func (f *trainFlags) setup(ctx context.Context, stderr io.Writer) (*session, err
 			return nil, err
 		}
 		s.note = "the encoder could not start: " + err.Error()
-		fmt.Fprintln(stderr, "text: off ("+s.note+")")
+		stderr.println("text: off (" + s.note + ")")
 		return s, nil
 	}
 	ce, err := train.NewCachedEncoder(enc, service.RepoFile(*f.cache))
 	if err != nil {
-		enc.Close()
+		_ = enc.Close() // error path: the cache error is the one to report
 		return nil, err
 	}
 	s.closeFn = func() {
 		if err := ce.Save(); err != nil {
-			fmt.Fprintln(stderr, "saving the embedding cache:", err)
+			stderr.println("saving the embedding cache:", err)
 		}
-		enc.Close()
+		stderr.cleanup("closing the encoder", enc.Close)
 	}
 	s.cfg.Text = ce // profile texts: enc.ProfileText, cut to the model's token limit
 	s.cfg.Catalogue = catalogue(evs, p.ValCutoff)
@@ -230,7 +230,7 @@ func (s summaryWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdTrain(ctx context.Context, args []string, stdout, stderr *output) error {
 	fs := newFlags("train", "[flags]", stderr)
 	var tf trainFlags
 	tf.add(fs)
@@ -259,10 +259,10 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	m := res.Model
-	fmt.Fprintf(stdout, "wrote %s: %s version %s, schema %s, text=%v, trained in %s\n", *out, m.Name, m.Version, m.SchemaHash, m.Text != nil, res.TrainTime.Round(time.Millisecond))
+	stdout.printf("wrote %s: %s version %s, schema %s, text=%v, trained in %s\n", *out, m.Name, m.Version, m.SchemaHash, m.Text != nil, res.TrainTime.Round(time.Millisecond))
 	for _, k := range []string{"validation", "test"} {
 		if mt, ok := m.Metrics[k]; ok {
-			fmt.Fprintf(stdout, "  %-10s churn AUC %.3f macro-F1 %.3f | value macro-F1 %.3f\n", k, mt.Churn.AUC, mt.Churn.MacroF1, mt.Value.MacroF1)
+			stdout.printf("  %-10s churn AUC %.3f macro-F1 %.3f | value macro-F1 %.3f\n", k, mt.Churn.AUC, mt.Churn.MacroF1, mt.Value.MacroF1)
 		}
 	}
 	return nil

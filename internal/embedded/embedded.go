@@ -74,7 +74,7 @@ func StartRedis(ctx context.Context) (*Redis, error) {
 			_ = os.RemoveAll(dir)
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
-		defer rdb.Close()
+		defer func() { _ = rdb.Close() }() // only pinged: a Close error carries nothing
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			if err := rdb.Ping(ctx).Err(); err == nil {
@@ -100,6 +100,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only reserved a port number: nothing was accepted
 	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,7 +56,7 @@ func StartOwnCluster(t testing.TB, basePort, masters, replicas int, nodeTimeout 
 	for _, a := range all {
 		WaitFor(t, 10*time.Second, func() error {
 			r := redis.NewClient(&redis.Options{Addr: a})
-			defer r.Close()
+			defer func() { _ = r.Close() }() // best effort: a probe client
 			return r.Ping(context.Background()).Err()
 		})
 	}
@@ -67,20 +68,26 @@ func StartOwnCluster(t testing.TB, basePort, masters, replicas int, nodeTimeout 
 	c.Seeds = all[:masters]
 	WaitFor(t, 30*time.Second, func() error {
 		r := redis.NewClient(&redis.Options{Addr: all[0]})
-		defer r.Close()
+		defer func() { _ = r.Close() }() // best effort: a probe client
 		info, err := r.ClusterInfo(context.Background()).Result()
-		if err != nil || !strings.Contains(info, "cluster_state:ok") {
-			return fmt.Errorf("cluster not ready: %v", err)
+		if err != nil {
+			return fmt.Errorf("cluster not ready: %w", err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return errors.New("cluster not ready: cluster_state is not ok")
 		}
 		nodes, err := r.ClusterNodes(context.Background()).Result()
-		if err != nil || strings.Count(nodes, "connected") != n {
-			return fmt.Errorf("not every node connected: %v", err)
+		if err != nil {
+			return fmt.Errorf("not every node connected: %w", err)
+		}
+		if k := strings.Count(nodes, "connected"); k != n {
+			return fmt.Errorf("not every node connected: %d of %d", k, n)
 		}
 		synced := 0
 		for _, a := range all {
 			rr := redis.NewClient(&redis.Options{Addr: a})
 			role, _ := rr.Info(context.Background(), "replication").Result()
-			rr.Close()
+			_ = rr.Close() // best effort: a probe client
 			if strings.Contains(role, "role:slave") && strings.Contains(role, "master_link_status:up") {
 				synced++
 			}

@@ -97,7 +97,7 @@ func RedisClusterAddrs(t testing.TB) []string {
 	a := needEnv(t, "SEGSTREAM_TEST_REDIS_CLUSTER", "a cluster")
 	addrs := strings.Split(a, ",")
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }() // best effort: a probe client
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if info, err := rdb.ClusterInfo(ctx).Result(); err != nil || !strings.Contains(info, "cluster_state:ok") {
@@ -118,7 +118,7 @@ func RedisReplicated(t testing.TB) (master, replica string) {
 		t.Fatalf("SEGSTREAM_TEST_REDIS_REPLICATED=%q: want master,replica", a)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: replica})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }() // best effort: a probe client
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	info, err := rdb.Info(ctx, "replication").Result()
@@ -165,7 +165,7 @@ func StallReplica(t testing.TB, addr string, d time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer rdb.Close()
+		defer func() { _ = rdb.Close() }() // best effort: the sleep is over
 		close(started)
 		if err := rdb.Do(context.Background(), "debug", "sleep", fmt.Sprintf("%.3f", d.Seconds())).Err(); err != nil {
 			t.Errorf("DEBUG SLEEP on %s: %v", addr, err)
@@ -174,7 +174,7 @@ func StallReplica(t testing.TB, addr string, d time.Duration) <-chan struct{} {
 	<-started
 	// return once the server is asleep: a PING with a short deadline fails
 	probe := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 20 * time.Millisecond, MaxRetries: -1})
-	defer probe.Close()
+	defer func() { _ = probe.Close() }() // best effort: a probe client
 	for deadline := time.Now().Add(d / 2); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if probe.Ping(context.Background()).Err() != nil {
 			break
@@ -225,7 +225,11 @@ func Writer(addr, topic string) *kafka.Writer {
 func Produce(t testing.TB, addr, topic string, msgs ...kafka.Message) {
 	t.Helper()
 	w := Writer(addr, topic)
-	defer w.Close()
+	defer func() {
+		if err := w.Close(); err != nil {
+			t.Errorf("closing the writer to %s: %v", topic, err)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
@@ -257,7 +261,7 @@ func ReadTopic(t testing.TB, addr, topic string) []kafka.Message {
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
-				r.Close()
+				_ = r.Close() // the read error is the one to report
 				t.Fatalf("reading %s/%d: %v", topic, p.ID, err)
 			}
 			out = append(out, m)
@@ -265,7 +269,7 @@ func ReadTopic(t testing.TB, addr, topic string) []kafka.Message {
 				break
 			}
 		}
-		r.Close()
+		_ = r.Close() // no consumer group: nothing to commit, the error carries nothing
 	}
 	return out
 }
