@@ -9,42 +9,14 @@ import (
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/classifier/train"
 	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/internal/testkit"
 )
 
 // The serving tests score and label the model train.Run fits on the
 // committed slice, with the views of its validation cutoff.
 
-var sliceFiles = []string{
-	"../testdata/classifier/retail_slice_2009_2010.csv.gz",
-	"../testdata/classifier/retail_slice_2010_2011.csv.gz",
-}
-
-var (
-	sliceOnce sync.Once
-	sliceEvs  []*events.Event
-	sliceErr  error
-)
-
-// sliceEvents reads the committed slice of the real Online Retail data
-// (every row of 120 randomly chosen customers from both files).
-func sliceEvents(tb testing.TB) []*events.Event {
-	tb.Helper()
-	sliceOnce.Do(func() {
-		items, _, err := replay.ReadRetail(sliceFiles, replay.RetailOptions{})
-		if err != nil {
-			sliceErr = err
-			return
-		}
-		for _, it := range items {
-			sliceEvs = append(sliceEvs, it.Event)
-		}
-	})
-	if sliceErr != nil {
-		tb.Fatal(sliceErr)
-	}
-	return sliceEvs
-}
+// sliceEvents reads the committed slice of the real Online Retail data.
+func sliceEvents(tb testing.TB) []*events.Event { return testkit.RetailSlice(tb) }
 
 var (
 	sliceModelOnce sync.Once

@@ -20,10 +20,7 @@ func (st *Stage) encodeLoop(ctx context.Context) error {
 }
 
 func (st *Stage) encode(ctx context.Context, claims []keyspace.Claim) error {
-	users := make([]string, len(claims))
-	for i, c := range claims {
-		users[i] = c.User
-	}
+	users := usersOf(claims)
 	pipe := st.rdb.Pipeline()
 	profs := st.store.QueueReads(ctx, pipe, users)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {

@@ -41,10 +41,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	if err != nil {
 		return err
 	}
-	users := make([]string, len(claims))
-	for i, c := range claims {
-		users[i] = c.User
-	}
+	users := usersOf(claims)
 	pipe := st.rdb.Pipeline()
 	profs := st.store.QueueReads(ctx, pipe, users)
 	labs := make([]*redis.MapStringStringCmd, len(claims))

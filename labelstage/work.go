@@ -67,3 +67,12 @@ func (st *Stage) handBack(ctx context.Context, q keyspace.Queue, claims []keyspa
 		sleep(ctx, st.cfg.RetryBackoff)
 	}
 }
+
+// usersOf lists the claimed users in claim order.
+func usersOf(claims []keyspace.Claim) []string {
+	users := make([]string, len(claims))
+	for i, c := range claims {
+		users[i] = c.User
+	}
+	return users
+}

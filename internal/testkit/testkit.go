@@ -21,7 +21,10 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/keyspace"
+	"github.com/segstream/segstream/replay"
+	"sync"
 )
 
 // DefaultTopics are the input topics and the DLQ.
@@ -299,4 +302,35 @@ func ReadTopicIfAny(t testing.TB, addr, topic string) []kafka.Message {
 		return nil
 	}
 	return ReadTopic(t, addr, topic)
+}
+
+var retailSlice struct {
+	once sync.Once
+	evs  []*events.Event
+	err  error
+}
+
+// RetailSlice returns the events of the committed slice of the real Online
+// Retail data (testdata/classifier: every row of 120 randomly chosen
+// customers from both files), read once per test binary.
+func RetailSlice(tb testing.TB) []*events.Event {
+	tb.Helper()
+	retailSlice.once.Do(func() {
+		files := []string{
+			RepoFile("testdata/classifier/retail_slice_2009_2010.csv.gz"),
+			RepoFile("testdata/classifier/retail_slice_2010_2011.csv.gz"),
+		}
+		items, _, err := replay.ReadRetail(files, replay.RetailOptions{})
+		if err != nil {
+			retailSlice.err = err
+			return
+		}
+		for _, it := range items {
+			retailSlice.evs = append(retailSlice.evs, it.Event)
+		}
+	})
+	if retailSlice.err != nil {
+		tb.Fatal(retailSlice.err)
+	}
+	return retailSlice.evs
 }
