@@ -32,6 +32,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/events"
+	"runtime/pprof"
 )
 
 // Folder is the stage behind the consumer: it makes a batch of records
@@ -215,7 +216,11 @@ func (c *Consumer) startGeneration(ctx context.Context, stop context.CancelFunc,
 			c.workers.Add(1)
 			gen.Start(func(genCtx context.Context) {
 				defer c.workers.Done()
-				err := c.runPartition(ctx, genCtx, gen, topic, p.ID, p.Offset)
+				var err error
+				// the CPU profile's "stage" label: fetch, decode and fold
+				pprof.Do(genCtx, pprof.Labels("stage", "fold"), func(genCtx context.Context) {
+					err = c.runPartition(ctx, genCtx, gen, topic, p.ID, p.Offset)
+				})
 				if errors.Is(err, errStop) {
 					c.mu.Lock()
 					c.crashErr = err
@@ -256,6 +261,26 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 	recs := make([]events.Record, 0, c.cfg.MaxBatch)
 	var dead []kafka.Message
 	var committed int64 = -1
+	// the offset after the last durable batch, committed at most every
+	// kafka.commit_interval, when the partition goes idle and when it ends
+	var pending int64 = -1
+	var lastCommit time.Time
+	crashed := false // a hook simulated a crash: commit nothing more
+	flush := func() {
+		if pending < 0 {
+			return
+		}
+		if err := c.commit(gen, topic, partition, pending); err != nil {
+			log.Warn("offset commit failed; the range will be redelivered and skipped", zap.Int64("offset", pending), zap.Error(err))
+			return
+		}
+		committed, pending, lastCommit = pending, -1, time.Now()
+	}
+	defer func() {
+		if !crashed {
+			flush()
+		}
+	}()
 
 	for {
 		msgs = msgs[:0]
@@ -265,7 +290,7 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 				return nil
 			}
 		}
-		err := c.collect(fetchCtx, fetch, &msgs)
+		err := c.collect(fetchCtx, fetch, &msgs, pending >= 0)
 		if len(msgs) > 0 {
 			recs, dead = recs[:0], dead[:0]
 			now := c.hooks.Clock()
@@ -297,14 +322,18 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 			if c.hooks.AfterFold != nil {
 				if herr := c.hooks.AfterFold(topic, partition, last.Offset); herr != nil {
 					log.Warn("stopping without commit (hook)", zap.Error(herr))
+					crashed = true
 					return errStop
 				}
 			}
-			if err := c.commit(gen, topic, partition, last.Offset+1); err != nil {
-				log.Warn("offset commit failed; the range will be redelivered and skipped", zap.Int64("offset", last.Offset+1), zap.Error(err))
-			} else {
-				committed = last.Offset + 1
+			pending = last.Offset + 1
+			if time.Since(lastCommit) >= c.cfg.CommitInterval {
+				flush()
 			}
+		}
+		if errors.Is(err, errIdle) {
+			flush()
+			continue
 		}
 		if err != nil {
 			if fetchCtx.Err() != nil {
@@ -321,13 +350,21 @@ func (c *Consumer) runPartition(runCtx, genCtx context.Context, gen *kafka.Gener
 	}
 }
 
+// errIdle: a fetch wait passed without a message while an offset waited
+// to be committed.
+var errIdle = errors.New("partition idle")
+
 // collect blocks for the first message, then gathers more until MaxBatch
 // or MaxBatchWait. It returns the fetch error that ended collection, if any
-// (messages gathered before it are still returned).
-func (c *Consumer) collect(ctx context.Context, f *fetcher, out *[]kafka.Message) error {
+// (messages gathered before it are still returned); with idle set, errIdle
+// when a fetch wait passes without the first message.
+func (c *Consumer) collect(ctx context.Context, f *fetcher, out *[]kafka.Message, idle bool) error {
 	for {
 		m, err := f.read(ctx, c.cfg.FetchMaxWait)
 		if errors.Is(err, errNoData) {
+			if idle {
+				return errIdle
+			}
 			continue
 		}
 		if err != nil {

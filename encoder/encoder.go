@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"runtime/pprof"
 )
 
 // Encoder embeds texts with one model. Safe for concurrent use.
@@ -90,9 +91,10 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Encoder, erro
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.wg.Add(1 + cfg.Sessions)
-	go func() { defer e.wg.Done(); e.batcher.loop(ctx) }()
+	// the CPU profile's "stage" label (ONNX Runtime's own threads are not Go's: their samples have none)
+	go pprof.Do(ctx, pprof.Labels("stage", "encoder"), func(ctx context.Context) { defer e.wg.Done(); e.batcher.loop(ctx) })
 	for i := 0; i < cfg.Sessions; i++ {
-		go func() { defer e.wg.Done(); e.batcher.worker(ctx, e.runBatch) }()
+		go pprof.Do(ctx, pprof.Labels("stage", "encoder"), func(ctx context.Context) { defer e.wg.Done(); e.batcher.worker(ctx, e.runBatch) })
 	}
 	log.Info("encoder: ready",
 		zap.String("model_dir", cfg.ModelDir), zap.String("input_style", spec.InputStyle),

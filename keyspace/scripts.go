@@ -38,6 +38,7 @@ var (
 	ClaimScript   = mustScript("claim")
 	MoveScript    = mustScript("move")
 	LabelCAS      = mustScript("label_cas")
+	LabelState    = mustScript("label_state")
 	MarkPublished = mustScript("mark_published")
 	OutboxDone    = mustScript("outbox_done")
 	Unlock        = mustScript("unlock")

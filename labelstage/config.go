@@ -54,12 +54,20 @@ type Config struct {
 	// version published by another instance.
 	LockTTL time.Duration `yaml:"lock_ttl"`
 	// EncodeBatch is how many profile texts one encoder call takes
-	// (default 64). Encoding runs beside labelling: a user whose text
+	// (default 16: a call holds its cores for as long as its batch takes,
+	// so smaller calls keep label latency flat beside the encoder). Encoding runs beside labelling: a user whose text
 	// changed is labelled at once with its previous embedding and queued
 	// for encoding (once, however many changes wait), then labelled again
 	// with the new one; so the encoder's speed bounds how fresh interests
 	// are, not the latency of the other labels.
 	EncodeBatch int `yaml:"encode_batch"`
+	// EncodeShare bounds the encoder's share of wall time (default 1, no
+	// pause): after an encoder call that took d, the encoder waits
+	// d × (1 − share) / share before its next. In the service the encoder
+	// already has only half the cores (encoder.intra_op_threads), which
+	// keeps labels within their latency; a lower share leaves more CPU to
+	// the rest of the machine and lets interests lag further.
+	EncodeShare float64 `yaml:"encode_share"`
 	// MaxBacklog pauses intake (every partition waits before its next fetch)
 	// while more users than this wait for labelling or encoding (default
 	// 100000): backpressure from the label stage and the encoder to the
@@ -99,7 +107,10 @@ func (c *Config) SetDefaults() {
 		c.PublishBatch = 500
 	}
 	if c.EncodeBatch == 0 {
-		c.EncodeBatch = 64
+		c.EncodeBatch = 16
+	}
+	if c.EncodeShare == 0 {
+		c.EncodeShare = 1
 	}
 	if c.MaxBacklog == 0 {
 		c.MaxBacklog = 100_000
@@ -135,6 +146,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("labels.publish_timeout: %s is below 10ms", c.PublishTimeout)
 	case c.LockTTL < 30*time.Millisecond:
 		return fmt.Errorf("labels.lock_ttl: %s is below 30ms", c.LockTTL)
+	case !(c.EncodeShare > 0 && c.EncodeShare <= 1):
+		return fmt.Errorf("labels.encode_share: %g is outside (0, 1]", c.EncodeShare)
 	case c.MaxBacklog < 1:
 		return fmt.Errorf("labels.max_backlog: %d must be at least 1", c.MaxBacklog)
 	}

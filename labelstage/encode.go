@@ -16,7 +16,14 @@ import (
 // feed so their labels (interests) use the new embedding.
 func (st *Stage) encodeLoop(ctx context.Context) error {
 	return st.workLoop(ctx, "encode", st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), st.cfg.EncodeBatch,
-		func(time.Time) string { return "+inf" }, st.encode)
+		func(time.Time) string { return "+inf" }, st.encode, st.paceEncoder)
+}
+
+// paceEncoder keeps the encoder within labels.encode_share of wall time.
+func (st *Stage) paceEncoder(ctx context.Context, busy time.Duration) {
+	if share := st.cfg.EncodeShare; share < 1 {
+		sleep(ctx, time.Duration(float64(busy)*(1-share)/share))
+	}
 }
 
 func (st *Stage) encode(ctx context.Context, claims []keyspace.Claim) error {

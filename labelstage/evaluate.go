@@ -19,7 +19,7 @@ import (
 // window.
 func (st *Stage) evaluateLoop(ctx context.Context) error {
 	return st.workLoop(ctx, "evaluate", st.sp.Queue(st.sp.Changes(), st.sp.Inflight()), st.cfg.BatchSize,
-		func(now time.Time) string { return strconv.FormatInt(now.Add(-st.cfg.Coalesce).UnixMilli(), 10) }, st.evaluate)
+		func(now time.Time) string { return strconv.FormatInt(now.Add(-st.cfg.Coalesce).UnixMilli(), 10) }, st.evaluate, nil)
 }
 
 // subject is one claimed user being evaluated.
@@ -65,7 +65,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		if !ok {
 			continue // nothing to label: no profile, or erased
 		}
-		rec, err := parseRecord(labs[i].Val())
+		rec, err := parseForEvaluate(labs[i].Val())
 		if err != nil {
 			return fmt.Errorf("user %q: %w", c.User, err)
 		}
@@ -116,11 +116,15 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			// write leaves an entry the publisher finds already published
 			wb.First(st.sp.Outbox()).ZAdd(ctx, st.sp.Outbox(), redis.Z{Score: nowUs, Member: sj.c.User})
 		}
+		key := st.sp.Label(sj.c.User)
+		if !out.NewVersion { // the state alone: the stored document stays as it is
+			writes = append(writes, written{sj, keyspace.LabelState.EvalSha(ctx, wb.Then(key), []string{key}, sj.rec.Version, next.State)})
+			continue
+		}
 		args, err := casArgs(sj.rec.Version, next)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", sj.c.User, err)
 		}
-		key := st.sp.Label(sj.c.User)
 		writes = append(writes, written{sj, keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key}, args...)})
 	}
 	err = wb.Exec()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/segstream/segstream/label"
+	"github.com/valyala/fastjson"
 )
 
 // The label record is a hash (keyspace.Keys.Label): ver, doc (the label
@@ -31,6 +32,53 @@ func parseRecord(m map[string]string) (label.Record, error) {
 		}
 	}
 	if s := m["changes"]; s != "" {
+		if err := json.Unmarshal([]byte(s), &r.Changes); err != nil {
+			return r, fmt.Errorf("label record: changes: %w", err)
+		}
+	}
+	if s := m["state"]; s != "" {
+		r.State = []byte(s)
+	}
+	return r, nil
+}
+
+// evalParsers parse the stored document on the evaluation path.
+var evalParsers fastjson.ParserPool
+
+// parseForEvaluate decodes what an evaluation needs of a label hash, and
+// no more: the version marks, the state, the current segments (read from
+// the stored document without decoding it whole) and, only when they wait
+// to be published, the changes to carry over. The Doc it returns holds
+// only Segments: it feeds label.Next and is never written back (a
+// state-only outcome writes the state alone, keyspace.LabelState).
+func parseForEvaluate(m map[string]string) (label.Record, error) {
+	var r label.Record
+	if len(m) == 0 {
+		return r, nil
+	}
+	r.Version, _ = strconv.ParseInt(m["ver"], 10, 64)
+	r.Published, _ = strconv.ParseInt(m["published"], 10, 64)
+	r.Erased = m["erased"] == "1"
+	if s := m["doc"]; s != "" && s != "null" {
+		p := evalParsers.Get()
+		v, err := p.Parse(s)
+		if err != nil {
+			evalParsers.Put(p)
+			return r, fmt.Errorf("label record: doc: %w", err)
+		}
+		segs := v.GetArray("segments")
+		r.Doc = &label.Doc{Segments: make([]string, 0, len(segs))}
+		for _, sv := range segs {
+			b, err := sv.StringBytes()
+			if err != nil {
+				evalParsers.Put(p)
+				return r, fmt.Errorf("label record: doc.segments: %w", err)
+			}
+			r.Doc.Segments = append(r.Doc.Segments, string(b))
+		}
+		evalParsers.Put(p)
+	}
+	if s := m["changes"]; s != "" && r.Unpublished() {
 		if err := json.Unmarshal([]byte(s), &r.Changes); err != nil {
 			return r, fmt.Errorf("label record: changes: %w", err)
 		}

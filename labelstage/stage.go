@@ -16,6 +16,7 @@ import (
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
+	"runtime/pprof"
 )
 
 // Segmenter turns a profile and its embedding into a labelling decision
@@ -89,13 +90,20 @@ func (st *Stage) Run(ctx context.Context) error {
 		return errors.New("labelstage: Run needs a segmenter and a publisher")
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	for i := 0; i < st.cfg.Workers; i++ {
-		g.Go(func() error { return st.evaluateLoop(ctx) })
+	// each loop carries its name as the CPU profile's "stage" label
+	loop := func(name string, run func(context.Context) error) {
+		g.Go(func() (err error) {
+			pprof.Do(ctx, pprof.Labels("stage", name), func(ctx context.Context) { err = run(ctx) })
+			return err
+		})
 	}
-	g.Go(func() error { return st.scheduleLoop(ctx) })
-	g.Go(func() error { return st.publishLoop(ctx) })
+	for i := 0; i < st.cfg.Workers; i++ {
+		loop("evaluate", st.evaluateLoop)
+	}
+	loop("schedule", st.scheduleLoop)
+	loop("publish", st.publishLoop)
 	if st.enc != nil {
-		g.Go(func() error { return st.encodeLoop(ctx) })
+		loop("encode", st.encodeLoop)
 	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {

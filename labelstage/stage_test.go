@@ -311,6 +311,11 @@ func TestEvaluateVersionsChangesAndPublish(t *testing.T) {
 	if r.Version != 2 || string(r.State) != `{"events":3}` || h.outbox() != 0 {
 		t.Fatalf("state-only change: v%d state %s outbox %d", r.Version, r.State, h.outbox())
 	}
+	// the stored document is untouched by a state-only write (the evaluator
+	// reads only its segments)
+	if r.Doc == nil || r.Doc.Model.Name != "fake" || r.Doc.Scores[label.ScoreChurnRisk] != 0.3333 || len(r.Doc.Reasons) == 0 || r.Doc.Version != 2 {
+		t.Fatalf("document after a state-only write: %+v", r.Doc)
+	}
 	// evaluated again with nothing new: nothing written
 	h.rdb.ZAdd(context.Background(), h.st.sp.Changes(), redis.Z{Score: 1, Member: "u1"})
 	h.evaluate()

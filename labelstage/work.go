@@ -14,8 +14,11 @@ import (
 // acknowledges them; on failure they go back to pending with their scores.
 // Users of a worker that dies come back when the lease expires
 // (scheduleLoop).
+//
+// pace (may be nil) is told how long each successful batch took, after its
+// users are acknowledged, and may wait (the encoder's share of the CPU).
 func (st *Stage) workLoop(ctx context.Context, stage string, q keyspace.Queue, batch int, maxScore func(time.Time) string,
-	work func(context.Context, []keyspace.Claim) error) error {
+	work func(context.Context, []keyspace.Claim) error, pace func(ctx context.Context, busy time.Duration)) error {
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down (Run filters it)
@@ -35,7 +38,9 @@ func (st *Stage) workLoop(ctx context.Context, stage string, q keyspace.Queue, b
 		}
 		// the batch in hand is finished on shutdown: its own deadline, not ctx
 		wctx, cancel := context.WithTimeout(context.Background(), st.cfg.Lease)
+		began := time.Now()
 		err = work(wctx, claims)
+		busy := time.Since(began)
 		cancel()
 		if err != nil {
 			st.failed(stage, "work on claimed users failed; retrying them", err, zap.Int("users", len(claims)))
@@ -46,6 +51,9 @@ func (st *Stage) workLoop(ctx context.Context, stage string, q keyspace.Queue, b
 		if err := q.Ack(context.Background(), claims); err != nil {
 			// they stay in flight until the lease ends, then are looked at again
 			st.failed("ack", "acknowledging finished users failed; the lease brings them back", err, zap.Int("users", len(claims)))
+		}
+		if pace != nil {
+			pace(ctx, busy)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+	"runtime"
 )
 
 // KafkaConfig is the consumer configuration plus topic administration.
@@ -126,6 +127,12 @@ func (c *Config) SetDefaults() {
 	if c.Labels.Encode == nil {
 		t := true
 		c.Labels.Encode = &t
+	}
+	if c.Encoder.IntraOpThreads == 0 {
+		// in the service the encoder runs beside the fold and the label
+		// workers: half the cores, so it cannot take them all (`segstream
+		// encode` alone uses every core)
+		c.Encoder.IntraOpThreads = max(1, runtime.GOMAXPROCS(0)/2/max(1, c.Encoder.Sessions))
 	}
 	c.Encoder.SetDefaults()
 	if c.Model.Path == "" {

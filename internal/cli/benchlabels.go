@@ -10,11 +10,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"bufio"
+	"bytes"
+	"errors"
+	"github.com/google/pprof/profile"
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/replay"
 	"github.com/segstream/segstream/service"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 func init() {
@@ -22,15 +33,22 @@ func init() {
 }
 
 func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) error {
-	fs := newFlags("bench-labels", "[--rate 2000] [--seconds 30] [--coalesce 200ms]", stderr)
+	fs := newFlags("bench-labels", "[--rate 2000] [--seconds 30] [--coalesce 50ms] [--workers 2] [--encode=false]", stderr)
 	rate := fs.Float64("rate", 2000, "steady events per second")
 	seconds := fs.Float64("seconds", 30, "how long to send")
 	coalesce := fs.Duration("coalesce", 50*time.Millisecond, "labels.coalesce")
+	workers := fs.Int("workers", 2, "labels.workers")
+	encode := fs.Bool("encode", true, "run the text encoder (interests); false: labels without embeddings")
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis server (a unique key prefix is used and deleted)")
 	brokers := fs.String("brokers", "", "use this broker instead of an embedded one")
 	retail := fs.Bool("retail", false, "replay the full Online Retail history as fast as possible instead (encodes per 100 events)")
+	cpuProfile := fs.String("cpuprofile", "", "also write the measuring process's CPU profile (the service) to this file")
+	sender := fs.Bool("sender", false, "internal: be the sending process that the measuring process starts")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *sender {
+		return benchSend(ctx, *brokers, *rate, *seconds, *retail, stdout, stderr)
 	}
 	addr := *brokers
 	if addr == "" {
@@ -47,14 +65,18 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	defer stderr.cleanup("deleting the benchmark's keys under "+prefix, func() error {
 		return keyspace.DeletePrefix(context.Background(), rdb, prefix)
 	})
-	cfg, err := service.LoadConfig("", []string{
+	// SEGSTREAM_* tuning variables of this process apply on top (e.g.
+	// SEGSTREAM_LABELS_ENCODE_BATCH=16): they come last and win; those that
+	// say where things are stay the benchmark's own
+	cfg, err := service.LoadConfig("", append([]string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
 		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
 		"SEGSTREAM_REDIS_ADDRS=" + *redisAddr, "SEGSTREAM_FEATURESTORE_PREFIX=" + prefix, "SEGSTREAM_HTTP_LISTEN=off",
 		"SEGSTREAM_LABELS_COALESCE=" + coalesce.String(), "SEGSTREAM_LABELS_POLL_INTERVAL=5ms",
+		"SEGSTREAM_LABELS_WORKERS=" + strconv.Itoa(*workers), "SEGSTREAM_LABELS_ENCODE=" + strconv.FormatBool(*encode),
 		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
 		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
-	})
+	}, tuningEnv()...))
 	if err != nil {
 		return err
 	}
@@ -66,62 +88,255 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(sctx) }()
-	time.Sleep(time.Second) // join the group
-
-	var items []replay.Item
-	var sc replay.SendConfig
-	if *retail {
-		if items, _, err = replay.ReadRetail(retailFiles(), replay.RetailOptions{}); err != nil {
-			return err
-		}
-	} else {
-		n := int(*rate * *seconds)
-		if items, _, err = benchEvents(n); err != nil {
-			return err
-		}
-		// spread the users: a steady stream over many users, as in production
-		rand.New(rand.NewPCG(1, 1)).Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
-		sc.Rate = *rate
-	}
-	sc.Brokers = []string{addr}
-	sc.Topics = map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
-	sc.Progress = stderr
-	sc.Label = "send"
-	t0 := time.Now()
-	snd, err := replay.Send(ctx, items, sc, nil)
-	if err != nil {
-		return err
-	}
-	sendEl := time.Since(t0)
-	// drain: everything folded and labelled
-	for {
-		in := counter(svc.Registry, "segstream_consumer_events_in_total", "")
-		if int(in) >= snd.Sent && pending(ctx, svc.Labels) == 0 {
-			break
+	// joined: every input partition assigned
+	for n := 0; n < 3*cfg.Kafka.Partitions; {
+		n = 0
+		for _, ps := range svc.Consumer.Assigned() {
+			n += len(ps)
 		}
 		select {
 		case err := <-done:
 			return stoppedEarly("service stopped", err)
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	total := time.Since(t0)
+
+	// the events come from a process of their own, so the sender's CPU is
+	// not the pipeline's
+	snd, err := startSender(ctx, addr, *rate, *seconds, *retail, stderr)
+	if err != nil {
+		return err
+	}
+	<-snd.sending
+	t0 := time.Now()
+	cpu0 := processCPU()
+	var prof bytes.Buffer
+	if err := pprof.StartCPUProfile(&prof); err != nil {
+		return err
+	}
+	profiling := true
+	defer func() {
+		if profiling {
+			pprof.StopCPUProfile()
+		}
+	}()
+	sent, sendEl, senderCPU, err := snd.wait()
+	if err != nil {
+		return err
+	}
+	sendEnd := time.Now()
+	// drain: everything folded and labelled, then the encoder's queue
+	var labelsDone, interestsDone time.Time
+	for interestsDone.IsZero() {
+		in := counter(svc.Registry, "segstream_consumer_events_in_total", "")
+		lab, intr, err := svc.Labels.Backlog(ctx)
+		if err == nil && int(in) >= sent && lab == 0 {
+			if labelsDone.IsZero() {
+				labelsDone = time.Now()
+			}
+			if intr == 0 {
+				interestsDone = time.Now()
+			}
+		}
+		select {
+		case err := <-done:
+			return stoppedEarly("service stopped", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	pprof.StopCPUProfile()
+	profiling = false
+	cpu := processCPU() - cpu0
+	wall := interestsDone.Sub(t0)
 	stop()
 	if err := <-done; err != nil { // everything is labelled: report it, the measurement stands
 		stderr.printf("bench-labels: service stopped with an error: %v\n", err)
 	}
+	if *cpuProfile != "" {
+		if err := os.WriteFile(*cpuProfile, prof.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
 	p50, p99 := histQuantile(svc.Registry, "segstream_labels_event_to_label_seconds", 0.5), histQuantile(svc.Registry, "segstream_labels_event_to_label_seconds", 0.99)
 	enc := counter(svc.Registry, "segstream_labels_encodes_total", "")
 	ev := counter(svc.Registry, "segstream_labels_evaluated_total", "")
-	stdout.printf("events sent            %d in %s (%.0f/s offered)\n", snd.Sent, sendEl.Round(time.Millisecond), float64(snd.Sent)/sendEl.Seconds())
-	stdout.printf("drained after          %s (%.0f events/s end to end)\n", total.Round(time.Millisecond), float64(snd.Sent)/total.Seconds())
+	labelsWall := labelsDone.Sub(t0)
+	stdout.printf("events sent            %d in %s (%.0f/s offered) by a separate process using %.1f s of CPU\n", sent, sendEl.Round(time.Millisecond), float64(sent)/sendEl.Seconds(), senderCPU.Seconds())
+	stdout.printf("labels drained         %s after the stream stopped (%.0f events/s end to end)\n", labelsDone.Sub(sendEnd).Round(time.Millisecond), float64(sent)/labelsWall.Seconds())
+	stdout.printf("interests drained      %s after the stream stopped (encoder queue empty)\n", interestsDone.Sub(sendEnd).Round(time.Millisecond))
 	stdout.printf("event-to-label latency p50 %s  p99 %s (interpolated in histogram buckets)\n", p50, p99)
-	stdout.printf("evaluations            %.0f (%.1f per 100 events)\n", ev, 100*ev/float64(snd.Sent))
-	stdout.printf("encodes                %.0f (%.1f per 100 events), coalesce %s; encode-to-interest lag is separate from the latency above\n", enc, 100*enc/float64(snd.Sent), *coalesce)
+	stdout.printf("evaluations            %.0f (%.1f per 100 events; %.0f labels/s while labelling)\n", ev, 100*ev/float64(sent), ev/labelsWall.Seconds())
+	stdout.printf("encodes                %.0f (%.1f per 100 events), coalesce %s, workers %d, encoder %v\n", enc, 100*enc/float64(sent), *coalesce, *workers, *encode)
 	stdout.printf("labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
+	stdout.printf("service CPU            %.1f s in %s (%.2f cores)%s\n", cpu.Seconds(), wall.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(), stageCPU(prof.Bytes()))
 	return nil
+}
+
+// tuningEnv is this process's SEGSTREAM_* environment less the variables
+// that place the benchmark (brokers, group, Redis, prefix, HTTP).
+func tuningEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case !strings.HasPrefix(k, service.EnvPrefix), k == "SEGSTREAM_KAFKA_BROKERS", k == "SEGSTREAM_KAFKA_GROUP_ID",
+			strings.HasPrefix(k, "SEGSTREAM_REDIS_"), k == "SEGSTREAM_FEATURESTORE_PREFIX", k == "SEGSTREAM_HTTP_LISTEN":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// sendProcess is the sending child of bench-labels.
+type sendProcess struct {
+	cmd     *exec.Cmd
+	out     *bufio.Reader
+	sending chan struct{}
+	summary chan string
+}
+
+// startSender starts `segstream bench-labels --sender`; sending closes when
+// its events are read and it starts to send.
+func startSender(ctx context.Context, addr string, rate, seconds float64, retail bool, stderr *output) (*sendProcess, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "bench-labels", "--sender", "--brokers", addr,
+		"--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--seconds", strconv.FormatFloat(seconds, 'f', -1, 64), "--retail="+strconv.FormatBool(retail))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = stderr.w // its progress bar, written by the child itself
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the sender process: %w", err)
+	}
+	p := &sendProcess{cmd: cmd, out: bufio.NewReader(out), sending: make(chan struct{}), summary: make(chan string, 1)}
+	go func() {
+		first := true
+		for {
+			line, err := p.out.ReadString('\n')
+			if strings.HasPrefix(line, "sending") && first {
+				first = false
+				close(p.sending)
+			}
+			if strings.HasPrefix(line, "sent ") {
+				p.summary <- strings.TrimSpace(line)
+			}
+			if err != nil {
+				if first {
+					close(p.sending)
+				}
+				close(p.summary)
+				return
+			}
+		}
+	}()
+	return p, nil
+}
+
+// wait returns what the sender sent, how long it took and its CPU time.
+func (p *sendProcess) wait() (sent int, el time.Duration, cpu time.Duration, err error) {
+	line, ok := <-p.summary
+	if werr := p.cmd.Wait(); werr != nil {
+		return 0, 0, 0, fmt.Errorf("the sender process failed: %w", werr)
+	}
+	if !ok {
+		return 0, 0, 0, errors.New("the sender process ended without its summary")
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(line, "sent %d in %gs", &sent, &secs); err != nil {
+		return 0, 0, 0, fmt.Errorf("sender summary %q: %w", line, err)
+	}
+	st := p.cmd.ProcessState
+	return sent, time.Duration(secs * float64(time.Second)), st.UserTime() + st.SystemTime(), nil
+}
+
+// benchSend is the sender process: the same events as before, shuffled over
+// users at a steady rate (or the retail history as fast as possible).
+func benchSend(ctx context.Context, addr string, rate, seconds float64, retail bool, stdout, stderr *output) error {
+	if addr == "" {
+		return errors.New("--sender needs --brokers")
+	}
+	var items []replay.Item
+	var sc replay.SendConfig
+	var err error
+	if retail {
+		if items, _, err = replay.ReadRetail(retailFiles(), replay.RetailOptions{}); err != nil {
+			return err
+		}
+	} else {
+		if items, _, err = benchEvents(int(rate * seconds)); err != nil {
+			return err
+		}
+		// spread the users: a steady stream over many users, as in production
+		rand.New(rand.NewPCG(1, 1)).Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+		sc.Rate = rate
+	}
+	sc.Brokers = []string{addr}
+	sc.Topics = map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
+	sc.Progress = stderr
+	sc.Label = "send"
+	stdout.printf("sending %d events\n", len(items))
+	t0 := time.Now()
+	snd, err := replay.Send(ctx, items, sc, nil)
+	if err != nil {
+		return err
+	}
+	stdout.printf("sent %d in %gs\n", snd.Sent, time.Since(t0).Seconds())
+	return nil
+}
+
+// processCPU is this process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// stageCPU sums a CPU profile's samples by their "stage" label (set by the
+// consumer, the label stage's loops and the encoder). Samples of threads
+// that are not Go's (ONNX Runtime's pool) come as runtime._ExternalCode.
+func stageCPU(raw []byte) string {
+	p, err := profile.Parse(bytes.NewReader(raw))
+	if err != nil || len(p.SampleType) < 2 {
+		return ""
+	}
+	by := map[string]int64{}
+	var total int64
+	for _, s := range p.Sample {
+		v := s.Value[1] // cpu nanoseconds
+		total += v
+		name := "other (runtime, GC, Kafka and Redis clients)"
+		if st := s.Label["stage"]; len(st) > 0 {
+			name = st[0]
+		} else if len(s.Location) > 0 && len(s.Location[0].Line) > 0 && s.Location[0].Line[0].Function.Name == "runtime._ExternalCode" {
+			name = "onnxruntime threads"
+		}
+		by[name] += v
+	}
+	if total == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(by))
+	for n := range by {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return by[names[i]] > by[names[j]] })
+	var b strings.Builder
+	b.WriteString("; by stage (CPU profile):")
+	for _, n := range names {
+		_, _ = fmt.Fprintf(&b, "\n    %-46s %6.1f s  %3.0f%%", n, float64(by[n])/1e9, 100*float64(by[n])/float64(total))
+	}
+	return b.String()
 }
 
 // histQuantile interpolates quantile q of a histogram in the registry.
