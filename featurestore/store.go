@@ -16,6 +16,7 @@ import (
 
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/keyspace"
+	"sync/atomic"
 )
 
 // Config configures a Store. Zero fields take the documented defaults.
@@ -107,6 +108,8 @@ type Store struct {
 	log   *zap.Logger
 	m     *metrics
 	cache *blobCache
+
+	onChange atomic.Pointer[func()] // called after a fold put users on the change feed
 }
 
 // New returns a Store. log and reg may be nil.
@@ -129,6 +132,18 @@ func New(rdb redis.UniversalClient, cfg Config, log *zap.Logger, reg prometheus.
 
 // Config returns the effective configuration.
 func (s *Store) Config() Config { return s.cfg }
+
+// OnChange sets a function called after each fold that put users on the
+// change feed (the label stage of the same process wakes its workers with
+// it, instead of waiting for its next poll). It must not block; nil
+// removes it.
+func (s *Store) OnChange(f func()) {
+	if f == nil {
+		s.onChange.Store(nil)
+		return
+	}
+	s.onChange.Store(&f)
+}
 
 // Space is the store's Redis key space (key names, batches, queues),
 // shared with the label stage.
@@ -268,6 +283,9 @@ func (s *Store) Fold(ctx context.Context, recs []events.Record) (FoldResult, err
 		}
 	}
 	s.m.observe(total, time.Since(start))
+	if f := s.onChange.Load(); f != nil && (total.Users > 0 || total.SkippedOffset > 0) {
+		(*f)()
+	}
 	return total, nil
 }
 

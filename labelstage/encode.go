@@ -15,8 +15,8 @@ import (
 // embeddings beside the profiles, and puts the users back on the change
 // feed so their labels (interests) use the new embedding.
 func (st *Stage) encodeLoop(ctx context.Context) error {
-	return st.workLoop(ctx, "encode", st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), st.cfg.EncodeBatch,
-		func(time.Time) string { return "+inf" }, st.encode, st.paceEncoder)
+	return st.workLoop(ctx, loop{stage: "encode", q: st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), batch: st.cfg.EncodeBatch,
+		work: st.encode, pace: st.paceEncoder, wake: st.encodeWake.add()})
 }
 
 // paceEncoder keeps the encoder within labels.encode_share of wall time.
@@ -71,5 +71,9 @@ func (st *Stage) encode(ctx context.Context, claims []keyspace.Claim) error {
 		back[i] = redis.Z{Score: nowMs, Member: u}
 	}
 	wb.Then(st.sp.Changes()).ZAddNX(ctx, st.sp.Changes(), back...)
-	return wb.Exec()
+	if err := wb.Exec(); err != nil {
+		return err
+	}
+	st.evalWake.wake() // due after the coalesce window: the evaluators wait for it
+	return nil
 }

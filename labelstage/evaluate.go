@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,8 +17,8 @@ import (
 // evaluateLoop labels changed users once they are older than the coalesce
 // window.
 func (st *Stage) evaluateLoop(ctx context.Context) error {
-	return st.workLoop(ctx, "evaluate", st.sp.Queue(st.sp.Changes(), st.sp.Inflight()), st.cfg.BatchSize,
-		func(now time.Time) string { return strconv.FormatInt(now.Add(-st.cfg.Coalesce).UnixMilli(), 10) }, st.evaluate, nil)
+	return st.workLoop(ctx, loop{stage: "evaluate", q: st.sp.Queue(st.sp.Changes(), st.sp.Inflight()), batch: st.cfg.BatchSize,
+		delay: st.cfg.Coalesce, work: st.evaluate, wake: st.evalWake.add()})
 }
 
 // subject is one claimed user being evaluated.
@@ -57,6 +56,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	wb := st.sp.NewBatch(ctx)
 	var subjects []*subject
+	queuedEncodes := false
 	for i, c := range claims {
 		p, ok, err := profs.Profile(i)
 		if err != nil {
@@ -83,6 +83,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 				st.m.encodesSkipped.Inc()
 			} else {
 				wb.First(st.sp.Encode()).ZAddNX(ctx, st.sp.Encode(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.User})
+				queuedEncodes = true
 			}
 		}
 		subjects = append(subjects, sj)
@@ -136,6 +137,9 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	if err != nil {
 		return fmt.Errorf("writing labels: %w", err)
+	}
+	if queuedEncodes {
+		st.encodeWake.wake()
 	}
 	var conflicts []redis.Z
 	for _, wr := range writes {

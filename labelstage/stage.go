@@ -50,6 +50,8 @@ type Stage struct {
 	m     *labelMetrics
 
 	backlog atomic.Int64 // users waiting in the change feed and the encode queue
+
+	evalWake, encodeWake waker // work arrived: a fold of this process; encodes queued
 }
 
 // New builds the label stage on the store's key space. enc may be nil (no
@@ -89,6 +91,9 @@ func (st *Stage) Run(ctx context.Context) error {
 	if st.seg == nil || st.pub == nil {
 		return errors.New("labelstage: Run needs a segmenter and a publisher")
 	}
+	// this process's folds wake the evaluators (other instances' by polling)
+	st.store.OnChange(st.evalWake.wake)
+	defer st.store.OnChange(nil)
 	g, ctx := errgroup.WithContext(ctx)
 	// each loop carries its name as the CPU profile's "stage" label
 	loop := func(name string, run func(context.Context) error) {

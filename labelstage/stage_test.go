@@ -562,3 +562,27 @@ func TestBookkeepingErrorsAreCounted(t *testing.T) {
 		t.Fatalf("the loop ended with %v, want the cancellation", err)
 	}
 }
+
+// A fold in the same process wakes the evaluators: with a poll interval
+// of a minute the label still comes after the coalesce window, not the
+// next poll. (Other instances' folds are seen by polling.)
+func TestFoldWakesEvaluators(t *testing.T) {
+	h := newHarness(t, Config{NoEncoder: true, PollInterval: time.Minute, Coalesce: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.st.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // the workers found the feed empty and wait
+	h.fold("w1", events.TypeView, "")
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if r := h.record("w1"); r.Version != 1 {
+			return fmt.Errorf("no label yet (version %d)", r.Version)
+		}
+		return nil
+	})
+}

@@ -7,23 +7,40 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/keyspace"
+	"strconv"
+	"sync"
 )
 
-// workLoop claims up to batch users of q whose pending score is at most
-// maxScore(now), runs work on them under the lease as deadline, and
-// acknowledges them; on failure they go back to pending with their scores.
-// Users of a worker that dies come back when the lease expires
-// (scheduleLoop).
-//
-// pace (may be nil) is told how long each successful batch took, after its
-// users are acknowledged, and may wait (the encoder's share of the CPU).
-func (st *Stage) workLoop(ctx context.Context, stage string, q keyspace.Queue, batch int, maxScore func(time.Time) string,
-	work func(context.Context, []keyspace.Claim) error, pace func(ctx context.Context, busy time.Duration)) error {
+// loop describes one work loop over a queue.
+type loop struct {
+	stage string
+	q     keyspace.Queue
+	batch int
+	// delay: a user is due this long after its pending score (the
+	// coalesce window of the change feed; 0 for the encode queue)
+	delay time.Duration
+	work  func(context.Context, []keyspace.Claim) error
+	// pace (may be nil) is told how long each successful batch took, after
+	// its users are acknowledged, and may wait (the encoder's share)
+	pace func(ctx context.Context, busy time.Duration)
+	// wake is signalled when work may have arrived (a fold of this
+	// process, an evaluation that queued encodes)
+	wake <-chan struct{}
+}
+
+// workLoop claims up to l.batch users of l.q that are due, runs l.work on
+// them under the lease as deadline, and acknowledges them; on failure they
+// go back to pending with their scores. Users of a worker that dies come
+// back when the lease expires (scheduleLoop). With nothing due it waits
+// until the oldest waiting user is, or until woken, or at most
+// labels.poll_interval (other instances' folds are seen by polling).
+func (st *Stage) workLoop(ctx context.Context, l loop) error {
+	q, stage, batch, work, pace := l.q, l.stage, l.batch, l.work, l.pace
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down (Run filters it)
 		}
-		claims, err := q.Claim(ctx, maxScore(time.Now()), batch, st.cfg.Lease)
+		claims, err := q.Claim(ctx, dueBy(time.Now(), l.delay), batch, st.cfg.Lease)
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: whatever Claim moved, the lease brings back
 		}
@@ -33,7 +50,7 @@ func (st *Stage) workLoop(ctx context.Context, stage string, q keyspace.Queue, b
 			continue
 		}
 		if len(claims) == 0 {
-			sleep(ctx, st.cfg.PollInterval)
+			st.waitForWork(ctx, l)
 			continue
 		}
 		// the batch in hand is finished on shutdown: its own deadline, not ctx
@@ -83,4 +100,60 @@ func usersOf(claims []keyspace.Claim) []string {
 		users[i] = c.User
 	}
 	return users
+}
+
+// dueBy is the claim bound: users whose pending score (unix ms) is at most
+// now − delay.
+func dueBy(now time.Time, delay time.Duration) string {
+	if delay <= 0 {
+		return "+inf"
+	}
+	return strconv.FormatInt(now.Add(-delay).UnixMilli(), 10)
+}
+
+// waitForWork waits until the oldest waiting user of l.q is due (one
+// ZRANGE), until l.wake, or labels.poll_interval, whichever comes first.
+func (st *Stage) waitForWork(ctx context.Context, l loop) {
+	d := st.cfg.PollInterval
+	if l.delay > 0 {
+		zs, err := st.rdb.ZRangeWithScores(ctx, l.q.Pending, 0, 0).Result()
+		if err == nil && len(zs) == 1 {
+			due := time.UnixMilli(int64(zs[0].Score)).Add(l.delay)
+			d = min(d, max(time.Until(due), time.Millisecond))
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-l.wake:
+	case <-t.C:
+	}
+}
+
+// waker wakes every waiting worker of one queue at once.
+type waker struct {
+	mu    sync.Mutex
+	chans []chan struct{}
+}
+
+// add returns a channel that wake signals (a worker's own).
+func (w *waker) add() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := make(chan struct{}, 1)
+	w.chans = append(w.chans, c)
+	return c
+}
+
+// wake signals every channel without blocking (a pending signal suffices).
+func (w *waker) wake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.chans {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
