@@ -30,7 +30,10 @@ type Config struct {
 	// DueHorizon: no more time-driven re-evaluation after this much
 	// silence (default 400 days).
 	DueHorizon time.Duration `yaml:"due_horizon"`
-	// PollInterval between polls of an empty queue (default 50ms).
+	// PollInterval is the longest an idle worker waits before it looks at
+	// its queue again (default 50ms); it is woken earlier when the oldest
+	// waiting user becomes due and by folds of its own process, so this
+	// bounds how late other instances' changes are seen.
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// ScheduleInterval between passes of the scheduler, which requeues due
 	// users and expired leases and refreshes the backlog (default 100ms).
