@@ -208,7 +208,7 @@ func drawBar(w io.Writer, label string, done, total int, el time.Duration) {
 	}
 	eta := "-"
 	if rate > 0 && done < total {
-		eta = (time.Duration(float64(total-done)/rate) * time.Second / time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	// A failed write of a progress line is not worth failing the send for.
 	_, _ = fmt.Fprintf(w, "\r%s [%s%s] %3.0f%% %s/%s events %s ev/s ETA %s   ", label, strings.Repeat("=", n), strings.Repeat(" ", width-n),
