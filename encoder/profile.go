@@ -22,7 +22,7 @@ func ProfileText(texts []string, maxTokens int, tok Tokenizer) string {
 		maxTokens = tok.MaxTokens()
 	}
 	seen := make(map[string]struct{}, len(texts))
-	var parts []string
+	all := make([]string, 0, len(texts))
 	for _, t := range texts {
 		t = strings.Join(strings.FieldsFunc(t, unicode.IsSpace), " ")
 		if t == "" {
@@ -33,30 +33,38 @@ func ProfileText(texts []string, maxTokens int, tok Tokenizer) string {
 			continue
 		}
 		seen[key] = struct{}{}
-		if tok == nil {
-			parts = append(parts, t)
-			continue
+		all = append(all, t)
+	}
+	whole := strings.Join(all, ProfileSeparator)
+	if tok == nil || fits(tok, whole, maxTokens) {
+		return whole // one tokenization for a profile that fits whole
+	}
+	// The longest run of whole texts that fits: more text never has fewer
+	// tokens, so a binary search finds the same texts as adding them one by
+	// one (log n tokenizations instead of n).
+	lo, hi := 0, len(all)-1 // all[:lo] fits; all[:hi+1] does not
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fits(tok, strings.Join(all[:mid], ProfileSeparator), maxTokens) {
+			lo = mid
+		} else {
+			hi = mid - 1
 		}
-		cand := strings.Join(append(parts, t), ProfileSeparator)
-		if fits(tok, cand, maxTokens) {
-			parts = append(parts, t)
-			continue
+	}
+	parts := all[:lo:lo]
+	// Keep the longest word prefix of the text that crosses the limit.
+	words := strings.Fields(all[lo])
+	wlo, whi := 0, len(words) // words[:wlo] fits; words[:whi+1] does not
+	for wlo < whi {
+		mid := (wlo + whi + 1) / 2
+		if fits(tok, strings.Join(append(parts, strings.Join(words[:mid], " ")), ProfileSeparator), maxTokens) {
+			wlo = mid
+		} else {
+			whi = mid - 1
 		}
-		// Keep the longest word prefix of t that fits, then stop.
-		words := strings.Fields(t)
-		lo, hi := 0, len(words) // words[:lo] fits; words[:hi+1] does not
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if fits(tok, strings.Join(append(parts, strings.Join(words[:mid], " ")), ProfileSeparator), maxTokens) {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
-		}
-		if lo > 0 {
-			parts = append(parts, strings.Join(words[:lo], " "))
-		}
-		break
+	}
+	if wlo > 0 {
+		parts = append(parts, strings.Join(words[:wlo], " "))
 	}
 	return strings.Join(parts, ProfileSeparator)
 }

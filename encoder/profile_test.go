@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,96 @@ func TestProfileTextUnigram(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, ring[0]) {
 		t.Errorf("most recent text first: %q", got[:40])
+	}
+}
+
+// profileTextOneByOne is the definition ProfileText's binary search must
+// equal: add the texts one by one while the join fits, then cut the first
+// that does not at a word boundary.
+func profileTextOneByOne(texts []string, maxTokens int, tok Tokenizer) string {
+	if maxTokens <= 0 || maxTokens > tok.MaxTokens() {
+		maxTokens = tok.MaxTokens()
+	}
+	seen := map[string]struct{}{}
+	var parts []string
+	for _, t := range texts {
+		t = strings.Join(strings.Fields(t), " ")
+		if t == "" {
+			continue
+		}
+		if _, dup := seen[strings.ToLower(t)]; dup {
+			continue
+		}
+		seen[strings.ToLower(t)] = struct{}{}
+		if fits(tok, strings.Join(append(parts[:len(parts):len(parts)], t), ProfileSeparator), maxTokens) {
+			parts = append(parts, t)
+			continue
+		}
+		words := strings.Fields(t)
+		keep := 0
+		for keep < len(words) && fits(tok, strings.Join(append(parts[:len(parts):len(parts)], strings.Join(words[:keep+1], " ")), ProfileSeparator), maxTokens) {
+			keep++
+		}
+		if keep > 0 {
+			parts = append(parts, strings.Join(words[:keep], " "))
+		}
+		break
+	}
+	return strings.Join(parts, ProfileSeparator)
+}
+
+// The binary searches give exactly the texts of adding them one by one, on
+// random rings of real product descriptions, with both tokenizer kinds.
+func TestProfileTextEqualsOneByOne(t *testing.T) {
+	uni, err := NewUnigramTokenizer(requireFile(t, DefaultModelDir+"/tokenizer.json"), 128, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wp, err := NewWordPieceTokenizer(miniLMTokenizer, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := strings.Fields("WHITE HANGING HEART T-LIGHT HOLDER REGENCY CAKESTAND 3 TIER JUMBO BAG RED RETROSPOT " +
+		"PARTY BUNTING ASSORTED COLOUR BIRD ORNAMENT SET OF 3 CAKE TINS PANTRY DESIGN PACK OF 72 RETROSPOT CAKE CASES " +
+		"lovely mug, arrived broken :( the teapot is great — five stars ☕ 很好 非常满意")
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 150; i++ {
+		ring := make([]string, 1+r.IntN(12))
+		for j := range ring {
+			n := 1 + r.IntN(14)
+			var b []string
+			for k := 0; k < n; k++ {
+				b = append(b, words[r.IntN(len(words))])
+			}
+			ring[j] = strings.Join(b, " ")
+		}
+		for _, tok := range []Tokenizer{uni, wp} {
+			if got, want := ProfileText(ring, 0, tok), profileTextOneByOne(ring, 0, tok); got != want {
+				t.Fatalf("ring %q:\n got %q\nwant %q", ring, got, want)
+			}
+		}
+	}
+}
+
+// A ring of ten recent item descriptions, as a buyer's profile holds.
+func BenchmarkProfileText(b *testing.B) {
+	tok, err := NewUnigramTokenizer(requireFile(b, DefaultModelDir+"/tokenizer.json"), 128, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring := []string{"WHITE HANGING HEART T-LIGHT HOLDER", "REGENCY CAKESTAND 3 TIER", "JUMBO BAG RED RETROSPOT",
+		"PARTY BUNTING", "ASSORTED COLOUR BIRD ORNAMENT", "SET OF 3 CAKE TINS PANTRY DESIGN", "PACK OF 72 RETROSPOT CAKE CASES",
+		"LUNCH BAG RED RETROSPOT", "SET OF 6 SPICE TINS PANTRY DESIGN", "NATURAL SLATE HEART CHALKBOARD", "HEART OF WICKER SMALL",
+		"PAPER CHAIN KIT 50'S CHRISTMAS", "VICTORIAN GLASS HANGING T-LIGHT", "HOT WATER BOTTLE KEEP CALM"}
+	for _, impl := range []struct {
+		name string
+		f    func([]string, int, Tokenizer) string
+	}{{"binary", ProfileText}, {"one_by_one", profileTextOneByOne}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				impl.f(ring, 0, tok)
+			}
+		})
 	}
 }
