@@ -14,6 +14,7 @@ import (
 	"github.com/sugarme/tokenizer/model/unigram"
 	"github.com/sugarme/tokenizer/pretrained"
 	"golang.org/x/text/unicode/norm"
+	"sync"
 )
 
 // Tokenizer turns one text into the model's token ids.
@@ -83,6 +84,10 @@ type UnigramTokenizer struct {
 	uses      atomic.Int64
 	// OnReset, if set, is called after each cache reset (for a metric).
 	OnReset func()
+	// words remembers sugarme's segmentation of each word: its own cache
+	// expires entries at once, so every word ran its Viterbi, which scans
+	// the whole vocabulary for the unknown score (most of a text's cost).
+	words wordCache
 	// forceExact sends every word through exactLattice (tests cross-check
 	// that sugarme and the port agree on the words routed to sugarme).
 	forceExact bool
@@ -206,13 +211,21 @@ func (t *UnigramTokenizer) Tokenize(text string) (out Tokens, err error) {
 			if t.forceExact || t.exact.needsExact(ws, first) {
 				ids, base = t.exact.segment(ws, base, ids)
 			} else {
-				toks, err := m.Tokenize(ws)
-				if err != nil {
-					return Tokens{}, fmt.Errorf("%w: %w", ErrTokenize, err)
+				seg, ok := t.words.get(ws)
+				if !ok {
+					toks, err := m.Tokenize(ws)
+					if err != nil {
+						return Tokens{}, fmt.Errorf("%w: %w", ErrTokenize, err)
+					}
+					seg = make([]int32, len(toks))
+					for i, tk := range toks {
+						seg[i] = int32(tk.Id)
+					}
+					t.words.put(ws, seg)
 				}
-				for _, tk := range toks {
-					ids = append(ids, int64(tk.Id))
-					base += t.vocab[tk.Id].Score
+				for _, id := range seg {
+					ids = append(ids, int64(id))
+					base += t.vocab[id].Score
 				}
 			}
 			first = false
@@ -398,4 +411,31 @@ func (t *WordPieceTokenizer) Tokenize(text string) (out Tokens, err error) {
 		out.IDs, out.TypeIDs, out.Truncated = out.IDs[:t.maxTokens], out.TypeIDs[:t.maxTokens], true
 	}
 	return out, nil
+}
+
+// wordCacheMax bounds the word cache; past it the cache starts afresh
+// (words repeat within a catalogue, so it refills with the common ones).
+const wordCacheMax = 1 << 16
+
+// wordCache maps a word ("▁" prefix included) to its segmentation. Safe for
+// concurrent use.
+type wordCache struct {
+	mu sync.RWMutex
+	m  map[string][]int32
+}
+
+func (c *wordCache) get(w string) ([]int32, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	seg, ok := c.m[w]
+	return seg, ok
+}
+
+func (c *wordCache) put(w string, seg []int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= wordCacheMax {
+		c.m = make(map[string][]int32, 1024)
+	}
+	c.m[strings.Clone(w)] = seg
 }
