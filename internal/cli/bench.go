@@ -154,6 +154,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr *output) error 
 			return ctx.Err()
 		case err := <-done:
 			cancel()
+			if ctx.Err() != nil {
+				return ctx.Err() // interrupted, not a failure of what we measure
+			}
 			return stoppedEarly("consumer stopped early", err)
 		case <-time.After(50 * time.Millisecond):
 		}

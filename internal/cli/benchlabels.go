@@ -96,6 +96,9 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 		}
 		select {
 		case err := <-done:
+			if ctx.Err() != nil {
+				return ctx.Err() // interrupted, not a failure of what we measure
+			}
 			return stoppedEarly("service stopped", err)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -142,6 +145,9 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 		}
 		select {
 		case err := <-done:
+			if ctx.Err() != nil {
+				return ctx.Err() // interrupted, not a failure of what we measure
+			}
 			return stoppedEarly("service stopped", err)
 		case <-ctx.Done():
 			return ctx.Err()

@@ -145,6 +145,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-svcDone:
+			if ctx.Err() != nil {
+				return nil // interrupted: the service stopped because we asked it to
+			}
 			return stoppedEarly("service stopped", err)
 		case err := <-sendDone:
 			if err != nil {
