@@ -86,9 +86,6 @@ func (q Queue) Expire(ctx context.Context, now time.Time, limit int) (int, error
 	return q.s.Move(ctx, q.Inflight, q.Pending, strconv.FormatInt(now.UnixMilli(), 10), limit, float64(now.UnixMilli()))
 }
 
-// Len is the number of users waiting (not claimed).
-func (q Queue) Len(ctx context.Context) (int64, error) { return q.s.rdb.ZCard(ctx, q.Pending).Result() }
-
 // Move moves up to limit members scored at most maxScore from the sorted
 // set from to the sorted set to with score (NX: an existing score in to
 // stays), atomically, and returns how many moved. Both keys must share a

@@ -58,21 +58,29 @@ func (s *Space) Watermark(ctx context.Context) (time.Time, error) {
 	return time.Unix(int64(v), 0).UTC(), nil
 }
 
-// Pending counts the members of every shared queue (Keys.Queues) in one
-// round trip.
-func (s *Space) Pending(ctx context.Context) (int64, error) {
+// Sizes returns the member count of each sorted set in one round trip.
+func (s *Space) Sizes(ctx context.Context, keys ...string) ([]int64, error) {
 	pipe := s.rdb.Pipeline()
-	keys := s.Queues()
 	cmds := make([]*redis.IntCmd, len(keys))
 	for i, k := range keys {
 		cmds[i] = pipe.ZCard(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("keyspace: counting the queues: %w", err)
+		return nil, fmt.Errorf("keyspace: counting %v: %w", keys, err)
 	}
+	out := make([]int64, len(keys))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// Pending counts the members of every shared queue (Keys.Queues).
+func (s *Space) Pending(ctx context.Context) (int64, error) {
+	sizes, err := s.Sizes(ctx, s.Queues()...)
 	var n int64
-	for _, c := range cmds {
-		n += c.Val()
+	for _, v := range sizes {
+		n += v
 	}
-	return n, nil
+	return n, err
 }

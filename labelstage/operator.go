@@ -89,22 +89,9 @@ func (st *Stage) PublishPending(ctx context.Context, user string) error {
 // Backlog counts the users waiting for labels (the change feed, claimed,
 // and the outbox) and, apart, those waiting for the encoder (interests).
 func (st *Stage) Backlog(ctx context.Context) (labels, interests int64, err error) {
-	pipe := st.rdb.Pipeline()
-	var lab, enc []*redis.IntCmd
-	for _, k := range []string{st.sp.Changes(), st.sp.Inflight(), st.sp.Outbox()} {
-		lab = append(lab, pipe.ZCard(ctx, k))
-	}
-	for _, k := range []string{st.sp.Encode(), st.sp.Encoding()} {
-		enc = append(enc, pipe.ZCard(ctx, k))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	n, err := st.sp.Sizes(ctx, st.sp.Changes(), st.sp.Inflight(), st.sp.Outbox(), st.sp.Encode(), st.sp.Encoding())
+	if err != nil {
 		return 0, 0, err
 	}
-	for _, c := range lab {
-		labels += c.Val()
-	}
-	for _, c := range enc {
-		interests += c.Val()
-	}
-	return labels, interests, nil
+	return n[0] + n[1] + n[2], n[3] + n[4], nil
 }

@@ -18,13 +18,7 @@ import (
 
 // parseRecord decodes a label hash (empty: no record yet).
 func parseRecord(m map[string]string) (label.Record, error) {
-	var r label.Record
-	if len(m) == 0 {
-		return r, nil
-	}
-	r.Version, _ = strconv.ParseInt(m["ver"], 10, 64)
-	r.Published, _ = strconv.ParseInt(m["published"], 10, 64)
-	r.Erased = m["erased"] == "1"
+	r := parseMarks(m)
 	if s := m["doc"]; s != "" && s != "null" {
 		r.Doc = &label.Doc{}
 		if err := json.Unmarshal([]byte(s), r.Doc); err != nil {
@@ -36,10 +30,20 @@ func parseRecord(m map[string]string) (label.Record, error) {
 			return r, fmt.Errorf("label record: changes: %w", err)
 		}
 	}
+	return r, nil
+}
+
+// parseMarks decodes the small fields of a label hash: the version, the
+// published mark, the erased marker and the segmenter's state.
+func parseMarks(m map[string]string) label.Record {
+	var r label.Record
+	r.Version, _ = strconv.ParseInt(m["ver"], 10, 64)
+	r.Published, _ = strconv.ParseInt(m["published"], 10, 64)
+	r.Erased = m["erased"] == "1"
 	if s := m["state"]; s != "" {
 		r.State = []byte(s)
 	}
-	return r, nil
+	return r
 }
 
 // evalParsers parse the stored document on the evaluation path.
@@ -52,18 +56,12 @@ var evalParsers fastjson.ParserPool
 // only Segments: it feeds label.Next and is never written back (a
 // state-only outcome writes the state alone, keyspace.LabelState).
 func parseForEvaluate(m map[string]string) (label.Record, error) {
-	var r label.Record
-	if len(m) == 0 {
-		return r, nil
-	}
-	r.Version, _ = strconv.ParseInt(m["ver"], 10, 64)
-	r.Published, _ = strconv.ParseInt(m["published"], 10, 64)
-	r.Erased = m["erased"] == "1"
+	r := parseMarks(m)
 	if s := m["doc"]; s != "" && s != "null" {
 		p := evalParsers.Get()
+		defer evalParsers.Put(p)
 		v, err := p.Parse(s)
 		if err != nil {
-			evalParsers.Put(p)
 			return r, fmt.Errorf("label record: doc: %w", err)
 		}
 		segs := v.GetArray("segments")
@@ -71,20 +69,15 @@ func parseForEvaluate(m map[string]string) (label.Record, error) {
 		for _, sv := range segs {
 			b, err := sv.StringBytes()
 			if err != nil {
-				evalParsers.Put(p)
 				return r, fmt.Errorf("label record: doc.segments: %w", err)
 			}
 			r.Doc.Segments = append(r.Doc.Segments, string(b))
 		}
-		evalParsers.Put(p)
 	}
 	if s := m["changes"]; s != "" && r.Unpublished() {
 		if err := json.Unmarshal([]byte(s), &r.Changes); err != nil {
 			return r, fmt.Errorf("label record: changes: %w", err)
 		}
-	}
-	if s := m["state"]; s != "" {
-		r.State = []byte(s)
 	}
 	return r, nil
 }

@@ -59,18 +59,16 @@ func (st *Stage) scheduleFailed(ctx context.Context, msg string, err error) {
 // refreshBacklog reads the queue sizes (one round trip) for the gauges and
 // the intake gate.
 func (st *Stage) refreshBacklog(ctx context.Context) {
-	pipe := st.rdb.Pipeline()
-	ch := pipe.ZCard(ctx, st.sp.Changes())
-	enc := pipe.ZCard(ctx, st.sp.Encode())
-	out := pipe.ZCard(ctx, st.sp.Outbox())
-	if _, err := pipe.Exec(ctx); err != nil {
+	n, err := st.sp.Sizes(ctx, st.sp.Changes(), st.sp.Encode(), st.sp.Outbox())
+	if err != nil {
 		if ctx.Err() == nil {
 			st.failed("backlog", "reading the queue sizes failed", err)
 		}
 		return
 	}
-	st.m.outbox.Set(float64(out.Val()))
-	st.m.encodeQueue.Set(float64(enc.Val()))
-	st.m.backlog.Set(float64(ch.Val() + enc.Val()))
-	st.backlog.Store(ch.Val() + enc.Val())
+	changes, encode, outbox := n[0], n[1], n[2]
+	st.m.outbox.Set(float64(outbox))
+	st.m.encodeQueue.Set(float64(encode))
+	st.m.backlog.Set(float64(changes + encode))
+	st.backlog.Store(changes + encode)
 }

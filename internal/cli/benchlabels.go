@@ -94,15 +94,8 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 		for _, ps := range svc.Consumer.Assigned() {
 			n += len(ps)
 		}
-		select {
-		case err := <-done:
-			if ctx.Err() != nil {
-				return ctx.Err() // interrupted, not a failure of what we measure
-			}
-			return stoppedEarly("service stopped", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		if err := pause(ctx, done, 20*time.Millisecond); err != nil {
+			return err
 		}
 	}
 
@@ -143,15 +136,8 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 				interestsDone = time.Now()
 			}
 		}
-		select {
-		case err := <-done:
-			if ctx.Err() != nil {
-				return ctx.Err() // interrupted, not a failure of what we measure
-			}
-			return stoppedEarly("service stopped", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		if err := pause(ctx, done, 10*time.Millisecond); err != nil {
+			return err
 		}
 	}
 	pprof.StopCPUProfile()
@@ -180,6 +166,22 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	stdout.printf("labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
 	stdout.printf("service CPU            %.1f s in %s (%.2f cores)%s\n", cpu.Seconds(), wall.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(), stageCPU(prof.Bytes()))
 	return nil
+}
+
+// pause waits d, or returns why the measurement cannot go on: the
+// interrupt, or the service stopping by itself.
+func pause(ctx context.Context, done <-chan error, d time.Duration) error {
+	select {
+	case err := <-done:
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted, not a failure of what we measure
+		}
+		return stoppedEarly("service stopped", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // tuningEnv is this process's SEGSTREAM_* environment less the variables
