@@ -6,6 +6,7 @@ import (
 
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/classifier/train"
+	"github.com/segstream/segstream/featurestore"
 )
 
 // FuzzDecode feeds arbitrary bytes to the model decoder. Invariants: it
@@ -30,6 +31,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"format":"segstream.classifier","format_version":1}`))
 	f.Add([]byte(`null`))
 	v := res.Data.Val.Examples[0].View
+	p := &featurestore.Profile{UserID: "u", FirstSeen: v.FirstSeen.Unix(), LastSeen: v.LastSeen.Unix()}
+	defs := defaultDefs(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := classifier.Decode(b)
 		if err != nil {
@@ -40,11 +43,13 @@ func FuzzDecode(f *testing.F) {
 			if !(s.ChurnRisk >= 0 && s.ChurnRisk <= 1) && s.ChurnRisk == s.ChurnRisk {
 				t.Fatalf("churn risk %v", s.ChurnRisk)
 			}
-			l, err := classifier.NewLabeler(m, classifier.Rules{})
+			seg, err := classifier.NewSegmenterFor(m, defs)
 			if err != nil {
 				continue
 			}
-			l.Decide(classifier.State{}, s, v.AsOf.Add(time.Hour))
+			if _, err := defs.Set().Evaluate(seg.Input(p, v, emb, v.AsOf.Add(time.Hour)), nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/classifier/train"
+	"github.com/segstream/segstream/featurestore"
 )
 
 func TestModelRoundTrip(t *testing.T) {
@@ -168,11 +169,16 @@ func BenchmarkScore(b *testing.B) {
 	}{{"text=off", res.Model, nil}, {"text=8d", withText(res.Model), make([]float32, 8)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			v := res.Data.Val.Examples[0].View
-			l, _ := classifier.NewLabeler(tc.m, classifier.Rules{})
+			seg, err := classifier.NewSegmenterFor(tc.m, defaultDefs(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := &featurestore.Profile{UserID: "u", FirstSeen: v.FirstSeen.Unix(), LastSeen: v.LastSeen.Unix()}
 			b.ReportAllocs()
 			for b.Loop() {
-				s := tc.m.Score(v, tc.emb)
-				l.Decide(classifier.State{}, s, v.AsOf.Add(time.Hour))
+				if _, err := seg.Label(p, v, tc.emb, nil, v.AsOf.Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

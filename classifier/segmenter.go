@@ -1,34 +1,63 @@
 package classifier
 
 import (
-	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/label"
+	"github.com/segstream/segstream/segments"
 )
 
-// Segmenter serves a trained model and its rules: it turns a profile (and
-// its text embedding) into a label.Decision in contract form. It is
-// immutable and safe for concurrent use.
+// Segmenter serves a trained model and the segment definitions: it scores
+// a profile (and its text embedding) and evaluates the definitions in
+// force on the scores and the profile, into a label.Decision in contract
+// form. It is safe for concurrent use; the definitions may change under
+// it (segments.Live).
 type Segmenter struct {
-	M *Model
-	L *Labeler
+	M      *Model
+	Defs   *segments.Live
+	params map[string]float64
+	rules  Rules
 }
 
-// NewSegmenter loads a model file (see Load) and builds its labeler with
-// the rules saved in the model.
-func NewSegmenter(path string) (*Segmenter, error) {
+// NewSegmenter loads a model file (see Load) to serve with defs.
+func NewSegmenter(path string, defs *segments.Live) (*Segmenter, error) {
 	m, err := Load(path)
 	if err != nil {
 		return nil, err
 	}
-	l, err := NewLabeler(m, m.Rules)
+	s, err := NewSegmenterFor(m, defs)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	return &Segmenter{M: m, L: l}, nil
+	return s, nil
+}
+
+// NewSegmenterFor serves a loaded model with defs.
+func NewSegmenterFor(m *Model, defs *segments.Live) (*Segmenter, error) {
+	r := m.Rules.WithDefaults(m.Churn.Threshold)
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &Segmenter{M: m, Defs: defs, rules: r, params: r.Params(m.Churn.Threshold)}, nil
+}
+
+// Params are the model's tuned parameters as the definitions read them
+// (`model["at_risk_enter"]`).
+func (r Rules) Params(churnThreshold float64) map[string]float64 {
+	return map[string]float64{
+		"churn_threshold":  churnThreshold,
+		"at_risk_enter":    r.AtRiskEnter,
+		"at_risk_exit":     r.AtRiskExit,
+		"tier_margin":      r.TierMargin,
+		"interest_min_sim": r.InterestMinSim,
+		"max_interests":    float64(r.MaxInterests),
+		"new_days":         r.NewDays,
+		"active_days":      r.ActiveDays,
+		"min_dwell_days":   r.MinDwellDays,
+	}
 }
 
 // Model names the model the decisions come from.
@@ -36,37 +65,80 @@ func (s *Segmenter) Model() label.ModelRef {
 	return label.ModelRef{Name: s.M.Name, Version: s.M.Version}
 }
 
-// Label scores profile p (v is its view as of asOf, emb its text embedding
-// or nil) and decides its segments given prev, the State of the previous
-// decision (empty: none). Scores are named label.ScoreChurnRisk,
-// label.ScoreValueTier for each of TierNames and label.ScoreInterest for
-// each theme; every score, value and contribution is label.Rounded; the
-// returned State is the JSON of the new classifier State.
-func (s *Segmenter) Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev []byte, asOf time.Time) (label.Decision, error) {
-	var st State
-	if len(prev) > 0 {
-		if err := json.Unmarshal(prev, &st); err != nil {
-			return label.Decision{}, fmt.Errorf("label state: %w", err)
-		}
-	}
+// Input scores profile p (v is its view as of asOf, emb its text
+// embedding or nil) into what a segment evaluation reads, with the
+// document's scores (label.ScoreChurnRisk, label.ScoreValueTier for each
+// of TierNames, label.ScoreInterest for each theme; label.Rounded).
+func (s *Segmenter) Input(p *featurestore.Profile, v featurestore.View, emb []float32, asOf time.Time) *segments.Input {
 	sc := s.M.ScoreHistory(v, HistoryOf(p), emb) // exact purchase days, the view already computed
-	segs, rs, next := s.L.Decide(st, sc, asOf)
-	d := label.Decision{Segments: segs, Scores: map[string]float64{label.ScoreChurnRisk: label.Round(sc.ChurnRisk)}}
+	in := &segments.Input{Profile: p, Now: asOf, ChurnRisk: sc.ChurnRisk, ValueTier: TierNames[sc.TierClass],
+		ValueTierP: make(map[string]float64, 3), ValueLogP: make(map[string]float64, 3),
+		Scores: make(map[string]float64, 4+len(sc.ThemeSim)), Model: s.params}
+	in.Scores[label.ScoreChurnRisk] = label.Round(sc.ChurnRisk)
 	for i, name := range TierNames {
-		d.Scores[label.ScoreValueTier(name)] = label.Round(sc.Tier[i])
+		in.ValueTierP[name] = sc.Tier[i]
+		lp := math.Log(math.Max(sc.Tier[i], 1e-300))
+		if len(s.M.Value.Offsets) == 3 {
+			lp += s.M.Value.Offsets[i]
+		}
+		in.ValueLogP[name] = lp
+		in.Scores[label.ScoreValueTier(name)] = label.Round(sc.Tier[i])
 	}
-	for i, sim := range sc.ThemeSim {
-		if i < len(s.M.Themes) {
-			d.Scores[label.ScoreInterest(s.M.Themes[i].Name)] = label.Round(sim)
+	if len(sc.ThemeSim) > 0 {
+		in.Interests = make(map[string]float64, len(sc.ThemeSim))
+		for i, sim := range sc.ThemeSim {
+			if i < len(s.M.Themes) {
+				in.Interests[s.M.Themes[i].Name] = sim
+				in.Scores[label.ScoreInterest(s.M.Themes[i].Name)] = label.Round(sim)
+			}
 		}
 	}
-	for _, r := range rs {
-		d.Reasons = append(d.Reasons, label.Reason{Segment: r.Segment, Input: r.Input, Value: label.Round(r.Value), Contribution: label.Round(r.Contribution)})
+	in.Explain = func(head string) []label.Reason { return s.explain(sc, head) }
+	return in
+}
+
+// explain lists the heads' top contributions towards a class.
+func (s *Segmenter) explain(sc Scores, head string) []label.Reason {
+	var cs []Contribution
+	switch {
+	case head == "churn":
+		cs, _ = s.M.Contributions(sc, "churn", 1)
+	case len(head) > 6 && head[:6] == "value:":
+		k := -1
+		for i, n := range TierNames {
+			if n == head[6:] {
+				k = i
+			}
+		}
+		if k < 0 {
+			return nil
+		}
+		cs, _ = s.M.Contributions(sc, "value", k)
+	default:
+		return nil
 	}
-	b, err := json.Marshal(next)
+	var out []label.Reason
+	for _, c := range cs {
+		if len(out) == s.rules.MaxReasons {
+			break
+		}
+		if c.Contribution > 0 {
+			out = append(out, label.Reason{Input: c.Input, Value: label.Round(c.Value), Contribution: label.Round(c.Contribution)})
+		}
+	}
+	return out
+}
+
+// Label scores profile p and evaluates the definitions in force, given
+// prev, the state of the previous decision (empty: none). Every score,
+// value and contribution is label.Rounded.
+func (s *Segmenter) Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev []byte, asOf time.Time) (label.Decision, error) {
+	in := s.Input(p, v, emb, asOf)
+	res, err := s.Defs.Set().Evaluate(in, prev)
 	if err != nil {
 		return label.Decision{}, err
 	}
-	d.State = b
-	return d, nil
+	s.Defs.CountEvalErrors(res.Errors)
+	return label.Decision{Segments: res.Segments, Scores: in.Scores, Reasons: res.Reasons,
+		ExitReasons: res.ExitReasons, Versions: res.Versions, State: res.State}, nil
 }

@@ -1,7 +1,6 @@
 package classifier_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/label"
+	"github.com/segstream/segstream/segments"
 )
 
 const defaultModel = "../models/default.json"
@@ -44,7 +44,7 @@ func round4(x float64) float64 {
 }
 
 func TestSegmenterDefaultModel(t *testing.T) {
-	seg, err := classifier.NewSegmenter(defaultModel)
+	seg, err := classifier.NewSegmenter(defaultModel, defaultDefs(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +92,19 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		t.Errorf("similarity to the theme's own centroid %v", d.Scores[label.ScoreInterest(m.Themes[0].Name)])
 	}
 
-	// Segments and reasons: Decide's, in contract form.
-	l, err := classifier.NewLabeler(m, m.Rules)
-	if err != nil {
-		t.Fatal(err)
+	// Segments and reasons: one lifecycle segment first, one value tier,
+	// and a reason for each segment held.
+	if !slices.Contains([]string{"new", "active", "dormant"}, d.Segments[0]) {
+		t.Errorf("first segment %q is not a lifecycle segment", d.Segments[0])
 	}
-	segs, rs, st := l.Decide(classifier.State{}, s, asOf)
-	if !slices.Equal(d.Segments, segs) || len(d.Reasons) != len(rs) {
-		t.Fatalf("segments %v (%d reasons), Decide %v (%d)", d.Segments, len(d.Reasons), segs, len(rs))
+	tiers := 0
+	for _, x := range d.Segments {
+		if strings.HasSuffix(x, "_value") {
+			tiers++
+		}
+	}
+	if tiers != 1 {
+		t.Errorf("%d value tiers in %v", tiers, d.Segments)
 	}
 	if !slices.Contains(d.Segments, classifier.InterestPrefix+m.Themes[0].Name) {
 		t.Errorf("no interest in the nearest theme: %v", d.Segments)
@@ -108,9 +113,8 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		if r.Segment == "" || !slices.Contains(d.Segments, r.Segment) || r.Input == "" {
 			t.Errorf("reason %+v does not name one of the segments %v", r, d.Segments)
 		}
-		if r.Value != label.Round(rs[i].Value) || r.Contribution != label.Round(rs[i].Contribution) ||
-			r.Value != round4(rs[i].Value) || r.Contribution != round4(rs[i].Contribution) {
-			t.Errorf("reason %d %+v is not Decide's %+v rounded", i, r, rs[i])
+		if r.Value != round4(r.Value) || r.Contribution != round4(r.Contribution) {
+			t.Errorf("reason %d %+v is not rounded", i, r)
 		}
 	}
 	if !slices.ContainsFunc(d.Reasons, func(r label.Reason) bool { return r.Segment == d.Segments[0] }) {
@@ -129,14 +133,11 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		}
 	}
 
-	// State: the JSON of classifier.State, and fed back it keeps the
+	// State: the segments' memberships, and fed back it keeps the
 	// decision stable.
-	var got classifier.State
-	if err := json.Unmarshal(d.State, &got); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, st) || !got.Decided {
-		t.Fatalf("state %+v, Decide's %+v", got, st)
+	st, err := segments.DecodeState(d.State)
+	if err != nil || !st.Evaluated || !slices.Equal(st.Members(), sorted(d.Segments)) {
+		t.Fatalf("state %s (%v): members %v, segments %v", d.State, err, st.Members(), d.Segments)
 	}
 	for _, later := range []time.Duration{0, time.Hour, 24 * time.Hour} {
 		d2, err := seg.Label(p, featurestore.NewView(p, asOf.Add(later)), emb, d.State, asOf.Add(later))
@@ -146,8 +147,8 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		if !slices.Equal(d2.Segments, d.Segments) || !slices.Equal(d2.State, d.State) {
 			t.Fatalf("+%s with the previous state: segments %v state %s, were %v %s", later, d2.Segments, d2.State, d.Segments, d.State)
 		}
-		if later == 0 && !reflect.DeepEqual(d2, d) {
-			t.Fatalf("the same input with its own state decided differently:\n%+v\n%+v", d2, d)
+		if later == 0 && !reflect.DeepEqual(d2.Scores, d.Scores) {
+			t.Fatalf("the same input scored differently:\n%+v\n%+v", d2, d)
 		}
 	}
 
@@ -166,7 +167,22 @@ func TestSegmenterDefaultModel(t *testing.T) {
 }
 
 func TestNewSegmenterMissingFile(t *testing.T) {
-	if _, err := classifier.NewSegmenter(t.TempDir() + "/none.json"); err == nil {
+	if _, err := classifier.NewSegmenter(t.TempDir()+"/none.json", defaultDefs(t)); err == nil {
 		t.Fatal("a missing model file was accepted")
 	}
+}
+
+func defaultDefs(t testing.TB) *segments.Live {
+	t.Helper()
+	l, err := segments.NewDefaultLive(segments.Options{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

@@ -70,6 +70,27 @@ func (k Keys) Encode() string { return k.feed("encode") }
 // Encoding holds users claimed from Encode, scored by lease deadline.
 func (k Keys) Encoding() string { return k.feed("encoding") }
 
+// Members is a segment's member index: a zset of the users in it, scored
+// by the clock time (unix s) each entered. Its hash tag is the segment
+// ({m:<segment>}), so one segment's index lives on one cluster slot.
+func (k Keys) Members(segment string) string { return k.prefix + ":{m:" + segment + "}:members" }
+
+// MembersPattern matches every member index (for SCAN).
+func (k Keys) MembersPattern() string { return k.prefix + ":{m:*}:members" }
+
+// SegmentOfMembers returns the segment of a member-index key, or false.
+func (k Keys) SegmentOfMembers(key string) (string, bool) {
+	pre, suf := k.prefix+":{m:", "}:members"
+	if !strings.HasPrefix(key, pre) || !strings.HasSuffix(key, suf) || len(key) <= len(pre)+len(suf) {
+		return "", false
+	}
+	return key[len(pre) : len(key)-len(suf)], true
+}
+
+// BackfillMark holds the version of the segment-definition set whose
+// backfill was last started (SET ... GET: one instance starts each).
+func (k Keys) BackfillMark() string { return k.feed("backfill") }
+
 // LegacyTextFeed is a feed older versions wrote and nothing read (it grew
 // without bound); the service deletes it at start.
 func (k Keys) LegacyTextFeed() string { return k.feed("text") }

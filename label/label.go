@@ -33,15 +33,18 @@ type Doc struct {
 	Reasons  []Reason           `json:"reasons"`
 }
 
-// Change is one message on segments.changes: a segment entered or exited.
-// Exits carry an empty Reasons list.
+// Change is one message on segments.changes: a segment entered or exited,
+// with the version of the definition that decided it and why (the
+// values of the inputs its rule read; for a model-backed segment, the
+// model's contributions too).
 type Change struct {
-	UserID  string    `json:"user_id"`
-	Segment string    `json:"segment"`
-	Change  string    `json:"change"` // Entered | Exited
-	Version int64     `json:"version"`
-	At      time.Time `json:"at"`
-	Reasons []Reason  `json:"reasons"`
+	UserID     string    `json:"user_id"`
+	Segment    string    `json:"segment"`
+	Change     string    `json:"change"` // Entered | Exited
+	Version    int64     `json:"version"`
+	At         time.Time `json:"at"`
+	Definition string    `json:"definition_version,omitempty"`
+	Reasons    []Reason  `json:"reasons"`
 }
 
 // Change kinds.
@@ -61,13 +64,17 @@ type Publication struct {
 
 // Decision is one labelling of a user by a segmenter. Scores and Reasons
 // are in contract form (names from the Score* helpers, values Rounded);
-// each Reason names its Segment. State is the segmenter's own memory
-// between decisions (hysteresis, dwell), opaque to everything else.
+// each Reason names its Segment. Reasons explain the segments held,
+// ExitReasons those left; Versions name the definition version of each
+// segment entered or exited. State is the segmenter's own memory between
+// decisions (hysteresis, dwell), opaque to everything else.
 type Decision struct {
-	Segments []string
-	Scores   map[string]float64
-	Reasons  []Reason
-	State    []byte
+	Segments    []string
+	Scores      map[string]float64
+	Reasons     []Reason
+	ExitReasons []Reason
+	Versions    map[string]string
+	State       []byte
 }
 
 // Score names.

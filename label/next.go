@@ -74,10 +74,10 @@ func Next(prev Record, user string, d Decision, asOf time.Time, model ModelRef) 
 		}
 	}
 	for _, s := range entered {
-		changes = append(changes, Change{UserID: user, Segment: s, Change: Entered, Version: next.Version, At: asOf, Reasons: ReasonsFor(d.Reasons, s)})
+		changes = append(changes, Change{UserID: user, Segment: s, Change: Entered, Version: next.Version, At: asOf, Definition: d.Versions[s], Reasons: ReasonsFor(d.Reasons, s)})
 	}
 	for _, s := range exited {
-		changes = append(changes, Change{UserID: user, Segment: s, Change: Exited, Version: next.Version, At: asOf, Reasons: ReasonsFor(d.Reasons, s)})
+		changes = append(changes, Change{UserID: user, Segment: s, Change: Exited, Version: next.Version, At: asOf, Definition: d.Versions[s], Reasons: ReasonsFor(d.ExitReasons, s)})
 	}
 	next.Changes = changes
 	return next, out

@@ -33,7 +33,8 @@ type subject struct {
 // evaluate labels a batch of claimed users: one round trip reads their
 // profiles, label records and embeddings; the segmenter decides; label.Next
 // versions; one batch writes (queue and outbox entries first, then the
-// label records, compare-and-set on their versions).
+// label records, compare-and-set on their versions, and the member index
+// of each segment entered or left).
 func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	t0 := time.Now()
 	clock, err := st.clock(ctx)
@@ -127,6 +128,20 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			return fmt.Errorf("user %q: %w", sj.c.User, err)
 		}
 		writes = append(writes, written{sj, keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key}, args...)})
+		// the member index, in the same batch as the record it mirrors
+		var old []string
+		if sj.rec.Doc != nil {
+			old = sj.rec.Doc.Segments
+		}
+		entered, exited := label.Diff(old, next.Doc.Segments)
+		for _, seg := range entered {
+			mk := st.sp.Members(seg)
+			wb.Then(mk).ZAdd(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
+		}
+		for _, seg := range exited {
+			mk := st.sp.Members(seg)
+			wb.Then(mk).ZRem(ctx, mk, sj.c.User)
+		}
 	}
 	err = wb.Exec()
 	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry {

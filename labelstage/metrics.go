@@ -18,6 +18,8 @@ import "github.com/prometheus/client_golang/prometheus"
 //	backlog                         gauge      users waiting for labelling or encoding
 //	intake_pauses_total             counter    partitions paused because backlog > labels.max_backlog
 //	due_total, lease_expired_total  counter    users re-evaluated by time alone; claims retried after a lease expired
+//	backfill_users_total            counter    users put back on the change feed by a backfill (segment definitions changed)
+//	backfill_running                gauge      1 while this instance runs a backfill
 //	errors_total{stage}             counter    failures, by where: claim | evaluate | encode | publish (the work failed and is retried);
 //	                                           handback (claimed users could not be handed back: the lease brings them back);
 //	                                           ack (finished users stay in flight until the lease ends: evaluated again);
@@ -33,6 +35,8 @@ type labelMetrics struct {
 	changes, errors                                                              *prometheus.CounterVec
 	outbox, encodeQueue, backlog                                                 prometheus.Gauge
 	pauses                                                                       prometheus.Counter
+	backfilled                                                                   prometheus.Counter
+	backfilling                                                                  prometheus.Gauge
 }
 
 func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
@@ -59,11 +63,13 @@ func newLabelMetrics(reg prometheus.Registerer) *labelMetrics {
 		outbox:      prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "outbox", Help: "Label versions not yet acknowledged by Kafka."}),
 		backlog:     prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backlog", Help: "Users waiting for labelling or encoding (intake pauses above labels.max_backlog)."}),
 		pauses:      c("intake_pauses_total", "Times a partition paused intake because the label backlog was above labels.max_backlog."),
+		backfilled:  c("backfill_users_total", "Users put back on the change feed by a backfill after the segment definitions changed."),
+		backfilling: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backfill_running", Help: "1 while this instance runs a backfill."}),
 		encodeQueue: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "encode_queue", Help: "Users whose text changed, waiting for the encoder."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.evaluated, m.encodes, m.encodesSkipped, m.published, m.tombstones, m.due, m.leaseExpired,
-			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox, m.encodeQueue, m.backlog, m.pauses)
+			m.encodeSeconds, m.evaluateSeconds, m.latency, m.changes, m.errors, m.outbox, m.encodeQueue, m.backlog, m.pauses, m.backfilled, m.backfilling)
 	}
 	return m
 }

@@ -3,10 +3,13 @@ package labelstage
 import (
 	"context"
 	"errors"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
 )
@@ -25,7 +28,7 @@ func (st *Stage) Label(ctx context.Context, user string) (*label.Doc, bool, erro
 // Erase forgets a user: the profile becomes a tombstone that drops later
 // events, the embedding goes, the label record is replaced by an erased
 // marker with a new version, and the outbox publishes a tombstone on the
-// labels topic.
+// labels topic; the user leaves the member index of every segment.
 func (st *Stage) Erase(ctx context.Context, user string) error {
 	if err := st.store.Erase(ctx, user, time.Now()); err != nil {
 		return err
@@ -53,7 +56,15 @@ func (st *Stage) Erase(ctx context.Context, user string) error {
 			return err
 		}
 		if n, _ := cmd.Int(); n == 1 {
-			return nil
+			if rec.Doc == nil || len(rec.Doc.Segments) == 0 {
+				return nil
+			}
+			pipe := st.rdb.Pipeline()
+			for _, seg := range rec.Doc.Segments {
+				pipe.ZRem(ctx, st.sp.Members(seg), user)
+			}
+			_, err := pipe.Exec(ctx)
+			return err
 		}
 	}
 	return errors.New("labelstage: erase: the label record kept changing")
@@ -94,4 +105,111 @@ func (st *Stage) Backlog(ctx context.Context) (labels, interests int64, err erro
 		return 0, 0, err
 	}
 	return n[0] + n[1] + n[2], n[3] + n[4], nil
+}
+
+// Subject is one user as a segment evaluation sees it: the profile, the
+// current text embedding (nil when none) and the stored segment state.
+type Subject struct {
+	User    string
+	Profile *featurestore.Profile
+	Emb     []float32
+	State   []byte
+}
+
+// EachSubject calls fn with every user that has a profile (not erased),
+// in batches of up to 500, read in one round trip per batch; nothing is
+// written. `segstream segments preview` evaluates definitions on them.
+func (st *Stage) EachSubject(ctx context.Context, fn func([]Subject) error) error {
+	keys := st.sp.Keys
+	var users []string
+	var mu sync.Mutex
+	if err := keyspace.Scan(ctx, st.rdb, keys.ProfilePattern(), func(key string) error {
+		if u, ok := keys.UserOfProfile(key); ok {
+			mu.Lock()
+			users = append(users, u)
+			mu.Unlock()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	sort.Strings(users)
+	for len(users) > 0 {
+		n := min(500, len(users))
+		batch := users[:n]
+		users = users[n:]
+		pipe := st.rdb.Pipeline()
+		profs := st.store.QueueReads(ctx, pipe, batch)
+		states := make([]*redis.StringCmd, n)
+		embs := make([]*redis.StringCmd, n)
+		for i, u := range batch {
+			states[i] = pipe.HGet(ctx, st.sp.Label(u), "state")
+			embs[i] = pipe.Get(ctx, st.sp.Embedding(u))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		out := make([]Subject, 0, n)
+		for i, u := range batch {
+			p, ok, err := profs.Profile(i)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			sj := Subject{User: u, Profile: p}
+			if b, err := states[i].Bytes(); err == nil {
+				sj.State = b
+			}
+			if b, err := embs[i].Bytes(); err == nil {
+				if _, _, v, ok := decodeEmb(b); ok {
+					sj.Emb = v
+				}
+			}
+			out = append(out, sj)
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Clock is the time labels are computed at now (labels.clock).
+func (st *Stage) Clock(ctx context.Context) (time.Time, error) { return st.clock(ctx) }
+
+// SegmentSize is the number of members in a segment's index.
+func (st *Stage) SegmentSize(ctx context.Context, segment string) (int64, error) {
+	return st.rdb.ZCard(ctx, st.sp.Members(segment)).Result()
+}
+
+// SegmentSizes counts the members of every segment with an index.
+func (st *Stage) SegmentSizes(ctx context.Context) (map[string]int64, error) {
+	keys := st.sp.Keys
+	var names []string
+	var mu sync.Mutex
+	if err := keyspace.Scan(ctx, st.rdb, keys.MembersPattern(), func(key string) error {
+		if s, ok := keys.SegmentOfMembers(key); ok {
+			mu.Lock()
+			names = append(names, s)
+			mu.Unlock()
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	pipe := st.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(names))
+	for i, n := range names {
+		cmds[i] = pipe.ZCard(ctx, st.sp.Members(n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make(map[string]int64, len(names))
+	for i, n := range names {
+		out[n] = cmds[i].Val()
+	}
+	return out, nil
 }

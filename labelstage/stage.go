@@ -52,6 +52,9 @@ type Stage struct {
 	backlog atomic.Int64 // users waiting in the change feed and the encode queue
 
 	evalWake, encodeWake waker // work arrived: a fold of this process; encodes queued
+
+	backfillWant atomic.Pointer[string] // newest definition-set version asked for
+	backfillKick chan struct{}
 }
 
 // New builds the label stage on the store's key space. enc may be nil (no
@@ -72,8 +75,8 @@ func New(store *featurestore.Store, enc classifier.TextEncoder, seg Segmenter, p
 	sp := store.Space()
 	owner := strconv.FormatUint(uint64(time.Now().UnixNano()), 36)
 	return &Stage{rdb: sp.Redis(), sp: sp, store: store, enc: enc, seg: seg, pub: pub, cfg: cfg,
-		locks: sp.Locker(owner, cfg.LockTTL),
-		log:   log.With(zap.String("component", "labels")), m: newLabelMetrics(reg)}, nil
+		locks: sp.Locker(owner, cfg.LockTTL), backfillKick: make(chan struct{}, 1),
+		log: log.With(zap.String("component", "labels")), m: newLabelMetrics(reg)}, nil
 }
 
 // Config is the effective configuration.
@@ -106,6 +109,7 @@ func (st *Stage) Run(ctx context.Context) error {
 		loop("evaluate", st.evaluateLoop)
 	}
 	loop("schedule", st.scheduleLoop)
+	loop("backfill", st.backfillLoop)
 	loop("publish", st.publishLoop)
 	if st.enc != nil {
 		loop("encode", st.encodeLoop)

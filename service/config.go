@@ -21,6 +21,7 @@ import (
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/segments"
 	"runtime"
 )
 
@@ -89,6 +90,7 @@ type Config struct {
 	Redis        RedisConfig         `yaml:"redis"`
 	Featurestore featurestore.Config `yaml:"featurestore"`
 	Labels       LabelStageConfig    `yaml:"labels"`
+	Segments     segments.Config     `yaml:"segments"`
 	Encoder      encoder.Config      `yaml:"encoder"`
 	Model        ModelConfig         `yaml:"model"`
 	Producer     producer.Config     `yaml:"producer"`
@@ -120,6 +122,7 @@ func (c *Config) SetDefaults() {
 	}
 	c.Featurestore.SetDefaults()
 	c.Labels.SetDefaults()
+	c.Segments.SetDefaults()
 	if c.Labels.Enabled == nil {
 		t := true
 		c.Labels.Enabled = &t
@@ -186,6 +189,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if err := c.Producer.Validate(); err != nil {
+			return err
+		}
+		if err := c.Segments.Validate(); err != nil {
 			return err
 		}
 		if *c.Labels.Encode {

@@ -28,6 +28,7 @@ import (
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/segments"
 )
 
 // The real parts satisfy the interfaces the stages declare.
@@ -95,6 +96,11 @@ func (c *Config) Topics(outputs bool) []kafka.TopicConfig {
 	out := TopicConfigs(in, c.Kafka.Partitions, c.Kafka.ReplicationFactor)
 	if outputs {
 		out = append(out, c.Producer.TopicConfigs(c.Kafka.Partitions, c.Kafka.ReplicationFactor)...)
+		if c.Segments.Topic != "off" {
+			// one partition: every instance reads all of it, in order
+			out = append(out, kafka.TopicConfig{Topic: c.Segments.Topic, NumPartitions: 1, ReplicationFactor: c.Kafka.ReplicationFactor,
+				ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}})
+		}
 	}
 	return out
 }
@@ -124,6 +130,8 @@ type Service struct {
 	Consumer *consumer.Consumer
 	// Labels is the label stage (nil when labels.enabled is false).
 	Labels *labelstage.Stage
+	// Segments are the definitions in force (nil without the label stage).
+	Segments *segments.Live
 
 	enc *encoder.Encoder
 	pub *producer.Publisher
@@ -161,7 +169,15 @@ func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
 
 func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	cfg := s.Cfg
-	seg, err := classifier.NewSegmenter(RepoFile(cfg.Model.Path))
+	base, err := cfg.Segments.Base()
+	if err != nil {
+		return fmt.Errorf("segments.dir: %w", err)
+	}
+	s.Segments = segments.NewLive(base, segments.Options{RetentionDays: cfg.Featurestore.Limits.RetentionDays, MaxCost: cfg.Segments.MaxCost}, s.Log, reg)
+	if n := s.Segments.Set().Len(); n != len(base) {
+		return fmt.Errorf("segments.dir: %d of %d definitions refused (see the log)", len(base)-n, len(base))
+	}
+	seg, err := classifier.NewSegmenter(RepoFile(cfg.Model.Path), s.Segments)
 	if err != nil {
 		return fmt.Errorf("model.path: %w (train one with `segstream train`, or set labels.enabled: false)", err)
 	}
@@ -193,6 +209,37 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 		return err
 	}
 	s.Consumer.SetGate(s.Labels.WaitBacklog)
+	return nil
+}
+
+// followSegments keeps the definitions current (the topic, the folder)
+// and asks the label stage to backfill whenever they change. It returns
+// once the topic's definitions are live (or after 30 s, with a warning).
+func (s *Service) followSegments(ctx context.Context, g *errgroup.Group) error {
+	sc := s.Cfg.Segments
+	if *sc.Backfill {
+		s.Segments.OnChange(func(_, cur *segments.Set, _ []string) { s.Labels.RequestBackfill(cur.Version()) })
+	}
+	if sc.Dir != "" {
+		g.Go(func() error { return segments.WatchDir(ctx, sc.Dir, sc.ReloadInterval, s.Segments) })
+	}
+	if sc.Topic != "off" {
+		f := &segments.Follower{Brokers: s.Cfg.Kafka.Brokers, Topic: sc.Topic, Live: s.Segments, Log: s.Log}
+		caught := make(chan struct{})
+		g.Go(func() error { return f.Run(ctx, caught) })
+		select {
+		case <-caught:
+		case <-ctx.Done():
+			return nil
+		case <-time.After(30 * time.Second):
+			s.Log.Warn("segments.topic not read to its end within 30s: labelling starts with the definitions read so far", zap.String("topic", sc.Topic))
+		}
+	}
+	if *sc.Backfill {
+		s.Labels.RequestBackfill(s.Segments.Set().Version())
+	}
+	s.Log.Info("segment definitions live", zap.Int("definitions", s.Segments.Set().Len()), zap.String("set_version", s.Segments.Set().Version()),
+		zap.String("dir", sc.Dir), zap.String("topic", sc.Topic))
 	return nil
 }
 
@@ -272,6 +319,11 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if s.Labels != nil {
+		if err := s.followSegments(gctx, g); err != nil {
+			return err
+		}
+	}
 	if s.Cfg.HTTP.Listen != "off" {
 		ln, err := net.Listen("tcp", s.Cfg.HTTP.Listen)
 		if err != nil {

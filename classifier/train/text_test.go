@@ -9,6 +9,8 @@ import (
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/segments"
 )
 
 // The encoder is the classifier's one text-encoder interface (checked here:
@@ -103,11 +105,22 @@ func TestTextEndToEnd(t *testing.T) {
 	if d := sum - s.ChurnLogit; d > 1e-9 || d < -1e-9 || !named {
 		t.Fatalf("text explanation: sum off by %g, named=%v", d, named)
 	}
-	l, err := classifier.NewLabeler(m2, classifier.Rules{InterestMinSim: 0.01})
+	m3 := *m2
+	m3.Rules.InterestMinSim = 0.01
+	defs, err := segments.NewDefaultLive(segments.Options{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	segs, _, _ := l.Decide(classifier.State{}, s, e.View.AsOf)
+	seg, err := classifier.NewSegmenterFor(&m3, defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := &featurestore.Profile{UserID: "u", FirstSeen: e.View.FirstSeen.Unix(), LastSeen: e.View.LastSeen.Unix()}
+	d, err := seg.Label(prof, e.View, vecs[0], nil, e.View.AsOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := d.Segments
 	if !slices.ContainsFunc(segs, func(x string) bool { return strings.HasPrefix(x, classifier.InterestPrefix) }) {
 		t.Fatalf("no interest segment: %v", segs)
 	}

@@ -1,0 +1,383 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/labelstage"
+	"github.com/segstream/segstream/segments"
+	"github.com/segstream/segstream/service"
+)
+
+func init() {
+	register("segments", "segment definitions: check | preview | apply | delete | list | vars", cmdSegments)
+}
+
+const segmentsUsage = `Usage: segstream segments SUBCOMMAND [flags] [args]
+
+  check FILE...     compile and type-check definition files (exit 1 on any error)
+  preview FILE      size, share of profiles and sample members over the profiles in Redis now (nothing is written)
+  apply FILE...     check, then publish the definitions to segments.topic (every instance follows it)
+  delete NAME...    publish tombstones: the segments are removed on every instance (members get exits)
+  list              the definitions in force (segments.dir or the built-in taxonomy, then the topic), with sizes
+  vars              the variables and functions definitions may use
+
+Definitions in FILE may use segment("x") of any segment of the base
+(segments.dir, or the built-in taxonomy).
+`
+
+func cmdSegments(ctx context.Context, args []string, stdout, stderr *output) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		stderr.printf("%s", segmentsUsage)
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "check":
+		return segmentsCheck(args, stdout, stderr)
+	case "preview":
+		return segmentsPreview(ctx, args, stdout, stderr)
+	case "apply":
+		return segmentsApply(ctx, args, stdout, stderr, false)
+	case "delete":
+		return segmentsApply(ctx, args, stdout, stderr, true)
+	case "list":
+		return segmentsList(ctx, args, stdout, stderr)
+	case "vars":
+		for _, v := range segments.Vars {
+			stdout.printf("%-26s %-24s %s\n%-26s %-24s e.g. %s\n", v.Name, v.Type, v.Doc, "", "", v.Example)
+		}
+		stdout.printf("\n")
+		for _, f := range segments.Funcs {
+			stdout.printf("%s\n    %s; e.g. %s\n", f.Signature, f.Doc, f.Example)
+		}
+		return nil
+	}
+	stderr.printf("segstream segments: unknown subcommand %q\n\n%s", sub, segmentsUsage)
+	return errUsage
+}
+
+// readFiles parses definition files; parse errors are printed.
+func readFiles(files []string, stderr *output) ([]segments.Definition, int) {
+	var defs []segments.Definition
+	bad := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			stderr.printf("%s: %v\n", f, err)
+			bad++
+			continue
+		}
+		ds, err := segments.ParseFile(b, f)
+		for _, e := range segments.AsErrors(err) {
+			stderr.printf("%s\n", e)
+			bad++
+		}
+		defs = append(defs, ds...)
+	}
+	return defs, bad
+}
+
+// overlay compiles defs on top of base (defs replace base definitions of
+// the same name) and returns the set and the refusals of defs.
+func overlay(base, defs []segments.Definition, opt segments.Options) (*segments.Set, segments.Errors) {
+	mine := map[string]bool{}
+	for _, d := range defs {
+		mine[d.Name] = true
+	}
+	var all []segments.Definition
+	for _, d := range base {
+		if !mine[d.Name] {
+			all = append(all, d)
+		}
+	}
+	all = append(all, defs...)
+	set, err := segments.Compile(all, opt)
+	var errs segments.Errors
+	for _, e := range segments.AsErrors(err) {
+		if mine[e.Segment] || e.Segment == "" {
+			errs = append(errs, e)
+		}
+	}
+	return set, errs
+}
+
+func baseFor(cfg service.Config) ([]segments.Definition, segments.Options, error) {
+	base, err := cfg.Segments.Base()
+	return base, segments.Options{RetentionDays: cfg.Featurestore.Limits.RetentionDays, MaxCost: cfg.Segments.MaxCost}, err
+}
+
+func segmentsCheck(args []string, stdout, stderr *output) error {
+	fs := newFlags("segments check", "[flags] FILE...", stderr)
+	var cf commonFlags
+	cf.add(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := cf.load(false)
+	if err != nil {
+		return err
+	}
+	base, opt, err := baseFor(cfg)
+	if err != nil {
+		return err
+	}
+	defs, bad := readFiles(fs.Args(), stderr)
+	_, errs := overlay(base, defs, opt)
+	for _, e := range errs {
+		stderr.printf("%s\n", e)
+	}
+	if n := bad + len(errs); n > 0 {
+		return fmt.Errorf("%d error(s) in %s", n, strings.Join(fs.Args(), ", "))
+	}
+	for _, d := range defs {
+		stdout.printf("ok  %-24s version %s  (%s)\n", d.Name, d.Version, d.Source)
+	}
+	return nil
+}
+
+func segmentsApply(ctx context.Context, args []string, stdout, stderr *output, del bool) error {
+	name := "segments apply"
+	if del {
+		name = "segments delete"
+	}
+	fs := newFlags(name, "[flags] FILE...|NAME...", stderr)
+	var cf commonFlags
+	cf.add(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := cf.load(true)
+	if err != nil {
+		return err
+	}
+	if cfg.Segments.Topic == "off" {
+		return errors.New("segments.topic is off: put definitions in segments.dir instead")
+	}
+	if *cfg.Kafka.CreateTopics {
+		if err := service.EnsureTopics(ctx, cfg.Kafka.Brokers, cfg.Topics(true)...); err != nil {
+			return err
+		}
+	}
+	if del {
+		if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Segments.Topic, nil, fs.Args()); err != nil {
+			return err
+		}
+		stdout.printf("published %d tombstone(s) to %s: %s\n", fs.NArg(), cfg.Segments.Topic, strings.Join(fs.Args(), ", "))
+		return nil
+	}
+	base, opt, err := baseFor(cfg)
+	if err != nil {
+		return err
+	}
+	defs, bad := readFiles(fs.Args(), stderr)
+	_, errs := overlay(base, defs, opt)
+	for _, e := range errs {
+		stderr.printf("%s\n", e)
+	}
+	if n := bad + len(errs); n > 0 {
+		return fmt.Errorf("%d error(s): nothing published", n)
+	}
+	if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Segments.Topic, defs, nil); err != nil {
+		return err
+	}
+	for _, d := range defs {
+		stdout.printf("published %-24s version %s to %s\n", d.Name, d.Version, cfg.Segments.Topic)
+	}
+	return nil
+}
+
+// liveDefinitions reads the base and the topic to its end.
+func liveDefinitions(ctx context.Context, cfg service.Config, stderr *output) (*segments.Live, error) {
+	base, opt, err := baseFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	live := segments.NewLive(base, opt, nil, nil)
+	if cfg.Segments.Topic == "off" || len(cfg.Kafka.Brokers) == 0 || cfg.Kafka.Brokers[0] == "unused:9092" {
+		return live, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	caught := make(chan struct{})
+	f := &segments.Follower{Brokers: cfg.Kafka.Brokers, Topic: cfg.Segments.Topic, Live: live}
+	errc := make(chan error, 1)
+	go func() { errc <- f.Run(fctx, caught) }()
+	select {
+	case <-caught:
+	case err := <-errc:
+		stderr.printf("segments.topic %s not read (%v): showing the base only\n", cfg.Segments.Topic, err)
+	case <-fctx.Done():
+		stderr.printf("segments.topic %s not read to its end in 20s: showing what was read\n", cfg.Segments.Topic)
+	}
+	return live, nil
+}
+
+func segmentsList(ctx context.Context, args []string, stdout, stderr *output) error {
+	fs := newFlags("segments list", "[flags]", stderr)
+	var cf commonFlags
+	cf.add(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	needKafka := cf.brokers != "" || os.Getenv("SEGSTREAM_KAFKA_BROKERS") != "" || cf.config != ""
+	cfg, err := cf.load(needKafka)
+	if err != nil {
+		return err
+	}
+	live, err := liveDefinitions(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	var sizes map[string]int64
+	if l, done, err := labelsFor(cf, false, stderr); err == nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		sizes, err = l.SegmentSizes(sctx)
+		cancel()
+		done()
+		if err != nil {
+			stderr.printf("sizes not read from Redis (%v)\n", err)
+		}
+	}
+	stdout.printf("%-24s %-12s %10s  %s\n", "SEGMENT", "VERSION", "MEMBERS", "SOURCE / DESCRIPTION")
+	for _, d := range live.Set().Definitions() {
+		var n int64
+		if strings.HasSuffix(d.Name, "*") {
+			pre := strings.TrimSuffix(d.Name, "*")
+			for k, v := range sizes {
+				if strings.HasPrefix(k, pre) {
+					n += v
+				}
+			}
+		} else {
+			n = sizes[d.Name]
+		}
+		stdout.printf("%-24s %-12s %10d  %s  %s\n", d.Name, d.Version, n, d.Source, d.Description)
+	}
+	return nil
+}
+
+func segmentsPreview(ctx context.Context, args []string, stdout, stderr *output) error {
+	fs := newFlags("segments preview", "[flags] FILE", stderr)
+	var cf commonFlags
+	cf.add(fs)
+	samples := fs.Int("samples", 5, "sample members to show per segment")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := cf.load(false)
+	if err != nil {
+		return err
+	}
+	base, opt, err := baseFor(cfg)
+	if err != nil {
+		return err
+	}
+	defs, bad := readFiles(fs.Args(), stderr)
+	set, errs := overlay(base, defs, opt)
+	for _, e := range errs {
+		stderr.printf("%s\n", e)
+	}
+	if n := bad + len(errs); n > 0 {
+		return fmt.Errorf("%d error(s) in %s", n, fs.Arg(0))
+	}
+	live := segments.NewLive(set.Definitions(), opt, nil, nil)
+	seg, err := classifier.NewSegmenter(service.RepoFile(cfg.Model.Path), live)
+	if err != nil {
+		return fmt.Errorf("model.path: %w", err)
+	}
+	l, done, err := labelsFor(cf, false, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	clock, err := l.Clock(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[string]segments.Definition{}
+	for _, d := range defs {
+		mine[d.Name] = d
+	}
+	of := func(s string) (string, bool) {
+		if _, ok := mine[s]; ok {
+			return s, true
+		}
+		if i := strings.IndexByte(s, ':'); i > 0 {
+			if _, ok := mine[s[:i+1]+"*"]; ok {
+				return s, true
+			}
+		}
+		return "", false
+	}
+	size := map[string]int{}
+	sample := map[string][]string{}
+	total := 0
+	t0 := time.Now()
+	err = l.EachSubject(ctx, func(batch []labelstage.Subject) error {
+		for _, sj := range batch {
+			asOf := clock
+			if ls := time.Unix(sj.Profile.LastSeen, 0).UTC(); asOf.Before(ls) {
+				asOf = ls
+			}
+			d, err := seg.Label(sj.Profile, featurestore.NewView(sj.Profile, asOf), sj.Emb, sj.State, asOf)
+			if err != nil {
+				return fmt.Errorf("user %q: %w", sj.User, err)
+			}
+			total++
+			for _, s := range d.Segments {
+				if name, ok := of(s); ok {
+					size[name]++
+					if len(sample[name]) < *samples {
+						sample[name] = append(sample[name], sj.User)
+					}
+				}
+			}
+		}
+		if total%10000 < len(batch) {
+			stderr.printf("preview: %d profiles evaluated\n", total)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	stdout.printf("%d profiles evaluated at %s in %s (nothing written)\n", total, clock.Format(time.RFC3339), time.Since(t0).Round(time.Millisecond))
+	names := make([]string, 0, len(size))
+	for _, d := range defs {
+		if _, ok := size[d.Name]; !ok && !strings.HasSuffix(d.Name, "*") {
+			size[d.Name] = 0
+		}
+	}
+	for n := range size {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		share := 0.0
+		if total > 0 {
+			share = float64(size[n]) / float64(total)
+		}
+		stdout.printf("%-28s %8d members  %6.2f%%  e.g. %s\n", n, size[n], 100*share, strings.Join(sample[n], ", "))
+	}
+	return nil
+}

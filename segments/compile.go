@@ -1,0 +1,595 @@
+package segments
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/parser"
+)
+
+// Options bound what definitions may ask for.
+type Options struct {
+	// RetentionDays is the profile's retention (featurestore.retention_days):
+	// the longest window count_in, spend_in and refund_amount_in answer.
+	// Default 90.
+	RetentionDays int
+	// MaxCost is the CEL cost limit of one expression, both estimated at
+	// compile time (worst case) and enforced at run time. Default 10000.
+	MaxCost uint64
+}
+
+func (o Options) withDefaults() Options {
+	if o.RetentionDays <= 0 {
+		o.RetentionDays = 90
+	}
+	if o.MaxCost == 0 {
+		o.MaxCost = 10000
+	}
+	return o
+}
+
+// Set is a compiled, type-checked, acyclic set of definitions. It is
+// immutable and safe for concurrent use.
+type Set struct {
+	defs    []*compiled // in the order given
+	order   []*compiled // dependencies first
+	byName  map[string]*compiled
+	opt     Options
+	version string
+}
+
+type compiled struct {
+	def      Definition
+	idx      int // position in Set.defs
+	enter    cel.Program
+	exit     cel.Program // nil: !enter
+	deps     []string    // segment() names read
+	inputs   []input     // what a reason reports
+	explain  string
+	dwellSec int64
+	prefix   string // family: the name without "*"
+}
+
+// input is one value an expression reads, reported in reasons.
+type input struct {
+	name    string // as written: spend_in(30), churn_risk, interests[key]
+	withKey bool   // name holds "key": rendered with the family key
+	prg     cel.Program
+}
+
+// Definitions lists the set's definitions in order.
+func (s *Set) Definitions() []Definition {
+	out := make([]Definition, len(s.defs))
+	for i, c := range s.defs {
+		out[i] = c.def
+	}
+	return out
+}
+
+// Len is the number of definitions.
+func (s *Set) Len() int { return len(s.defs) }
+
+// Version identifies the set (its names and versions).
+func (s *Set) Version() string { return s.version }
+
+// Lookup returns the definition of a segment or family name.
+func (s *Set) Lookup(name string) (Definition, bool) {
+	if c := s.find(name); c != nil {
+		return c.def, true
+	}
+	return Definition{}, false
+}
+
+func (s *Set) find(name string) *compiled {
+	if c, ok := s.byName[name]; ok {
+		return c
+	}
+	if i := strings.IndexByte(name, ':'); i > 0 {
+		if c, ok := s.byName[name[:i+1]+"*"]; ok {
+			return c
+		}
+	}
+	return nil
+}
+
+// Changed lists the names defined differently in s and old (added,
+// changed or removed), sorted.
+func (s *Set) Changed(old *Set) []string {
+	var out []string
+	for name, c := range s.byName {
+		if old == nil {
+			out = append(out, name)
+			continue
+		}
+		if o, ok := old.byName[name]; !ok || o.def.Version != c.def.Version {
+			out = append(out, name)
+		}
+	}
+	if old != nil {
+		for name := range old.byName {
+			if _, ok := s.byName[name]; !ok {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var sharedEnv = func() *cel.Env {
+	e, err := newEnv()
+	if err != nil {
+		panic(err) // the declarations are constants of this package
+	}
+	return e
+}()
+
+// Compile builds a set from definitions, refusing the bad ones: the
+// returned set holds every definition that compiled, type-checked, stayed
+// within the cost limit and whose composition is acyclic and complete;
+// the error lists the others (Errors, each naming its segment).
+func Compile(defs []Definition, opt Options) (*Set, error) {
+	opt = opt.withDefaults()
+	var errs Errors
+	var ok []*compiled
+	seen := map[string]bool{}
+	for _, d := range defs {
+		if seen[d.Name] {
+			errs = append(errs, &Error{Source: d.Source, Segment: d.Name, Field: "name", Pos: d.pos["name"], Msg: "duplicate name"})
+			continue
+		}
+		seen[d.Name] = true
+		if ce := d.check(d.Source); len(ce) > 0 {
+			errs = append(errs, ce...)
+			continue
+		}
+		if d.Version == "" {
+			d.Version = d.ContentHash()
+		}
+		c, err := compileOne(d, opt)
+		if err != nil {
+			errs = append(errs, AsErrors(err)...)
+			continue
+		}
+		ok = append(ok, c)
+	}
+	// a fixed name inside a family's namespace would be two segments
+	fams := map[string]string{}
+	for _, c := range ok {
+		if c.prefix != "" {
+			fams[c.prefix] = c.def.Name
+		}
+	}
+	kept := ok[:0]
+	for _, c := range ok {
+		if i := strings.IndexByte(c.def.Name, ':'); c.prefix == "" && i > 0 && fams[c.def.Name[:i+1]] != "" {
+			errs = append(errs, &Error{Source: c.def.Source, Segment: c.def.Name, Field: "name", Pos: c.def.pos["name"],
+				Msg: fmt.Sprintf("inside the namespace of the family %s", fams[c.def.Name[:i+1]])})
+			continue
+		}
+		kept = append(kept, c)
+	}
+	ok = kept
+	// composition: drop definitions with unknown or refused dependencies
+	// and those on a cycle, until what is left is closed and acyclic
+	for {
+		s := index(ok)
+		var bad map[*compiled]*Error
+		for _, c := range ok {
+			for _, dep := range c.deps {
+				if s.find(dep) == nil {
+					if bad == nil {
+						bad = map[*compiled]*Error{}
+					}
+					bad[c] = &Error{Source: c.def.Source, Segment: c.def.Name, Field: "enter", Pos: c.def.pos["enter"],
+						Msg: fmt.Sprintf("segment(%q): no such segment (or it was refused)", dep)}
+				}
+			}
+		}
+		if bad == nil {
+			for c, cyc := range cycles(s) {
+				if bad == nil {
+					bad = map[*compiled]*Error{}
+				}
+				bad[c] = &Error{Source: c.def.Source, Segment: c.def.Name, Field: "enter", Pos: c.def.pos["enter"],
+					Msg: "composition cycle: " + strings.Join(cyc, " -> ")}
+			}
+		}
+		if bad == nil {
+			break
+		}
+		kept := ok[:0]
+		for _, c := range ok {
+			if e, isBad := bad[c]; isBad {
+				errs = append(errs, e)
+				continue
+			}
+			kept = append(kept, c)
+		}
+		ok = kept
+	}
+	s := index(ok)
+	s.opt = opt
+	s.order = topo(s)
+	h := sha256.New()
+	for _, c := range s.defs {
+		fmt.Fprintf(h, "%s\x00%s\x00", c.def.Name, c.def.Version)
+	}
+	s.version = hex.EncodeToString(h.Sum(nil))[:12]
+	sortErrs(errs)
+	return s, errs.Err()
+}
+
+func sortErrs(es Errors) {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Source != es[j].Source {
+			return es[i].Source < es[j].Source
+		}
+		return es[i].Pos.Line < es[j].Pos.Line
+	})
+}
+
+func index(cs []*compiled) *Set {
+	s := &Set{byName: map[string]*compiled{}}
+	for i, c := range cs {
+		c.idx = i
+		s.defs = append(s.defs, c)
+		s.byName[c.def.Name] = c
+	}
+	return s
+}
+
+// cycles finds, for each definition on a composition cycle, the cycle.
+func cycles(s *Set) map[*compiled][]string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[*compiled]int{}
+	out := map[*compiled][]string{}
+	var stack []*compiled
+	var visit func(c *compiled)
+	visit = func(c *compiled) {
+		color[c] = grey
+		stack = append(stack, c)
+		for _, dep := range c.deps {
+			d := s.find(dep)
+			switch color[d] {
+			case white:
+				visit(d)
+			case grey:
+				var path []string
+				start := 0
+				for i, x := range stack {
+					if x == d {
+						start = i
+					}
+				}
+				for _, x := range stack[start:] {
+					path = append(path, x.def.Name)
+				}
+				path = append(path, d.def.Name)
+				for _, x := range stack[start:] {
+					out[x] = path
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[c] = black
+	}
+	for _, c := range s.defs {
+		if color[c] == white {
+			visit(c)
+		}
+	}
+	return out
+}
+
+// topo orders definitions so that each comes after what it reads.
+func topo(s *Set) []*compiled {
+	done := map[*compiled]bool{}
+	var out []*compiled
+	var visit func(c *compiled)
+	visit = func(c *compiled) {
+		if done[c] {
+			return
+		}
+		done[c] = true
+		for _, dep := range c.deps {
+			visit(s.find(dep))
+		}
+		out = append(out, c)
+	}
+	for _, c := range s.defs {
+		visit(c)
+	}
+	return out
+}
+
+func compileOne(d Definition, opt Options) (*compiled, error) {
+	c := &compiled{def: d, dwellSec: int64(time.Duration(d.MinDwell) / time.Second)}
+	if d.Each != "" {
+		c.prefix = strings.TrimSuffix(d.Name, "*")
+	}
+	var errs Errors
+	seenInputs := map[string]bool{}
+	readsChurn := false
+	for _, field := range []string{"enter", "exit"} {
+		src := d.Enter
+		if field == "exit" {
+			src = d.Exit
+			if strings.TrimSpace(src) == "" {
+				continue
+			}
+		}
+		fail := func(p Pos, msg string) {
+			errs = append(errs, &Error{Source: d.Source, Segment: d.Name, Field: field, Expr: src, Pos: fieldPos(d.pos[field], p), Msg: msg})
+		}
+		a, iss := sharedEnv.Compile(src)
+		if iss != nil && iss.Err() != nil {
+			for _, e := range iss.Errors() {
+				fail(Pos{Line: e.Location.Line(), Col: e.Location.Column() + 1}, e.Message)
+			}
+			continue
+		}
+		if !a.OutputType().IsExactType(cel.BoolType) {
+			fail(Pos{}, fmt.Sprintf("the expression is of type %s, want bool", a.OutputType()))
+			continue
+		}
+		est, err := sharedEnv.EstimateCost(a, estimator{})
+		if err != nil {
+			fail(Pos{}, "estimating its cost: "+err.Error())
+			continue
+		}
+		if est.Max > opt.MaxCost {
+			fail(Pos{}, fmt.Sprintf("estimated cost %d (worst case) is above the limit %d (segments.max_cost)", est.Max, opt.MaxCost))
+			continue
+		}
+		native := a.NativeRep()
+		info := native.SourceInfo()
+		var walkErr bool
+		celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+			loc := info.GetStartLocation(e.ID())
+			at := Pos{Line: loc.Line(), Col: loc.Column() + 1}
+			switch e.Kind() {
+			case celast.IdentKind:
+				name := e.AsIdent()
+				if (name == "key" || name == "value") && d.Each == "" {
+					fail(at, name+" is bound only in a family (each:)")
+					walkErr = true
+				}
+				if name == "churn_risk" {
+					readsChurn = true
+				}
+			case celast.CallKind:
+				call := e.AsCall()
+				fn, args := call.FunctionName(), call.Args()
+				if fn == "segment" {
+					if len(args) != 1 || args[0].Kind() != celast.LiteralKind {
+						fail(at, "segment() takes a constant name (so that composition can be checked)")
+						walkErr = true
+						return
+					}
+					name, _ := args[0].AsLiteral().(types.String)
+					c.deps = append(c.deps, string(name))
+					return
+				}
+				if fn == "count" || fn == "count_in" {
+					if len(args) > 0 && args[0].Kind() == celast.LiteralKind {
+						if s, ok := args[0].AsLiteral().(types.String); ok {
+							if err := checkType(string(s)); err != nil {
+								fail(at, err.Error())
+								walkErr = true
+							}
+						}
+					}
+				}
+				if windowFuncs[fn] && len(args) > 0 && args[len(args)-1].Kind() == celast.LiteralKind {
+					if n, ok := args[len(args)-1].AsLiteral().(types.Int); ok {
+						if err := checkWindow(fn, int64(n), opt.RetentionDays); err != nil {
+							fail(at, err.Error())
+							walkErr = true
+						}
+					}
+				}
+			}
+		}))
+		if walkErr {
+			continue
+		}
+		prg, err := sharedEnv.Program(a, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(opt.MaxCost))
+		if err != nil {
+			fail(Pos{}, err.Error())
+			continue
+		}
+		if field == "enter" {
+			c.enter = prg
+		} else {
+			c.exit = prg
+		}
+		for _, in := range collectInputs(native.Expr(), info) {
+			if seenInputs[in] || len(c.inputs) >= maxInputs {
+				continue
+			}
+			seenInputs[in] = true
+			ia, iss := sharedEnv.Compile(in)
+			if iss != nil && iss.Err() != nil {
+				continue // not a value of its own (cannot happen for what collectInputs returns)
+			}
+			ip, err := sharedEnv.Program(ia, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(opt.MaxCost))
+			if err != nil {
+				continue
+			}
+			c.inputs = append(c.inputs, input{name: in, withKey: strings.Contains(in, "key"), prg: ip})
+		}
+	}
+	c.deps = uniq(c.deps)
+	switch {
+	case d.Explain != "":
+		c.explain = d.Explain
+	case readsChurn:
+		c.explain = "churn"
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c, nil
+}
+
+// maxInputs caps the inputs a reason lists per segment.
+const maxInputs = 8
+
+// fieldPos is the position of a CEL location within a YAML field: the
+// field's line plus the expression's line (a plain or quoted scalar
+// starts at the field; a block scalar on the next line).
+func fieldPos(field, in Pos) Pos {
+	if field.Line == 0 {
+		return in
+	}
+	if in.Line <= 1 {
+		return Pos{Line: field.Line, Col: field.Col + in.Col - 1}
+	}
+	return Pos{Line: field.Line + in.Line - 1, Col: in.Col}
+}
+
+// notInputs are variables that are the rule's own machinery, not facts
+// about the user.
+var notInputs = map[string]bool{"now": true, "model": true, "previous": true, "key": true, "first_evaluation": true}
+
+// mapInputs are the map variables read as reasons when indexed by a
+// constant or by key.
+var mapInputs = map[string]bool{"categories": true, "value_tier_p": true, "value_logp": true, "interests": true, "scores": true}
+
+// collectInputs lists, as expressions of their own, the values e reads:
+// scalar variables, maps indexed by a constant or by key, and profile
+// functions with constant arguments.
+func collectInputs(e celast.Expr, info *celast.SourceInfo) []string {
+	var out []string
+	var walk func(e celast.Expr)
+	unparse := func(e celast.Expr) string {
+		s, err := parser.Unparse(e, info)
+		if err != nil {
+			return ""
+		}
+		return s
+	}
+	walk = func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			name := e.AsIdent()
+			if _, known := varIDs[name]; known && !notInputs[name] && !mapInputs[name] && name != "text_kinds" {
+				out = append(out, name)
+			}
+		case celast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if call.FunctionName() == operators.Index && len(args) == 2 && args[0].Kind() == celast.IdentKind && mapInputs[args[0].AsIdent()] {
+				if args[1].Kind() == celast.LiteralKind || (args[1].Kind() == celast.IdentKind && args[1].AsIdent() == "key") {
+					if s := unparse(e); s != "" {
+						out = append(out, s)
+					}
+					return
+				}
+			}
+			if inputFuncs[call.FunctionName()] {
+				constant := true
+				for _, a := range args {
+					if a.Kind() != celast.LiteralKind {
+						constant = false
+					}
+				}
+				if constant {
+					if s := unparse(e); s != "" {
+						out = append(out, s)
+					}
+					return
+				}
+			}
+			if call.IsMemberFunction() {
+				walk(call.Target())
+			}
+			for _, a := range args {
+				walk(a)
+			}
+		case celast.SelectKind:
+			walk(e.AsSelect().Operand())
+		case celast.ListKind:
+			for _, x := range e.AsList().Elements() {
+				walk(x)
+			}
+		case celast.MapKind:
+			for _, x := range e.AsMap().Entries() {
+				me := x.AsMapEntry()
+				walk(me.Key())
+				walk(me.Value())
+			}
+		case celast.ComprehensionKind:
+			cx := e.AsComprehension()
+			walk(cx.IterRange())
+		}
+	}
+	walk(e)
+	return out
+}
+
+func uniq(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// estimator sizes the variables for the compile-time cost estimate.
+type estimator struct{}
+
+func (estimator) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	p := n.Path()
+	if len(p) == 0 {
+		return nil
+	}
+	var max uint64
+	switch p[0] {
+	case "categories":
+		max = 64
+	case "interests", "scores", "model":
+		max = 256
+	case "value_tier_p", "value_logp":
+		max = 8
+	case "text_kinds":
+		max = 4
+	case "previous":
+		max = 1024
+	case "value_tier", "key":
+		max = 128
+	default:
+		return nil
+	}
+	if len(p) > 1 { // an element: a key or a value (strings of names)
+		max = 128
+	}
+	return &cost.SizeEstimate{Min: 0, Max: max}
+}
+
+func (estimator) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
+	switch function {
+	case "rank":
+		return cost.NewCallEstimate(cost.CostEstimate{Min: 1, Max: 256}, nil)
+	case "count", "count_in", "spend_in", "refund_amount_in", "purchase_days_in", "segment", "days":
+		return cost.NewCallEstimate(cost.CostEstimate{Min: 1, Max: 4}, nil)
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package segments
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Definition is one segment definition as written in a file or on the
+// definitions topic.
+type Definition struct {
+	// Name is the segment name (the contract name on segments.labels and
+	// segments.changes). A family (Each set) ends in "*": one segment per
+	// key of the Each map, named with the key in place of the "*".
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Enter is the CEL expression (bool) that puts a non-member in.
+	Enter string `yaml:"enter" json:"enter"`
+	// Exit is the CEL expression (bool) that takes a member out; empty:
+	// !enter (no hysteresis).
+	Exit string `yaml:"exit,omitempty" json:"exit,omitempty"`
+	// MinDwell is the least event time between two changes of one user's
+	// membership: a member stays at least this long, and one who left does
+	// not come back sooner.
+	MinDwell Duration `yaml:"min_dwell,omitempty" json:"min_dwell,omitempty"`
+	// Each names a map variable (interests, categories, scores,
+	// value_tier_p): the definition is a family, evaluated once per key
+	// with `key` and `value` bound.
+	Each string `yaml:"each,omitempty" json:"each,omitempty"`
+	// Explain names the model head whose contributions explain the segment:
+	// "churn" or "value:<tier>". Empty: "churn" when the expressions read
+	// churn_risk, none otherwise.
+	Explain string `yaml:"explain,omitempty" json:"explain,omitempty"`
+	// Version identifies this revision of the definition; empty: a hash of
+	// its content (the same on every instance).
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+
+	// Source says where the definition came from ("file.yaml:12",
+	// "segments.definitions/0@41"); set by the loaders.
+	Source string `yaml:"-" json:"source,omitempty"`
+	pos    map[string]Pos
+}
+
+// Pos is a line and column in a definition's source (1-based; 0: unknown).
+type Pos struct{ Line, Col int }
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d", p.Line, p.Col)
+}
+
+// Duration is a time.Duration written as "168h", "30m" or "7d" (days).
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration or a whole number of days ("7d").
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the Go form.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "d") {
+		var days float64
+		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%g", &days); err != nil || days < 0 {
+			return 0, fmt.Errorf("duration %q: want a Go duration (168h) or days (7d)", s)
+		}
+		return time.Duration(days * 24 * float64(time.Hour)), nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("duration %q: want a Go duration (168h) or days (7d)", s)
+	}
+	return v, nil
+}
+
+// Error is a refused definition: which one, which field, where, and why.
+type Error struct {
+	Source  string // file or topic position of the definition
+	Segment string // its name ("" when it has none)
+	Field   string // name, enter, exit, min_dwell, ...
+	Expr    string // the expression, for enter and exit
+	Pos     Pos    // line:column in the source (of the field, or of the CEL error within it)
+	Msg     string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		if e.Pos.Line > 0 {
+			b.WriteString(":" + e.Pos.String())
+		}
+		b.WriteString(": ")
+	}
+	if e.Segment != "" {
+		fmt.Fprintf(&b, "segment %q: ", e.Segment)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	if e.Expr != "" {
+		fmt.Fprintf(&b, " (in %q)", e.Expr)
+	}
+	return b.String()
+}
+
+// Errors is the list of refusals of one load.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Err is es as an error, nil when empty.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
+
+// AsErrors lists the refusals in err (a single *Error, Errors, or other).
+func AsErrors(err error) Errors {
+	var es Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return Errors{e}
+	}
+	if err != nil {
+		return Errors{{Msg: err.Error()}}
+	}
+	return nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(:[a-z0-9_*][a-z0-9_\-*]*)?$`)
+
+// MaxExprBytes bounds one expression.
+const MaxExprBytes = 4096
+
+// ParseFile reads a definitions file: a mapping with `segments:`, a list
+// of definitions. source names it in errors and in each Definition.Source.
+// Every refusal is returned (parsing goes on past a bad definition); the
+// definitions returned are only the well-formed ones.
+func ParseFile(data []byte, source string) ([]Definition, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{{Source: source, Msg: "not YAML: " + err.Error()}}
+	}
+	if len(root.Content) == 0 {
+		return nil, Errors{{Source: source, Msg: "empty file: want `segments:`, a list of definitions"}}
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, Errors{{Source: source, Pos: posOf(doc), Msg: "want a mapping with `segments:`"}}
+	}
+	var list *yaml.Node
+	var errs Errors
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		k, v := doc.Content[i], doc.Content[i+1]
+		if k.Value != "segments" {
+			errs = append(errs, &Error{Source: source, Pos: posOf(k), Msg: fmt.Sprintf("unknown field %q (want `segments:`)", k.Value)})
+			continue
+		}
+		list = v
+	}
+	if list == nil {
+		return nil, append(errs, &Error{Source: source, Msg: "no `segments:` list"})
+	}
+	if list.Kind != yaml.SequenceNode {
+		return nil, append(errs, &Error{Source: source, Pos: posOf(list), Msg: "`segments:` must be a list"})
+	}
+	var defs []Definition
+	seen := map[string]Pos{}
+	for _, n := range list.Content {
+		d, err := parseNode(n, source)
+		if err != nil {
+			errs = append(errs, AsErrors(err)...)
+			continue
+		}
+		if p, dup := seen[d.Name]; dup {
+			errs = append(errs, &Error{Source: source, Segment: d.Name, Field: "name", Pos: d.pos["name"], Msg: fmt.Sprintf("duplicate name (first at line %d)", p.Line)})
+			continue
+		}
+		seen[d.Name] = d.pos["name"]
+		defs = append(defs, d)
+	}
+	return defs, errs.Err()
+}
+
+// ParseOne reads one definition (a mapping), the value of a message on the
+// definitions topic.
+func ParseOne(data []byte, source string) (Definition, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return Definition{}, &Error{Source: source, Msg: "not YAML: " + err.Error()}
+	}
+	if len(root.Content) == 0 {
+		return Definition{}, &Error{Source: source, Msg: "empty definition"}
+	}
+	return parseNode(root.Content[0], source)
+}
+
+var fields = map[string]bool{"name": true, "description": true, "enter": true, "exit": true, "min_dwell": true, "each": true, "explain": true, "version": true}
+
+func parseNode(n *yaml.Node, source string) (Definition, error) {
+	d := Definition{pos: map[string]Pos{}}
+	if n.Kind != yaml.MappingNode {
+		return d, &Error{Source: source, Pos: posOf(n), Msg: "a definition must be a mapping (name, enter, ...)"}
+	}
+	d.pos["definition"] = posOf(n)
+	var errs Errors
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "name" && v.Kind == yaml.ScalarNode {
+			d.Name = v.Value
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !fields[k.Value] {
+			errs = append(errs, &Error{Source: source, Segment: d.Name, Field: k.Value, Pos: posOf(k), Msg: "unknown field (known: name, description, enter, exit, min_dwell, each, explain, version)"})
+			continue
+		}
+		if _, dup := d.pos[k.Value]; dup {
+			errs = append(errs, &Error{Source: source, Segment: d.Name, Field: k.Value, Pos: posOf(k), Msg: "given twice"})
+			continue
+		}
+		d.pos[k.Value] = posOf(v)
+		if v.Kind != yaml.ScalarNode {
+			errs = append(errs, &Error{Source: source, Segment: d.Name, Field: k.Value, Pos: posOf(v), Msg: "want a string"})
+			continue
+		}
+		switch k.Value {
+		case "name":
+		case "description":
+			d.Description = v.Value
+		case "enter":
+			d.Enter = v.Value
+		case "exit":
+			d.Exit = v.Value
+		case "each":
+			d.Each = v.Value
+		case "explain":
+			d.Explain = v.Value
+		case "version":
+			d.Version = v.Value
+		case "min_dwell":
+			dur, err := parseDuration(v.Value)
+			if err != nil {
+				errs = append(errs, &Error{Source: source, Segment: d.Name, Field: "min_dwell", Pos: posOf(v), Msg: err.Error()})
+			}
+			d.MinDwell = Duration(dur)
+		}
+	}
+	d.Source = source
+	if p := d.pos["definition"]; p.Line > 0 {
+		d.Source = fmt.Sprintf("%s:%d", source, p.Line)
+	}
+	errs = append(errs, d.check(source)...)
+	if len(errs) > 0 {
+		return d, errs
+	}
+	if d.Version == "" {
+		d.Version = d.ContentHash()
+	}
+	return d, nil
+}
+
+// check validates the fields that need no compiler.
+func (d *Definition) check(source string) Errors {
+	var errs Errors
+	bad := func(field, msg string) {
+		errs = append(errs, &Error{Source: source, Segment: d.Name, Field: field, Pos: d.pos[field], Msg: msg})
+	}
+	switch {
+	case d.Name == "":
+		bad("name", "missing")
+	case len(d.Name) > 128 || !nameRE.MatchString(d.Name):
+		bad("name", "want lower-case letters, digits and _, optionally a \":\" and a suffix (e.g. at_risk, interest:books), at most 128 bytes")
+	case d.Each == "" && strings.Contains(d.Name, "*"):
+		bad("name", "\"*\" only names a family (with each:)")
+	case d.Each != "" && !strings.HasSuffix(d.Name, ":*"):
+		bad("name", "a family (each:) is named prefix:* (e.g. interest:*)")
+	}
+	if strings.TrimSpace(d.Enter) == "" {
+		bad("enter", "missing")
+	}
+	if len(d.Enter) > MaxExprBytes {
+		bad("enter", fmt.Sprintf("longer than %d bytes", MaxExprBytes))
+	}
+	if len(d.Exit) > MaxExprBytes {
+		bad("exit", fmt.Sprintf("longer than %d bytes", MaxExprBytes))
+	}
+	if d.Each != "" && !eachable[d.Each] {
+		bad("each", "want one of interests, categories, scores, value_tier_p")
+	}
+	if d.Explain != "" && d.Explain != "churn" && !strings.HasPrefix(d.Explain, "value:") {
+		bad("explain", "want churn or value:<tier> (value:none, value:mid, value:high)")
+	}
+	if len(d.Version) > 64 {
+		bad("version", "at most 64 bytes")
+	}
+	return errs
+}
+
+// ContentHash is the first 12 hex digits of a hash of what the definition
+// says (not where it came from): its default version.
+func (d *Definition) ContentHash() string {
+	h := sha256.New()
+	for _, s := range []string{d.Name, d.Description, d.Enter, d.Exit, time.Duration(d.MinDwell).String(), d.Each, d.Explain} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Marshal writes the definition as the YAML of one mapping (the value of
+// a definitions-topic message; ParseOne reads it back).
+func (d *Definition) Marshal() ([]byte, error) { return yaml.Marshal(d) }
+
+// FieldPos is where a field of the definition was written.
+func (d *Definition) FieldPos(field string) Pos { return d.pos[field] }
+
+func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }

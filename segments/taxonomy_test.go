@@ -1,0 +1,168 @@
+package segments_test
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/segstream/segstream/segments"
+)
+
+// The built-in taxonomy as definitions keeps the rules it replaced:
+// at_risk's band and dwell, the tier margin and dwell, one tier and one
+// lifecycle segment at a time.
+
+func defaults(t *testing.T) *segments.Set {
+	t.Helper()
+	defs, err := segments.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := segments.Compile(defs, segments.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func withParams(in *segments.Input, kv ...any) *segments.Input {
+	m := map[string]float64{}
+	for k, v := range in.Model {
+		m[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1].(float64)
+	}
+	in.Model = m
+	return in
+}
+
+func tiers(in *segments.Input, p [3]float64) {
+	names := []string{"none", "mid", "high"}
+	best := 0
+	for i := range p {
+		in.ValueTierP[names[i]] = p[i]
+		in.ValueLogP[names[i]] = math.Log(p[i])
+		if p[i] > p[best] {
+			best = i
+		}
+	}
+	in.ValueTier = names[best]
+}
+
+func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
+	s := defaults(t)
+	p := profile(t, purchase(t0.Add(-60*24*time.Hour), 10))
+	day := 24 * time.Hour
+	steps := []struct {
+		name   string
+		at     time.Duration
+		risk   float64
+		atRisk bool
+	}{
+		{"first decision uses the threshold", 0, 0.55, true},
+		{"below exit but inside the dwell", 2 * day, 0.3, true},
+		{"inside the band after the dwell: stays", 8 * day, 0.45, true},
+		{"below exit after the dwell: leaves", 9 * day, 0.39, false},
+		{"above the threshold but below enter: stays out", 20 * day, 0.58, false},
+		{"above enter: enters", 21 * day, 0.61, true},
+		{"flap back down within the dwell: stays", 22 * day, 0.1, true},
+	}
+	var state []byte
+	for _, st := range steps {
+		in := withParams(input(p, t0.Add(st.at)), "churn_threshold", 0.5, "at_risk_enter", 0.6, "at_risk_exit", 0.4)
+		in.ChurnRisk = st.risk
+		r, err := s.Evaluate(in, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(r.Segments, "at_risk"); got != st.atRisk {
+			t.Fatalf("%s: at_risk = %v, segments %v", st.name, got, r.Segments)
+		}
+		state = r.State
+	}
+}
+
+func TestTaxonomyTierMarginAndDwell(t *testing.T) {
+	s := defaults(t)
+	p := profile(t, purchase(t0.Add(-60*24*time.Hour), 10))
+	eval := func(state []byte, at time.Duration, pr [3]float64) ([]string, []byte) {
+		in := withParams(input(p, t0.Add(at)), "tier_margin", 0.5)
+		tiers(in, pr)
+		r, err := s.Evaluate(in, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, x := range r.Segments {
+			if x == "low_value" || x == "mid_value" || x == "high_value" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d value tiers: %v", n, r.Segments)
+		}
+		return r.Segments, r.State
+	}
+	segs, st := eval(nil, 0, [3]float64{0.2, 0.7, 0.1})
+	if !slices.Contains(segs, "mid_value") {
+		t.Fatalf("first decision: %v", segs)
+	}
+	day := 24 * time.Hour
+	if segs, _ := eval(st, 10*day, [3]float64{0.1, 0.44, 0.46}); !slices.Contains(segs, "mid_value") {
+		t.Fatalf("moved on a margin below 0.5: %v", segs)
+	}
+	if segs, _ := eval(st, 3*day, [3]float64{0.05, 0.15, 0.8}); !slices.Contains(segs, "mid_value") {
+		t.Fatalf("changed tier inside the dwell: %v", segs)
+	}
+	segs, st = eval(st, 8*day, [3]float64{0.05, 0.15, 0.8})
+	if !slices.Contains(segs, "high_value") {
+		t.Fatalf("did not move to high: %v", segs)
+	}
+	// and back only after a week in high
+	if segs, _ := eval(st, 10*day, [3]float64{0.8, 0.15, 0.05}); !slices.Contains(segs, "high_value") {
+		t.Fatalf("left high inside its dwell: %v", segs)
+	}
+	if segs, _ := eval(st, 16*day, [3]float64{0.8, 0.15, 0.05}); !slices.Contains(segs, "low_value") {
+		t.Fatalf("did not move to low: %v", segs)
+	}
+}
+
+func TestTaxonomyLifecycleAndInterests(t *testing.T) {
+	s := defaults(t)
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name        string
+		first, last time.Duration
+		want        string
+	}{
+		{"new", 5 * day, 1 * day, "new"},
+		{"active", 100 * day, 89 * day, "active"},
+		{"dormant", 100 * day, 91 * day, "dormant"},
+	} {
+		p := profile(t, view(t0.Add(-tc.first)), view(t0.Add(-tc.last)))
+		r, err := s.Evaluate(input(p, t0), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Segments[0] != tc.want || slices.Contains(r.Segments[1:], "new") || slices.Contains(r.Segments[1:], "active") || slices.Contains(r.Segments[1:], "dormant") {
+			t.Errorf("%s: %v", tc.name, r.Segments)
+		}
+	}
+	// interests: the top two above the cut-off, highest first
+	p := profile(t, view(t0.Add(-time.Hour)))
+	in := input(p, t0)
+	in.Interests = map[string]float64{"a": 0.36, "b": 0.9, "c": 0.5, "d": 0.1}
+	r, _ := s.Evaluate(in, nil)
+	if got := r.Segments[len(r.Segments)-2:]; got[0] != "interest:b" || got[1] != "interest:c" {
+		t.Fatalf("interests %v", r.Segments)
+	}
+	// a theme the model no longer has leaves
+	in2 := input(p, t0)
+	in2.Interests = map[string]float64{"c": 0.5}
+	r2, _ := s.Evaluate(in2, r.State)
+	if slices.Contains(r2.Segments, "interest:b") || !slices.Contains(r2.Segments, "interest:c") {
+		t.Fatalf("after b went: %v", r2.Segments)
+	}
+}
