@@ -185,7 +185,7 @@ func (f *Follower) Run(ctx context.Context, caughtUp chan<- struct{}) error {
 	defer cancel()
 	for _, p := range parts {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: f.Brokers, Topic: f.Topic, Partition: p.ID, Dialer: dialer,
-			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 500 * time.Millisecond, StartOffset: kafka.FirstOffset})
+			MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond, StartOffset: kafka.FirstOffset})
 		go func() {
 			defer func() { _ = r.Close() }()
 			for {
@@ -278,7 +278,7 @@ func readPartitions(ctx context.Context, dialer *kafka.Dialer, brokers []string,
 // returns once the broker acknowledged them all.
 func Publish(ctx context.Context, brokers []string, topic string, defs []Definition, deletes []string) error {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		AllowAutoTopicCreation: false, Transport: &kafka.Transport{}}
+		BatchTimeout: 10 * time.Millisecond, Transport: &kafka.Transport{}}
 	defer func() { _ = w.Close() }()
 	var msgs []kafka.Message
 	for _, d := range defs {

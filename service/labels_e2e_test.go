@@ -30,14 +30,14 @@ type svc struct {
 	done   chan error
 }
 
-func startService(t *testing.T, addr, prefix, group string, extra ...string) *svc {
+func startService(t testing.TB, addr, prefix, group string, extra ...string) *svc {
 	t.Helper()
 	return startServiceWith(t, "", addr, prefix, group, extra...)
 }
 
 // startServiceWith also reads a YAML config file (for what the
 // environment cannot say, such as producer routes).
-func startServiceWith(t *testing.T, yamlPath, addr, prefix, group string, extra ...string) *svc {
+func startServiceWith(t testing.TB, yamlPath, addr, prefix, group string, extra ...string) *svc {
 	t.Helper()
 	env := append([]string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr,
@@ -70,7 +70,7 @@ func startServiceWith(t *testing.T, yamlPath, addr, prefix, group string, extra 
 	return r
 }
 
-func (s *svc) stop(t *testing.T) {
+func (s *svc) stop(t testing.TB) {
 	if s.cancel == nil {
 		return
 	}
@@ -86,7 +86,7 @@ func (s *svc) stop(t *testing.T) {
 	}
 }
 
-func metric(t *testing.T, g prometheus.Gatherer, name string) float64 {
+func metric(t testing.TB, g prometheus.Gatherer, name string) float64 {
 	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
