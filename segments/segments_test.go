@@ -114,3 +114,31 @@ segments:
 		t.Fatalf("no definition version on the exit: %+v", r2.Versions)
 	}
 }
+
+// A state written by the built-in rules of earlier versions carries over:
+// at_risk and the value tier keep their membership and since times.
+func TestLegacyStateCarriesOver(t *testing.T) {
+	old := []byte(`{"decided":true,"at_risk":true,"at_risk_since":"2011-05-28T00:00:00Z","tier":1,"tier_since":"2011-05-20T00:00:00Z"}`)
+	st, err := segments.DecodeState(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Evaluated || !st.M["at_risk"].In || st.M["at_risk"].Since != time.Date(2011, 5, 28, 0, 0, 0, 0, time.UTC).Unix() || !st.M["mid_value"].In {
+		t.Fatalf("legacy state read as %+v", st)
+	}
+	s := defaults(t)
+	p := profile(t, purchase(t0.Add(-60*24*time.Hour), 10))
+	in := input(p, t0)
+	in.ChurnRisk = 0.1 // below the exit, but at_risk entered 4 days ago: the dwell holds it
+	r, err := s.Evaluate(in, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.Segments, " ") != "active at_risk mid_value interest:kitchen interest:garden" {
+		t.Fatalf("after a legacy state: %v", r.Segments)
+	}
+	back, _ := segments.DecodeState(r.State)
+	if back.M["at_risk"] != st.M["at_risk"] {
+		t.Fatalf("at_risk since moved: %+v -> %+v", st.M["at_risk"], back.M["at_risk"])
+	}
+}

@@ -340,7 +340,7 @@ func TestSilentUserGoesDormantByTimeAlone(t *testing.T) {
 func TestEraseThenReplay(t *testing.T) {
 	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 1)
-	_, prefix := testkit.Redis(t)
+	rdb, prefix := testkit.Redis(t)
 	s := startService(t, addr, prefix, "erase")
 	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)
 	ev := &events.Event{EventID: "x1", Type: events.TypeReview, UserID: "gone", TS: ts, ProductID: "p", Rating: 5, Text: "lovely, write to me at me@example.org"}
@@ -351,8 +351,19 @@ func TestEraseThenReplay(t *testing.T) {
 		}
 		return nil
 	})
+	before, _, _ := s.Labels.Label(context.Background(), "gone")
+	for _, seg := range before.Segments {
+		if m := members(t, rdb, prefix, seg); !has(m, "gone") {
+			t.Fatalf("gone is in %s but not in its member index %v", seg, m)
+		}
+	}
 	if err := s.Labels.Erase(context.Background(), "gone"); err != nil {
 		t.Fatal(err)
+	}
+	for _, seg := range before.Segments {
+		if m := members(t, rdb, prefix, seg); has(m, "gone") {
+			t.Fatalf("erased, gone is still in the member index of %s", seg)
+		}
 	}
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		for _, l := range kcatRead(t, addr, "segments.labels") {
