@@ -45,6 +45,11 @@ type Definition struct {
 	// "segments.definitions/0@41"); set by the loaders.
 	Source string `yaml:"-" json:"source,omitempty"`
 	pos    map[string]Pos
+	// src is the document the definition was parsed from (shared, not
+	// copied) and styles the YAML style of each field's scalar: they place
+	// errors inside an expression (exprPos).
+	src    []byte
+	styles map[string]yaml.Style
 }
 
 // Pos is a line and column in a definition's source (1-based; 0: unknown).
@@ -102,7 +107,15 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Source != "" {
-		b.WriteString(e.Source)
+		src := e.Source
+		if e.Pos.Line > 0 {
+			// "file.yaml:12" (the definition's line) is followed by the
+			// exact position: write "file.yaml:14:7", not "file.yaml:12:14:7"
+			if i := strings.LastIndexByte(src, ':'); i > 0 && isDigits(src[i+1:]) {
+				src = src[:i]
+			}
+		}
+		b.WriteString(src)
 		if e.Pos.Line > 0 {
 			b.WriteString(":" + e.Pos.String())
 		}
@@ -119,6 +132,15 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " (in %q)", e.Expr)
 	}
 	return b.String()
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Errors is the list of refusals of one load.
@@ -196,7 +218,7 @@ func ParseFile(data []byte, source string) ([]Definition, error) {
 	var defs []Definition
 	seen := map[string]Pos{}
 	for _, n := range list.Content {
-		d, err := parseNode(n, source)
+		d, err := parseNode(n, source, data)
 		if err != nil {
 			errs = append(errs, AsErrors(err)...)
 			continue
@@ -221,13 +243,13 @@ func ParseOne(data []byte, source string) (Definition, error) {
 	if len(root.Content) == 0 {
 		return Definition{}, &Error{Source: source, Msg: "empty definition"}
 	}
-	return parseNode(root.Content[0], source)
+	return parseNode(root.Content[0], source, data)
 }
 
 var fields = map[string]bool{"name": true, "description": true, "enter": true, "exit": true, "min_dwell": true, "each": true, "explain": true, "version": true}
 
-func parseNode(n *yaml.Node, source string) (Definition, error) {
-	d := Definition{pos: map[string]Pos{}}
+func parseNode(n *yaml.Node, source string, data []byte) (Definition, error) {
+	d := Definition{pos: map[string]Pos{}, src: data, styles: map[string]yaml.Style{}}
 	if n.Kind != yaml.MappingNode {
 		return d, &Error{Source: source, Pos: posOf(n), Msg: "a definition must be a mapping (name, enter, ...)"}
 	}
@@ -250,6 +272,7 @@ func parseNode(n *yaml.Node, source string) (Definition, error) {
 			continue
 		}
 		d.pos[k.Value] = posOf(v)
+		d.styles[k.Value] = v.Style
 		if v.Kind != yaml.ScalarNode {
 			errs = append(errs, &Error{Source: source, Segment: d.Name, Field: k.Value, Pos: posOf(v), Msg: "want a string"})
 			continue
@@ -346,3 +369,125 @@ func (d *Definition) Marshal() ([]byte, error) { return yaml.Marshal(d) }
 func (d *Definition) FieldPos(field string) Pos { return d.pos[field] }
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+
+// exprPos places a position within the value of an expression field (in:
+// line and column, 1-based, in characters of the value, as CEL reports
+// them) in the definition's source. The value is matched to the YAML text
+// of its scalar character by character, which accounts for quotes,
+// escapes, indentation, a block scalar's header line and folded lines.
+// ok is false without the source (a definition built in code) or where
+// the text does not match the value.
+func (d *Definition) exprPos(field string, in Pos) (Pos, bool) {
+	at, ok := d.pos[field]
+	if !ok || at.Line == 0 || in.Line == 0 || d.src == nil {
+		return Pos{}, false
+	}
+	var val string
+	switch field {
+	case "enter":
+		val = d.Enter
+	case "exit":
+		val = d.Exit
+	default:
+		return Pos{}, false
+	}
+	vr := []rune(val)
+	// the index in the value of in
+	target, line := -1, 1
+	for i := 0; i <= len(vr); i++ {
+		if line == in.Line {
+			target = i + in.Col - 1
+			break
+		}
+		if i < len(vr) && vr[i] == '\n' {
+			line++
+		}
+	}
+	if target < 0 || in.Col < 1 {
+		return Pos{}, false
+	}
+	if target >= len(vr) {
+		// at or past the end (a syntax error at EOF): just after the last
+		// character
+		if len(vr) == 0 {
+			return Pos{}, false
+		}
+		p, ok := d.locate(field, vr, len(vr)-1)
+		p.Col++
+		return p, ok
+	}
+	return d.locate(field, vr, target)
+}
+
+// locate is the source position of vr[target], vr the value of field.
+func (d *Definition) locate(field string, vr []rune, target int) (Pos, bool) {
+	at := d.pos[field]
+	sr := []rune(string(d.src))
+	j, l, c := 0, 1, 1
+	next := func() {
+		if isBreak(sr, j) {
+			l, c = l+1, 1
+		} else {
+			c++
+		}
+		j++
+	}
+	// the scalar's first character
+	for j < len(sr) && (l < at.Line || l == at.Line && c < at.Col) {
+		next()
+	}
+	if l != at.Line || c != at.Col {
+		return Pos{}, false
+	}
+	style := d.styles[field]
+	switch {
+	case style&yaml.TaggedStyle != 0:
+		return Pos{}, false // the tag comes first
+	case style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0:
+		next() // the quote
+	case style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		for j < len(sr) && l == at.Line { // the header line
+			next()
+		}
+	}
+	for i := 0; i <= target; i++ {
+		// skip what the value does not hold: indentation, line breaks
+		// folded away, escapes and doubled quotes
+		for {
+			if j >= len(sr) {
+				return Pos{}, false
+			}
+			s := sr[j]
+			if s == vr[i] || (vr[i] == ' ' || vr[i] == '\n') && isBreak(sr, j) {
+				break
+			}
+			if i == target && s == '\\' {
+				break // an escape: the character starts here
+			}
+			switch s {
+			case ' ', '\t', '\r', '\\', '\'', '"':
+			default:
+				if !isBreak(sr, j) {
+					return Pos{}, false
+				}
+			}
+			next()
+		}
+		if i == target {
+			return Pos{Line: l, Col: c}, true
+		}
+		next()
+	}
+	return Pos{}, false
+}
+
+// isBreak is whether s[j] ends a line as YAML counts lines (\r\n once).
+func isBreak(s []rune, j int) bool {
+	switch s[j] {
+	case '\n', '\u0085', '\u2028', '\u2029':
+		return true
+	case '\r':
+		return j+1 >= len(s) || s[j+1] != '\n'
+	}
+	return false
+}
