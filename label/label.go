@@ -67,7 +67,10 @@ type Publication struct {
 // each Reason names its Segment. Reasons explain the segments held,
 // ExitReasons those left; Versions name the definition version of each
 // segment entered or exited. State is the segmenter's own memory between
-// decisions (hysteresis, dwell), opaque to everything else.
+// decisions (hysteresis, dwell), opaque to everything else. Reindex says
+// the previous state was written by an earlier version, from before the
+// member index: the label stage adds the user to the index of each
+// segment it holds.
 type Decision struct {
 	Segments    []string
 	Scores      map[string]float64
@@ -75,6 +78,7 @@ type Decision struct {
 	ExitReasons []Reason
 	Versions    map[string]string
 	State       []byte
+	Reindex     bool
 }
 
 // Score names.

@@ -121,6 +121,14 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		key := st.sp.Label(sj.c.User)
 		if !out.NewVersion { // the state alone: the stored document stays as it is
 			writes = append(writes, written{sj, keyspace.LabelState.EvalSha(ctx, wb.Then(key), []string{key}, sj.rec.Version, next.State)})
+			// a record of an earlier version may predate the member index:
+			// add the user where it is missing
+			if sj.rec.Doc != nil && d.Reindex {
+				for _, seg := range sj.rec.Doc.Segments {
+					mk := st.sp.Members(seg)
+					wb.Then(mk).ZAddNX(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
+				}
+			}
 			continue
 		}
 		args, err := casArgs(sj.rec.Version, next)

@@ -51,9 +51,10 @@ type compiled struct {
 	def      Definition
 	idx      int // position in Set.defs
 	enter    cel.Program
-	exit     cel.Program // nil: !enter
-	deps     []string    // segment() names read
-	inputs   []input     // what a reason reports
+	exit     cel.Program       // nil: !enter
+	deps     []string          // segment() names read
+	depAt    map[string]*Error // where each is read (field, expression, position)
+	inputs   []input           // what a reason reports
 	explain  string
 	dwellSec int64
 	prefix   string // family: the name without "*"
@@ -190,8 +191,7 @@ func Compile(defs []Definition, opt Options) (*Set, error) {
 					if bad == nil {
 						bad = map[*compiled]*Error{}
 					}
-					bad[c] = &Error{Source: c.def.Source, Segment: c.def.Name, Field: "enter", Pos: c.def.pos["enter"],
-						Msg: fmt.Sprintf("segment(%q): no such segment (or it was refused)", dep)}
+					bad[c] = c.depError(dep, fmt.Sprintf("segment(%q): no such segment (or it was refused)", dep))
 				}
 			}
 		}
@@ -200,8 +200,20 @@ func Compile(defs []Definition, opt Options) (*Set, error) {
 				if bad == nil {
 					bad = map[*compiled]*Error{}
 				}
-				bad[c] = &Error{Source: c.def.Source, Segment: c.def.Name, Field: "enter", Pos: c.def.pos["enter"],
-					Msg: "composition cycle: " + strings.Join(cyc, " -> ")}
+				// the segment() that leads on along the cycle
+				dep := ""
+				for i, n := range cyc[:len(cyc)-1] {
+					if n == c.def.Name {
+						for _, d := range c.deps {
+							if x := s.find(d); x != nil && x.def.Name == cyc[i+1] {
+								dep = d
+								break
+							}
+						}
+						break
+					}
+				}
+				bad[c] = c.depError(dep, "composition cycle: "+strings.Join(cyc, " -> "))
 			}
 		}
 		if bad == nil {
@@ -229,13 +241,49 @@ func Compile(defs []Definition, opt Options) (*Set, error) {
 	return s, errs.Err()
 }
 
+// depError is a refusal of c for what it reads with segment(dep): placed
+// at that call (at the enter field when dep is not known).
+func (c *compiled) depError(dep, msg string) *Error {
+	if at := c.depAt[dep]; at != nil {
+		e := *at
+		e.Msg = msg
+		return &e
+	}
+	return &Error{Source: c.def.Source, Segment: c.def.Name, Field: "enter", Expr: c.def.Enter, Pos: c.def.pos["enter"], Msg: msg}
+}
+
+// sortErrs orders refusals by file, then line (a Source is "file:line"
+// of the definition: compared as text, line 10 would come before line 2).
 func sortErrs(es Errors) {
-	sort.SliceStable(es, func(i, j int) bool {
-		if es[i].Source != es[j].Source {
-			return es[i].Source < es[j].Source
+	key := func(e *Error) (string, int) {
+		file, line := e.Source, 0
+		if i := strings.LastIndexByte(file, ':'); i > 0 && isDigits(file[i+1:]) {
+			file, line = file[:i], atoi(file[i+1:])
 		}
-		return es[i].Pos.Line < es[j].Pos.Line
+		if e.Pos.Line > 0 {
+			line = e.Pos.Line
+		}
+		return file, line
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		fi, li := key(es[i])
+		fj, lj := key(es[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return li < lj
 	})
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+		if n > 1<<30 {
+			return 1 << 30
+		}
+	}
+	return n
 }
 
 func index(cs []*compiled) *Set {
@@ -317,7 +365,7 @@ func topo(s *Set) []*compiled {
 }
 
 func compileOne(d Definition, opt Options) (*compiled, error) {
-	c := &compiled{def: d, dwellSec: int64(time.Duration(d.MinDwell) / time.Second)}
+	c := &compiled{def: d, dwellSec: int64(time.Duration(d.MinDwell) / time.Second), depAt: map[string]*Error{}}
 	if d.Each != "" {
 		c.prefix = strings.TrimSuffix(d.Name, "*")
 	}
@@ -332,8 +380,14 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 				continue
 			}
 		}
+		at := func(p Pos) Pos {
+			if x, ok := d.exprPos(field, p); ok {
+				return x
+			}
+			return fieldPos(d.pos[field], p)
+		}
 		fail := func(p Pos, msg string) {
-			errs = append(errs, &Error{Source: d.Source, Segment: d.Name, Field: field, Expr: src, Pos: fieldPos(d.pos[field], p), Msg: msg})
+			errs = append(errs, &Error{Source: d.Source, Segment: d.Name, Field: field, Expr: src, Pos: at(p), Msg: msg})
 		}
 		a, iss := sharedEnv.Compile(src)
 		if iss != nil && iss.Err() != nil {
@@ -358,14 +412,25 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 		native := a.NativeRep()
 		info := native.SourceInfo()
 		var walkErr bool
+		bound := map[int64]bool{} // identifiers that are a comprehension's own variables
 		celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 			loc := info.GetStartLocation(e.ID())
-			at := Pos{Line: loc.Line(), Col: loc.Column() + 1}
+			at0 := Pos{Line: loc.Line(), Col: loc.Column() + 1}
 			switch e.Kind() {
+			case celast.ComprehensionKind:
+				cx := e.AsComprehension()
+				vars := map[string]bool{cx.IterVar(): true, cx.IterVar2(): true, cx.AccuVar(): true}
+				for _, sub := range []celast.Expr{cx.LoopCondition(), cx.LoopStep(), cx.Result()} {
+					celast.PreOrderVisit(sub, celast.NewExprVisitor(func(x celast.Expr) {
+						if x.Kind() == celast.IdentKind && vars[x.AsIdent()] {
+							bound[x.ID()] = true
+						}
+					}))
+				}
 			case celast.IdentKind:
 				name := e.AsIdent()
-				if (name == "key" || name == "value") && d.Each == "" {
-					fail(at, name+" is bound only in a family (each:)")
+				if (name == "key" || name == "value") && d.Each == "" && !bound[e.ID()] {
+					fail(at0, name+" is bound only in a family (each:)")
 					walkErr = true
 				}
 				if name == "churn_risk" {
@@ -376,19 +441,22 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 				fn, args := call.FunctionName(), call.Args()
 				if fn == "segment" {
 					if len(args) != 1 || args[0].Kind() != celast.LiteralKind {
-						fail(at, "segment() takes a constant name (so that composition can be checked)")
+						fail(at0, "segment() takes a constant name (so that composition can be checked)")
 						walkErr = true
 						return
 					}
 					name, _ := args[0].AsLiteral().(types.String)
 					c.deps = append(c.deps, string(name))
+					if c.depAt[string(name)] == nil {
+						c.depAt[string(name)] = &Error{Source: d.Source, Segment: d.Name, Field: field, Expr: src, Pos: at(at0)}
+					}
 					return
 				}
 				if fn == "count" || fn == "count_in" {
 					if len(args) > 0 && args[0].Kind() == celast.LiteralKind {
 						if s, ok := args[0].AsLiteral().(types.String); ok {
 							if err := checkType(string(s)); err != nil {
-								fail(at, err.Error())
+								fail(at0, err.Error())
 								walkErr = true
 							}
 						}
@@ -397,7 +465,7 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 				if windowFuncs[fn] && len(args) > 0 && args[len(args)-1].Kind() == celast.LiteralKind {
 					if n, ok := args[len(args)-1].AsLiteral().(types.Int); ok {
 						if err := checkWindow(fn, int64(n), opt.RetentionDays); err != nil {
-							fail(at, err.Error())
+							fail(at0, err.Error())
 							walkErr = true
 						}
 					}
@@ -407,7 +475,7 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 		if walkErr {
 			continue
 		}
-		prg, err := sharedEnv.Program(a, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(opt.MaxCost))
+		prg, err := program(a, opt.MaxCost)
 		if err != nil {
 			fail(Pos{}, err.Error())
 			continue
@@ -426,11 +494,12 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 			if iss != nil && iss.Err() != nil {
 				continue // not a value of its own (cannot happen for what collectInputs returns)
 			}
-			ip, err := sharedEnv.Program(ia, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(opt.MaxCost))
+			ip, err := program(ia, opt.MaxCost)
 			if err != nil {
 				continue
 			}
-			c.inputs = append(c.inputs, input{name: in, withKey: strings.Contains(in, "key"), prg: ip})
+			// m[key] (what collectInputs writes of key), not any name holding "key"
+			c.inputs = append(c.inputs, input{name: in, withKey: strings.HasSuffix(in, "[key]"), prg: ip})
 		}
 	}
 	c.deps = uniq(c.deps)
@@ -446,6 +515,29 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 	return c, nil
 }
 
+// program plans a checked expression. The runtime cost limit (a tracker
+// charging every call, allocating on every evaluation) is set only where
+// the cost can depend on the inputs: an expression whose worst case stays
+// within the limit even with every map, list and string of unbounded size
+// (comparisons, map lookups, the profile functions: no comprehension, no
+// list membership, no string scanning) cannot reach it at run time, the
+// runtime charging never more than the estimate.
+func program(a *cel.Ast, maxCost uint64) (cel.Program, error) {
+	if est, err := sharedEnv.EstimateCost(a, unsized{}); err == nil && est.Max <= maxCost {
+		return sharedEnv.Program(a, cel.EvalOptions(cel.OptOptimize))
+	}
+	return sharedEnv.Program(a, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(maxCost))
+}
+
+// unsized is estimator without its size assumptions: every size unknown.
+type unsized struct{}
+
+func (unsized) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+
+func (unsized) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
+	return estimator{}.EstimateCallCost(function, overloadID, target, args)
+}
+
 // maxInputs caps the inputs a reason lists per segment.
 const maxInputs = 8
 
@@ -453,6 +545,9 @@ const maxInputs = 8
 // field's line plus the expression's line (a plain or quoted scalar
 // starts at the field; a block scalar on the next line).
 func fieldPos(field, in Pos) Pos {
+	if in.Line == 0 {
+		return field // no position within the expression: the field's
+	}
 	if field.Line == 0 {
 		return in
 	}

@@ -192,7 +192,7 @@ func ParseFile(data []byte, source string) ([]Definition, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{{Source: source, Msg: "not YAML: " + err.Error()}}
 	}
-	if len(root.Content) == 0 {
+	if len(root.Content) == 0 || isEmptyDoc(root.Content[0]) {
 		return nil, Errors{{Source: source, Msg: "empty file: want `segments:`, a list of definitions"}}
 	}
 	doc := root.Content[0]
@@ -240,7 +240,7 @@ func ParseOne(data []byte, source string) (Definition, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return Definition{}, &Error{Source: source, Msg: "not YAML: " + err.Error()}
 	}
-	if len(root.Content) == 0 {
+	if len(root.Content) == 0 || isEmptyDoc(root.Content[0]) {
 		return Definition{}, &Error{Source: source, Msg: "empty definition"}
 	}
 	return parseNode(root.Content[0], source, data)
@@ -363,10 +363,53 @@ func (d *Definition) ContentHash() string {
 
 // Marshal writes the definition as the YAML of one mapping (the value of
 // a definitions-topic message; ParseOne reads it back).
-func (d *Definition) Marshal() ([]byte, error) { return yaml.Marshal(d) }
+func (d *Definition) Marshal() ([]byte, error) {
+	b, err := yaml.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	var back Definition
+	if yaml.Unmarshal(b, &back) == nil && back.sameText(d) {
+		return b, nil
+	}
+	// yaml.v3 writes some multi-line strings (a leading line break or tab)
+	// as block scalars that read back otherwise or not at all: quote them
+	dwell := ""
+	if d.MinDwell != 0 {
+		dwell = time.Duration(d.MinDwell).String()
+	}
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, f := range []struct {
+		k, v string
+		omit bool
+	}{
+		{"name", d.Name, false}, {"description", d.Description, true}, {"enter", d.Enter, false}, {"exit", d.Exit, true},
+		{"min_dwell", dwell, true}, {"each", d.Each, true},
+		{"explain", d.Explain, true}, {"version", d.Version, true},
+	} {
+		if f.omit && f.v == "" {
+			continue
+		}
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.k},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.v, Style: yaml.DoubleQuotedStyle})
+	}
+	return yaml.Marshal(n)
+}
+
+// sameText is whether d and o say the same (what Marshal writes).
+func (d *Definition) sameText(o *Definition) bool {
+	return d.Name == o.Name && d.Description == o.Description && d.Enter == o.Enter && d.Exit == o.Exit &&
+		d.MinDwell == o.MinDwell && d.Each == o.Each && d.Explain == o.Explain && d.Version == o.Version
+}
 
 // FieldPos is where a field of the definition was written.
 func (d *Definition) FieldPos(field string) Pos { return d.pos[field] }
+
+// isEmptyDoc is whether n is the nothing of a document with no content
+// ("---" alone; yaml.v3 places it on the line after).
+func isEmptyDoc(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0
+}
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
 
@@ -424,7 +467,13 @@ func (d *Definition) locate(field string, vr []rune, target int) (Pos, bool) {
 	at := d.pos[field]
 	sr := []rune(string(d.src))
 	j, l, c := 0, 1, 1
+	if len(sr) > 0 && sr[0] == '\uFEFF' {
+		j = 1 // a byte order mark is not a character of the text
+	}
 	next := func() {
+		if j >= len(sr) {
+			return
+		}
 		if isBreak(sr, j) {
 			l, c = l+1, 1
 		} else {
@@ -439,10 +488,17 @@ func (d *Definition) locate(field string, vr []rune, target int) (Pos, bool) {
 	if l != at.Line || c != at.Col {
 		return Pos{}, false
 	}
+	// an anchor (&a) or a tag (!!str) before the text
+	for j < len(sr) && (sr[j] == '&' || sr[j] == '!') {
+		for j < len(sr) && sr[j] != ' ' && sr[j] != '\t' && !isBreak(sr, j) {
+			next()
+		}
+		for j < len(sr) && (sr[j] == ' ' || sr[j] == '\t') {
+			next()
+		}
+	}
 	style := d.styles[field]
 	switch {
-	case style&yaml.TaggedStyle != 0:
-		return Pos{}, false // the tag comes first
 	case style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0:
 		next() // the quote
 	case style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:

@@ -89,7 +89,7 @@ var Vars = []Var{
 	{Name: "units", Type: "int", t: cel.IntType, id: vUnits, Doc: "units bought, all time", Example: `units > 100`},
 	{Name: "rating_count", Type: "int", t: cel.IntType, id: vRatingCount, Doc: "reviews written", Example: `rating_count >= 3`},
 	{Name: "rating_mean", Type: "double", t: cel.DoubleType, id: vRatingMean, Doc: "mean review rating (0 without reviews)", Example: `rating_count > 0 && rating_mean <= 2.0`},
-	{Name: "categories", Type: "map(string, double)", t: mapSD, id: vCategories, Doc: "share of the user's events in each tracked top category (featurestore.top_categories of them), summing to 1", Example: `"Books" in categories && categories["Books"] >= 0.3`},
+	{Name: "categories", Type: "map(string, double)", t: mapSD, id: vCategories, Doc: "share of the user's events in each tracked top category (featurestore.limits.top_categories of them), summing to 1", Example: `"Books" in categories && categories["Books"] >= 0.3`},
 	{Name: "text_kinds", Type: "list(string)", t: cel.ListType(cel.StringType), id: vTextKinds, Doc: "kinds of text in the profile's text ring: purchase, review, search", Example: `"review" in text_kinds`},
 	{Name: "churn_risk", Type: "double", t: cel.DoubleType, id: vChurnRisk, Doc: "the model's P(no purchase in the next 90 days)", Example: `churn_risk >= 0.6`},
 	{Name: "value_tier", Type: "string", t: cel.StringType, id: vValueTier, Doc: "the model's predicted value tier: none, mid or high", Example: `value_tier == "high"`},
@@ -97,7 +97,7 @@ var Vars = []Var{
 	{Name: "value_logp", Type: "map(string, double)", t: mapSD, id: vValueLogP, Doc: "log-probability of each value tier plus the model's tuned offset (what value_tier is the argmax of)", Example: `value_logp["high"] - value_logp["mid"] >= 0.2`},
 	{Name: "interests", Type: "map(string, double)", t: mapSD, id: vInterests, Doc: "cosine similarity of the profile's text embedding to each theme of the model (empty without an embedding)", Example: `"kitchen_cake" in interests && interests["kitchen_cake"] > 0.4`},
 	{Name: "scores", Type: "map(string, double)", t: mapSD, id: vScores, Doc: "every score of the label document (churn_risk, value_tier_<tier>, interest:<theme>, and whatever a model adds)", Example: `scores["churn_risk"] > 0.5`},
-	{Name: "model", Type: "map(string, double)", t: mapSD, id: vModel, Doc: "the model's tuned parameters: churn_threshold, at_risk_enter, at_risk_exit, tier_margin, interest_min_sim, max_interests", Example: `churn_risk >= model["at_risk_enter"]`},
+	{Name: "model", Type: "map(string, double)", t: mapSD, id: vModel, Doc: "the model's tuned parameters: churn_threshold, at_risk_enter, at_risk_exit, tier_margin, interest_min_sim, max_interests, new_days, active_days, min_dwell_days", Example: `churn_risk >= model["at_risk_enter"]`},
 	{Name: "previous", Type: "map(string, timestamp)", t: cel.MapType(cel.StringType, cel.TimestampType), id: vPrevious, Doc: "the segments the user held before this evaluation, each with the time it entered", Example: `"mid_value" in previous && now - previous["mid_value"] >= duration("168h")`},
 	{Name: "first_evaluation", Type: "bool", t: cel.BoolType, id: vFirstEvaluation, Doc: "the user has never been labelled before", Example: `first_evaluation && churn_risk >= model["churn_threshold"]`},
 	{Name: "key", Type: "string", t: cel.StringType, id: vKey, Doc: "in a family (each:), the key this segment is for", Example: `interests[key] >= 0.35`},
@@ -107,10 +107,10 @@ var Vars = []Var{
 // Funcs are the functions the language adds to CEL's standard library.
 var Funcs = []Func{
 	{Signature: "count(type string) int", Doc: "events of a type, all time (view, add_to_cart, remove_from_cart, search, purchase, refund, review)", Example: `count("view") > 50`},
-	{Signature: "count_in(type string, days int) int", Doc: "events of a type in the last days (1 to featurestore.retention_days, counting today)", Example: `count_in("view", 7) >= 10`},
+	{Signature: "count_in(type string, days int) int", Doc: "events of a type in the last days (1 to featurestore.limits.retention_days, counting today)", Example: `count_in("view", 7) >= 10`},
 	{Signature: "spend_in(days int) double", Doc: "gross purchase amount in the last days", Example: `spend_in(30) > 400.0`},
 	{Signature: "refund_amount_in(days int) double", Doc: "refunded amount in the last days", Example: `refund_amount_in(90) > 0.0`},
-	{Signature: "purchase_days_in(days int) int", Doc: "distinct purchase days in the last days (any length: the profile keeps featurestore.max_purchase_days of them)", Example: `purchase_days_in(365) >= 4`},
+	{Signature: "purchase_days_in(days int) int", Doc: "distinct purchase days in the last days (any length: the profile keeps featurestore.limits.max_purchase_days of them)", Example: `purchase_days_in(365) >= 4`},
 	{Signature: "segment(name string) bool", Doc: "membership of another segment in this evaluation (composition; cycles are refused)", Example: `segment("active") && churn_risk > 0.7`},
 	{Signature: "rank(m map(string, double), key string) int", Doc: "0-based rank of key when m is sorted by value, highest first (ties by key); -1 when absent", Example: `rank(interests, key) < 2`},
 	{Signature: "days(d duration) double", Doc: "a duration in days", Example: `days(now - last_seen) > 30.0`},
@@ -211,7 +211,7 @@ func checkWindow(fn string, days int64, retention int) error {
 		return fmt.Errorf("%s: window of %d days: want at least 1", fn, days)
 	}
 	if fn != "purchase_days_in" && days > int64(retention) {
-		return fmt.Errorf("%s: window of %d days is longer than the retention (featurestore.retention_days = %d)", fn, days, retention)
+		return fmt.Errorf("%s: window of %d days is longer than the retention (featurestore.limits.retention_days = %d)", fn, days, retention)
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package segments
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,24 +79,27 @@ var actPool = sync.Pool{New: func() any { a := &activation{}; a.bind(); return a
 // Evaluate decides the user's segments from in and the stored state
 // (empty: first evaluation).
 func (s *Set) Evaluate(in *Input, state []byte) (Result, error) {
-	prev, err := DecodeState(state)
+	a := actPool.Get().(*activation)
+	defer func() { a.reset(); actPool.Put(a) }()
+	// the maps of this evaluation are the pooled activation's, emptied:
+	// nothing of them outlives it (the result holds copies)
+	prev, canon, err := decodeState(state, a.prevM, s)
 	if err != nil {
 		return Result{}, err
 	}
-	a := actPool.Get().(*activation)
-	defer func() { a.reset(); actPool.Put(a) }()
-	a.in, a.prev, a.set = in, &prev, s
-	a.members = map[string]bool{}
-	now := in.Now.Unix()
-	next := State{Evaluated: true, M: make(map[string]Membership, len(prev.M)+2)}
-	var res Result
-	type held struct {
-		c     *compiled
-		name  string
-		key   string
-		value float64
+	a.prevM = prev.M
+	if a.members == nil {
+		a.members = make(map[string]bool, len(s.order)+len(prev.M))
 	}
-	var kept []held
+	if a.nextM == nil {
+		a.nextM = make(map[string]Membership, len(prev.M)+2)
+	}
+	a.in, a.prev, a.set = in, &prev, s
+	now := in.Now.Unix()
+	next := State{Evaluated: true, M: a.nextM}
+	var res Result
+	kept := a.kept[:0]
+	defer func() { clear(kept); a.kept = kept[:0] }()
 	for _, c := range s.order {
 		decide := func(name string) bool {
 			m := prev.M[name]
@@ -159,22 +164,41 @@ func (s *Set) Evaluate(in *Input, state []byte) (Result, error) {
 				}
 			}
 		}
-		sort.SliceStable(fam, func(i, j int) bool { return fam[i].value > fam[j].value })
+		// highest value first (ties: key order)
+		slices.SortStableFunc(fam, func(x, y held) int {
+			switch {
+			case x.value > y.value:
+				return -1
+			case y.value > x.value:
+				return 1
+			}
+			return 0
+		})
 		kept = append(kept, fam...)
 	}
 	// output in definition order
-	sort.SliceStable(kept, func(i, j int) bool { return kept[i].c.idx < kept[j].c.idx })
+	slices.SortStableFunc(kept, func(x, y held) int { return cmp.Compare(x.c.idx, y.c.idx) })
 	res.Segments = make([]string, len(kept))
 	for i, h := range kept {
 		res.Segments[i] = h.name
 	}
-	old := prev.Members()
-	entered, exited := label.Diff(old, res.Segments)
-	res.Changed = !prev.Evaluated || len(entered)+len(exited) > 0
-	res.State = next.Encode()
+	if next.canonical(prev, canon) {
+		// nothing changed, not even a since: the stored bytes (copied,
+		// the caller may reuse its buffer) are the encoding
+		res.State = append(make([]byte, 0, len(state)), state...)
+	} else {
+		res.State, a.keys = next.appendEncode(nil, a.keys)
+	}
+	// changed: the segments held differ from the previous ones (the names
+	// held are distinct: the same count, all held before, is the same set)
+	res.Changed = !prev.Evaluated || prev.held() != len(kept)
+	for i := 0; i < len(kept) && !res.Changed; i++ {
+		res.Changed = !prev.M[kept[i].name].In
+	}
 	if !res.Changed {
 		return res, nil
 	}
+	entered, exited := label.Diff(prev.Members(), res.Segments)
 	res.Versions = map[string]string{}
 	for _, name := range append(entered, exited...) {
 		if c := s.find(name); c != nil {
@@ -206,6 +230,14 @@ func (s *Set) Evaluate(in *Input, state []byte) (Result, error) {
 		a.family = false
 	}
 	return res, nil
+}
+
+// held is a segment an evaluation keeps.
+type held struct {
+	c     *compiled
+	name  string
+	key   string
+	value float64
 }
 
 // reasons appends the inputs c read, and the model's contributions when c
@@ -274,6 +306,11 @@ type activation struct {
 	wins    [4]win
 	nwin    int
 	fns     map[string]functions.LateBoundOp
+
+	// reused by the next evaluation (emptied)
+	prevM, nextM map[string]Membership
+	kept         []held
+	keys         []string
 }
 
 type win struct {
@@ -281,12 +318,36 @@ type win struct {
 	b    featurestore.Bucket
 }
 
+// maxReuse bounds the maps and slices an activation keeps for the next
+// evaluation (a user with many family members should not pin their size).
+const maxReuse = 1024
+
 func (a *activation) reset() {
-	a.in, a.prev, a.set, a.members = nil, nil, nil, nil
+	a.in, a.prev, a.set = nil, nil, nil
 	a.have, a.nwin, a.family = 0, 0, false
 	for i := range a.vals {
 		a.vals[i] = nil
 	}
+	a.members = reuseMap(a.members)
+	a.prevM = reuseMap(a.prevM)
+	a.nextM = reuseMap(a.nextM)
+	if cap(a.keys) > maxReuse {
+		a.keys = nil
+	}
+	clear(a.keys[:cap(a.keys)])
+	a.keys = a.keys[:0]
+	if cap(a.kept) > maxReuse {
+		a.kept = nil
+	}
+}
+
+// reuseMap empties m for the next evaluation, or drops it when big.
+func reuseMap[V any](m map[string]V) map[string]V {
+	if len(m) > maxReuse {
+		return nil
+	}
+	clear(m)
+	return m
 }
 
 func (a *activation) eval(p cel.Program) (bool, error) {
