@@ -140,5 +140,5 @@ func (s *Segmenter) Label(p *featurestore.Profile, v featurestore.View, emb []fl
 	}
 	s.Defs.CountEvalErrors(res.Errors)
 	return label.Decision{Segments: res.Segments, Scores: in.Scores, Reasons: res.Reasons,
-		ExitReasons: res.ExitReasons, Versions: res.Versions, State: res.State}, nil
+		ExitReasons: res.ExitReasons, Versions: res.Versions, State: res.State, Reindex: res.Reindex}, nil
 }

@@ -43,6 +43,7 @@ type Set struct {
 	defs    []*compiled // in the order given
 	order   []*compiled // dependencies first
 	byName  map[string]*compiled
+	reads   map[string]bool // the names segment() reads
 	opt     Options
 	version string
 }
@@ -52,12 +53,16 @@ type compiled struct {
 	idx      int // position in Set.defs
 	enter    cel.Program
 	exit     cel.Program       // nil: !enter
+	enterF   fastBool          // enter natively, nil: not in the subset
+	exitF    fastBool          // exit natively
 	deps     []string          // segment() names read
 	depAt    map[string]*Error // where each is read (field, expression, position)
 	inputs   []input           // what a reason reports
 	explain  string
 	dwellSec int64
 	prefix   string // family: the name without "*"
+	read     bool   // a segment() reads this segment
+	readKeys bool   // a family: a segment() reads some of its members (Set.reads)
 }
 
 // input is one value an expression reads, reported in reasons.
@@ -232,6 +237,18 @@ func Compile(defs []Definition, opt Options) (*Set, error) {
 	s := index(ok)
 	s.opt = opt
 	s.order = topo(s)
+	s.reads = map[string]bool{}
+	for _, c := range s.defs {
+		for _, dep := range c.deps {
+			s.reads[dep] = true
+		}
+	}
+	for _, c := range s.defs {
+		c.read = s.reads[c.def.Name]
+		for dep := range s.reads {
+			c.readKeys = c.readKeys || c.prefix != "" && strings.HasPrefix(dep, c.prefix)
+		}
+	}
 	h := sha256.New()
 	for _, c := range s.defs {
 		fmt.Fprintf(h, "%s\x00%s\x00", c.def.Name, c.def.Version)
@@ -480,10 +497,11 @@ func compileOne(d Definition, opt Options) (*compiled, error) {
 			fail(Pos{}, err.Error())
 			continue
 		}
+		fast := compileFast(native, native.Expr())
 		if field == "enter" {
-			c.enter = prg
+			c.enter, c.enterF = prg, fast
 		} else {
-			c.exit = prg
+			c.exit, c.exitF = prg, fast
 		}
 		for _, in := range collectInputs(native.Expr(), info) {
 			if seenInputs[in] || len(c.inputs) >= maxInputs {
@@ -687,4 +705,408 @@ func (estimator) EstimateCallCost(function, overloadID string, target *cost.AstN
 		return cost.NewCallEstimate(cost.CostEstimate{Min: 1, Max: 4}, nil)
 	}
 	return nil
+}
+
+// Native evaluation of the simplest expressions. CEL's interpreter costs
+// a few hundred nanoseconds an expression (an execution frame, a runtime
+// type guard and a dispatch per operator, an argument slice per function
+// call); most definitions are comparisons of the profile's numbers with
+// constants joined by && and ||, which Go evaluates in a few nanoseconds.
+// An expression made only of
+//
+//   - bool, int and double constants;
+//   - scalar variables (no list or string, no key or value);
+//   - m["constant"] and "constant" in m, for the map(string, double)
+//     variables (fastMaps);
+//   - !, &&, || and c ? x : y on bools, c ? x : y on doubles; ==, != on
+//     two bools; <, <=, >, >=, ==, != on two ints or two doubles (no int
+//     against double);
+//   - segment, count, count_in, spend_in, refund_amount_in and
+//     purchase_days_in with constant arguments (an unknown event type or
+//     a window out of bounds is left to CEL);
+//
+// is also compiled into Go closures (fastBool) that give its CEL value,
+// evaluating in the same order and short-circuiting as CEL does. In
+// these expressions only a missing map key (an error in CEL), a NaN (the
+// closures leave its ordering to CEL) or a value of an unexpected type
+// could make CEL fail or differ: the closures then report !ok and the CEL
+// program evaluates the expression instead.
+// Comprehensions are not in the subset, so an identifier is always a
+// variable; neither is anything whose cost depends on sizes (these
+// expressions run without a runtime cost limit, see program).
+type (
+	fastBool   func(a *activation) (v, ok bool)
+	fastInt    func(a *activation) (v int64, ok bool)
+	fastDouble func(a *activation) (v float64, ok bool)
+)
+
+// compileFast compiles e, of the checked AST a, or returns nil when it is
+// not in the subset.
+func compileFast(a *celast.AST, e celast.Expr) fastBool {
+	kind := func(e celast.Expr) types.Kind {
+		if t := a.GetType(e.ID()); t != nil {
+			return t.Kind()
+		}
+		return types.ErrorKind
+	}
+	if kind(e) != types.BoolKind {
+		return nil
+	}
+	switch e.Kind() {
+	case celast.LiteralKind:
+		b, ok := e.AsLiteral().(types.Bool)
+		if !ok {
+			return nil
+		}
+		return func(*activation) (bool, bool) { return bool(b), true }
+	case celast.IdentKind:
+		id, ok := scalarVar(e.AsIdent(), types.BoolKind)
+		if !ok {
+			return nil
+		}
+		return func(a *activation) (bool, bool) {
+			v, ok := a.variable(id).(types.Bool)
+			return bool(v), ok
+		}
+	case celast.CallKind:
+	default:
+		return nil
+	}
+	call := e.AsCall()
+	args := call.Args()
+	if call.IsMemberFunction() {
+		return nil
+	}
+	switch fn := call.FunctionName(); {
+	case fn == operators.LogicalNot && len(args) == 1:
+		x := compileFast(a, args[0])
+		if x == nil {
+			return nil
+		}
+		return func(a *activation) (bool, bool) {
+			v, ok := x(a)
+			return !v, ok
+		}
+	case (fn == operators.LogicalAnd || fn == operators.LogicalOr) && len(args) == 2:
+		l, r := compileFast(a, args[0]), compileFast(a, args[1])
+		if l == nil || r == nil {
+			return nil
+		}
+		and := fn == operators.LogicalAnd
+		return func(a *activation) (bool, bool) {
+			v, ok := l(a)
+			if !ok || v != and { // false && _, true || _
+				return v, ok
+			}
+			return r(a)
+		}
+	case fn == operators.In && len(args) == 2:
+		id, key, ok := mapLookup(args[1], args[0])
+		if !ok {
+			return nil
+		}
+		return func(a *activation) (bool, bool) {
+			_, found := a.doubles(id)[key]
+			return found, true
+		}
+	case fn == operators.Conditional && len(args) == 3:
+		c, x, y := compileFast(a, args[0]), compileFast(a, args[1]), compileFast(a, args[2])
+		if c == nil || x == nil || y == nil {
+			return nil
+		}
+		return func(a *activation) (bool, bool) {
+			if v, ok := c(a); !ok {
+				return false, false
+			} else if v {
+				return x(a)
+			}
+			return y(a)
+		}
+	case fn == "segment" && len(args) == 1:
+		name, ok := litString(args[0])
+		if !ok {
+			return nil
+		}
+		return func(a *activation) (bool, bool) { return a.members[name], true }
+	case len(args) != 2:
+		return nil
+	}
+	op := call.FunctionName()
+	cmp := fastCompare(op)
+	if cmp == nil {
+		return nil
+	}
+	switch k0, k1 := kind(args[0]), kind(args[1]); {
+	case k0 == types.BoolKind && k1 == types.BoolKind && (op == operators.Equals || op == operators.NotEquals):
+		l, r := compileFast(a, args[0]), compileFast(a, args[1])
+		if l == nil || r == nil {
+			return nil
+		}
+		eq := op == operators.Equals
+		return func(a *activation) (bool, bool) {
+			x, ok := l(a)
+			if !ok {
+				return false, false
+			}
+			y, ok := r(a)
+			return (x == y) == eq, ok
+		}
+	case k0 == types.IntKind && k1 == types.IntKind:
+		l, r := compileInt(a, args[0]), compileInt(a, args[1])
+		if l == nil || r == nil {
+			return nil
+		}
+		return func(a *activation) (bool, bool) {
+			x, ok := l(a)
+			if !ok {
+				return false, false
+			}
+			y, ok := r(a)
+			if !ok {
+				return false, false
+			}
+			return cmp(compareInt(x, y)), true
+		}
+	case k0 == types.DoubleKind && k1 == types.DoubleKind:
+		l, r := compileDouble(a, args[0]), compileDouble(a, args[1])
+		if l == nil || r == nil {
+			return nil
+		}
+		return func(a *activation) (bool, bool) {
+			x, ok := l(a)
+			if !ok || x != x { // NaN: CEL's to decide
+				return false, false
+			}
+			y, ok := r(a)
+			if !ok || y != y {
+				return false, false
+			}
+			return cmp(compareDouble(x, y)), true
+		}
+	}
+	return nil
+}
+
+func compareInt(x, y int64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+func compareDouble(x, y float64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0 // equal (NaN excluded), -0 == +0 as in CEL
+}
+
+// fastCompare maps a comparison operator to its test of a -1, 0, 1 result.
+func fastCompare(op string) func(int) bool {
+	switch op {
+	case operators.Less:
+		return func(c int) bool { return c < 0 }
+	case operators.LessEquals:
+		return func(c int) bool { return c <= 0 }
+	case operators.Greater:
+		return func(c int) bool { return c > 0 }
+	case operators.GreaterEquals:
+		return func(c int) bool { return c >= 0 }
+	case operators.Equals:
+		return func(c int) bool { return c == 0 }
+	case operators.NotEquals:
+		return func(c int) bool { return c != 0 }
+	}
+	return nil
+}
+
+func compileInt(a *celast.AST, e celast.Expr) fastInt {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		n, ok := e.AsLiteral().(types.Int)
+		if !ok {
+			return nil
+		}
+		return func(*activation) (int64, bool) { return int64(n), true }
+	case celast.IdentKind:
+		id, ok := scalarVar(e.AsIdent(), types.IntKind)
+		if !ok {
+			return nil
+		}
+		return func(a *activation) (int64, bool) {
+			v, ok := a.variable(id).(types.Int)
+			return int64(v), ok
+		}
+	case celast.CallKind:
+		call := e.AsCall()
+		if !call.IsMemberFunction() {
+			return fastIntCall(call.FunctionName(), call.Args())
+		}
+	}
+	return nil
+}
+
+func compileDouble(a *celast.AST, e celast.Expr) fastDouble {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		x, ok := e.AsLiteral().(types.Double)
+		if !ok {
+			return nil
+		}
+		return func(*activation) (float64, bool) { return float64(x), true }
+	case celast.IdentKind:
+		id, ok := scalarVar(e.AsIdent(), types.DoubleKind)
+		if !ok {
+			return nil
+		}
+		return func(a *activation) (float64, bool) {
+			v, ok := a.variable(id).(types.Double)
+			return float64(v), ok
+		}
+	case celast.CallKind:
+		call := e.AsCall()
+		fn, args := call.FunctionName(), call.Args()
+		if call.IsMemberFunction() {
+			return nil
+		}
+		switch {
+		case fn == "spend_in" || fn == "refund_amount_in":
+			return fastDoubleCall(fn, args)
+		case fn == operators.Index && len(args) == 2:
+			id, key, ok := mapLookup(args[0], args[1])
+			if !ok {
+				return nil
+			}
+			return func(a *activation) (float64, bool) {
+				v, found := a.doubles(id)[key]
+				return v, found // a missing key: CEL's error
+			}
+		case fn == operators.Conditional && len(args) == 3:
+			c, x, y := compileFast(a, args[0]), compileDouble(a, args[1]), compileDouble(a, args[2])
+			if c == nil || x == nil || y == nil {
+				return nil
+			}
+			return func(a *activation) (float64, bool) {
+				if v, ok := c(a); !ok {
+					return 0, false
+				} else if v {
+					return x(a)
+				}
+				return y(a)
+			}
+		}
+	}
+	return nil
+}
+
+// fastMaps are the map(string, double) variables of the subset.
+var fastMaps = map[string]bool{"categories": true, "value_tier_p": true, "value_logp": true, "interests": true, "scores": true, "model": true}
+
+// mapLookup is m[key] or key in m for one of fastMaps and a constant key.
+func mapLookup(m, key celast.Expr) (int, string, bool) {
+	if m.Kind() != celast.IdentKind || !fastMaps[m.AsIdent()] || key.Kind() != celast.LiteralKind {
+		return 0, "", false
+	}
+	k, ok := key.AsLiteral().(types.String)
+	return varIDs[m.AsIdent()], string(k), ok
+}
+
+// scalarVar is the id of a variable of the kind (not key or value).
+func scalarVar(name string, k types.Kind) (int, bool) {
+	id, ok := varIDs[name]
+	if !ok || id == vKey || id == vValue {
+		return 0, false
+	}
+	for _, v := range Vars {
+		if v.id == id {
+			return id, v.t.Kind() == k
+		}
+	}
+	return 0, false
+}
+
+// fastIntCall is count, count_in or purchase_days_in with constant
+// arguments, nil otherwise. An unknown event type or a window out of
+// bounds is CEL's to report (the definition is refused before anyway).
+func fastIntCall(fn string, args []celast.Expr) fastInt {
+	switch {
+	case fn == "count" && len(args) == 1:
+		if t, ok := litType(args[0]); ok {
+			return func(a *activation) (int64, bool) { return a.count(t), true }
+		}
+	case fn == "count_in" && len(args) == 2:
+		t, ok := litType(args[0])
+		d, ok2 := litInt(args[1])
+		if ok && ok2 {
+			return func(a *activation) (int64, bool) {
+				if checkWindow(fn, d, a.set.opt.RetentionDays) != nil {
+					return 0, false
+				}
+				return a.countIn(t, d), true
+			}
+		}
+	case fn == "purchase_days_in" && len(args) == 1:
+		if d, ok := litInt(args[0]); ok {
+			return func(a *activation) (int64, bool) {
+				if checkWindow(fn, d, a.set.opt.RetentionDays) != nil {
+					return 0, false
+				}
+				return a.purchaseDaysIn(d), true
+			}
+		}
+	}
+	return nil
+}
+
+// fastDoubleCall is spend_in or refund_amount_in with a constant window.
+func fastDoubleCall(fn string, args []celast.Expr) fastDouble {
+	if len(args) != 1 {
+		return nil
+	}
+	d, ok := litInt(args[0])
+	if !ok {
+		return nil
+	}
+	in := fn == "spend_in"
+	return func(a *activation) (float64, bool) {
+		if checkWindow(fn, d, a.set.opt.RetentionDays) != nil {
+			return 0, false
+		}
+		if in {
+			return a.spendIn(d), true
+		}
+		return a.refundIn(d), true
+	}
+}
+
+func litString(e celast.Expr) (string, bool) {
+	if e.Kind() != celast.LiteralKind {
+		return "", false
+	}
+	s, ok := e.AsLiteral().(types.String)
+	return string(s), ok
+}
+
+func litInt(e celast.Expr) (int64, bool) {
+	if e.Kind() != celast.LiteralKind {
+		return 0, false
+	}
+	n, ok := e.AsLiteral().(types.Int)
+	return int64(n), ok
+}
+
+// litType is a constant event type (see eventTypes).
+func litType(e celast.Expr) (int, bool) {
+	s, ok := litString(e)
+	if !ok {
+		return 0, false
+	}
+	t, ok := eventTypes[s]
+	return t, ok
 }

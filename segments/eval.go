@@ -61,6 +61,9 @@ type Result struct {
 	// Errors are the runtime failures (a cost limit hit, a missing map key,
 	// ...): the segment kept its previous membership.
 	Errors []EvalError
+	// Reindex: the stored state was an earlier version's (from before the
+	// member index; see label.Decision.Reindex).
+	Reindex bool
 }
 
 // EvalError is one failed expression evaluation.
@@ -83,46 +86,48 @@ func (s *Set) Evaluate(in *Input, state []byte) (Result, error) {
 	defer func() { a.reset(); actPool.Put(a) }()
 	// the maps of this evaluation are the pooled activation's, emptied:
 	// nothing of them outlives it (the result holds copies)
-	prev, canon, err := decodeState(state, a.prevM, s)
+	prev, canon, prevHeld, err := decodeState(state, a.prevM, s)
 	if err != nil {
 		return Result{}, err
 	}
 	a.prevM = prev.M
+	reindex := prev.Legacy
 	if a.members == nil {
 		a.members = make(map[string]bool, len(s.order)+len(prev.M))
 	}
-	if a.nextM == nil {
-		a.nextM = make(map[string]Membership, len(prev.M)+2)
-	}
 	a.in, a.prev, a.set = in, &prev, s
 	now := in.Now.Unix()
-	next := State{Evaluated: true, M: a.nextM}
 	var res Result
 	kept := a.kept[:0]
-	defer func() { clear(kept); a.kept = kept[:0] }()
+	// the next state's memberships, and whether they are prev's (then the
+	// stored bytes, canonical, are its encoding)
+	next := a.next[:0]
+	same := canon
+	defer func() { clear(kept); a.kept = kept[:0]; clear(next); a.next = next[:0] }()
 	for _, c := range s.order {
 		decide := func(name string) bool {
-			m := prev.M[name]
+			pm, found := prev.M[name]
+			m := pm
 			blocked := c.dwellSec > 0 && m.Since != 0 && now < m.Since+c.dwellSec
 			in := m.In
 			switch {
 			case blocked:
 			case !m.In:
-				v, err := a.eval(c.enter)
+				v, err := a.evalFast(c.enterF, c.enter)
 				if err != nil {
 					res.Errors = append(res.Errors, EvalError{name, "enter", err})
 				} else {
 					in = v
 				}
 			case c.exit != nil:
-				v, err := a.eval(c.exit)
+				v, err := a.evalFast(c.exitF, c.exit)
 				if err != nil {
 					res.Errors = append(res.Errors, EvalError{name, "exit", err})
 				} else {
 					in = !v
 				}
 			default:
-				v, err := a.eval(c.enter)
+				v, err := a.evalFast(c.enterF, c.enter)
 				if err != nil {
 					res.Errors = append(res.Errors, EvalError{name, "enter", err})
 				} else {
@@ -132,11 +137,14 @@ func (s *Set) Evaluate(in *Input, state []byte) (Result, error) {
 			if in != m.In {
 				m = Membership{In: in, Since: now}
 			}
-			a.members[name] = in
+			if c.read || c.readKeys && s.reads[name] { // what segment() asks
+				a.members[name] = in
+			}
 			// keep what a later evaluation needs: members, and the time of a
 			// recent exit while it still blocks a return
 			if in || (c.dwellSec > 0 && m.Since != 0 && now < m.Since+c.dwellSec) {
-				next.M[name] = m
+				next = append(next, entry{name, m})
+				same = same && found && pm == m
 			}
 			return in
 		}
@@ -176,25 +184,31 @@ func (s *Set) Evaluate(in *Input, state []byte) (Result, error) {
 		})
 		kept = append(kept, fam...)
 	}
-	// output in definition order
-	slices.SortStableFunc(kept, func(x, y held) int { return cmp.Compare(x.c.idx, y.c.idx) })
+	// output in definition order (s.order is, but for dependencies on
+	// later definitions)
+	byIdx := func(x, y held) int { return cmp.Compare(x.c.idx, y.c.idx) }
+	if !slices.IsSortedFunc(kept, byIdx) {
+		slices.SortStableFunc(kept, byIdx)
+	}
 	res.Segments = make([]string, len(kept))
 	for i, h := range kept {
 		res.Segments[i] = h.name
 	}
-	if next.canonical(prev, canon) {
-		// nothing changed, not even a since: the stored bytes (copied,
+	if same && len(next) == len(prev.M) {
+		// nothing changed, not even a since (the names are distinct: as
+		// many, all equal to prev's, is prev): the stored bytes (copied,
 		// the caller may reuse its buffer) are the encoding
 		res.State = append(make([]byte, 0, len(state)), state...)
 	} else {
-		res.State, a.keys = next.appendEncode(nil, a.keys)
+		res.State = appendEntries(nil, true, next)
 	}
 	// changed: the segments held differ from the previous ones (the names
 	// held are distinct: the same count, all held before, is the same set)
-	res.Changed = !prev.Evaluated || prev.held() != len(kept)
+	res.Changed = !prev.Evaluated || prevHeld != len(kept)
 	for i := 0; i < len(kept) && !res.Changed; i++ {
 		res.Changed = !prev.M[kept[i].name].In
 	}
+	res.Reindex = reindex
 	if !res.Changed {
 		return res, nil
 	}
@@ -307,10 +321,13 @@ type activation struct {
 	nwin    int
 	fns     map[string]functions.LateBoundOp
 
+	cats     map[string]float64 // categories for the native evaluation
+	haveCats bool
+
 	// reused by the next evaluation (emptied)
-	prevM, nextM map[string]Membership
-	kept         []held
-	keys         []string
+	prevM map[string]Membership
+	kept  []held
+	next  []entry
 }
 
 type win struct {
@@ -325,19 +342,17 @@ const maxReuse = 1024
 func (a *activation) reset() {
 	a.in, a.prev, a.set = nil, nil, nil
 	a.have, a.nwin, a.family = 0, 0, false
+	a.cats, a.haveCats = nil, false
 	for i := range a.vals {
 		a.vals[i] = nil
 	}
 	a.members = reuseMap(a.members)
 	a.prevM = reuseMap(a.prevM)
-	a.nextM = reuseMap(a.nextM)
-	if cap(a.keys) > maxReuse {
-		a.keys = nil
-	}
-	clear(a.keys[:cap(a.keys)])
-	a.keys = a.keys[:0]
 	if cap(a.kept) > maxReuse {
 		a.kept = nil
+	}
+	if cap(a.next) > maxReuse {
+		a.next = nil
 	}
 }
 
@@ -377,11 +392,51 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case vValue:
 		return a.value, a.family
 	}
+	return a.variable(id), true
+}
+
+// variable is the value of a variable other than key and value, computed
+// at most once per user.
+func (a *activation) variable(id int) ref.Val {
 	if a.have&(1<<id) == 0 {
 		a.vals[id] = a.compute(id)
 		a.have |= 1 << id
 	}
-	return a.vals[id], true
+	return a.vals[id]
+}
+
+// doubles is the Go map of a map(string, double) variable (fastMaps):
+// what the variable is made of.
+func (a *activation) doubles(id int) map[string]float64 {
+	switch id {
+	case vCategories:
+		if !a.haveCats {
+			a.cats, a.haveCats = a.familyMap("categories"), true
+		}
+		return a.cats
+	case vValueTierP:
+		return a.in.ValueTierP
+	case vValueLogP:
+		return a.in.ValueLogP
+	case vInterests:
+		return a.in.Interests
+	case vScores:
+		return a.in.Scores
+	case vModel:
+		return a.in.Model
+	}
+	return nil
+}
+
+// evalFast evaluates natively when the expression is in the subset (see
+// compileFast) and the values allow, else with CEL.
+func (a *activation) evalFast(f fastBool, p cel.Program) (bool, error) {
+	if f != nil {
+		if v, ok := f(a); ok {
+			return v, nil
+		}
+	}
+	return a.eval(p)
 }
 
 // ResolveFunction implements interpreter.FunctionActivation.
@@ -561,7 +616,7 @@ func (a *activation) bind() {
 			if e != nil {
 				return e
 			}
-			return types.Int(a.in.Profile.Counts[t])
+			return types.Int(a.count(t))
 		},
 		"count_in": func(_ string, args ...ref.Val) ref.Val {
 			t, e := typeArg(args[0])
@@ -572,42 +627,57 @@ func (a *activation) bind() {
 			if e != nil {
 				return e
 			}
-			return types.Int(a.window(d).Counts[t])
+			return types.Int(a.countIn(t, d))
 		},
 		"spend_in": func(_ string, args ...ref.Val) ref.Val {
 			d, e := daysArg("spend_in", args[0])
 			if e != nil {
 				return e
 			}
-			return types.Double(float64(a.window(d).SpendCents) / 100)
+			return types.Double(a.spendIn(d))
 		},
 		"refund_amount_in": func(_ string, args ...ref.Val) ref.Val {
 			d, e := daysArg("refund_amount_in", args[0])
 			if e != nil {
 				return e
 			}
-			return types.Double(float64(a.window(d).RefundCents) / 100)
+			return types.Double(a.refundIn(d))
 		},
 		"purchase_days_in": func(_ string, args ...ref.Val) ref.Val {
 			d, e := daysArg("purchase_days_in", args[0])
 			if e != nil {
 				return e
 			}
-			today := a.in.Now.Unix() / 86400
-			from := int32(today - d + 1)
-			pd := a.in.Profile.PurchaseDays
-			i := sort.Search(len(pd), func(i int) bool { return pd[i] >= from })
-			n := 0
-			for _, x := range pd[i:] {
-				if int64(x) <= today {
-					n++
-				}
-			}
-			return types.Int(n)
+			return types.Int(a.purchaseDaysIn(d))
 		},
 		"segment": func(_ string, args ...ref.Val) ref.Val {
 			s, _ := args[0].(types.String)
 			return types.Bool(a.members[string(s)])
 		},
 	}
+}
+
+// The profile functions, once their arguments are checked (shared by the
+// CEL bindings and the native evaluation).
+
+func (a *activation) count(t int) int64 { return int64(a.in.Profile.Counts[t]) }
+
+func (a *activation) countIn(t int, d int64) int64 { return int64(a.window(d).Counts[t]) }
+
+func (a *activation) spendIn(d int64) float64 { return float64(a.window(d).SpendCents) / 100 }
+
+func (a *activation) refundIn(d int64) float64 { return float64(a.window(d).RefundCents) / 100 }
+
+func (a *activation) purchaseDaysIn(d int64) int64 {
+	today := a.in.Now.Unix() / 86400
+	from := int32(today - d + 1)
+	pd := a.in.Profile.PurchaseDays
+	i := sort.Search(len(pd), func(i int) bool { return pd[i] >= from })
+	n := 0
+	for _, x := range pd[i:] {
+		if int64(x) <= today {
+			n++
+		}
+	}
+	return int64(n)
 }

@@ -137,6 +137,9 @@ func TestLegacyStateCarriesOver(t *testing.T) {
 	if strings.Join(r.Segments, " ") != "active at_risk mid_value interest:kitchen interest:garden" {
 		t.Fatalf("after a legacy state: %v", r.Segments)
 	}
+	if !r.Reindex {
+		t.Error("a legacy state does not ask for the member index")
+	}
 	back, _ := segments.DecodeState(r.State)
 	if back.M["at_risk"] != st.M["at_risk"] {
 		t.Fatalf("at_risk since moved: %+v -> %+v", st.M["at_risk"], back.M["at_risk"])

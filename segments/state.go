@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -16,7 +17,10 @@ import (
 // everything but this package.
 type State struct {
 	Evaluated bool
-	M         map[string]Membership
+	// Legacy: read from the state of the built-in rules of earlier
+	// versions (see DecodeState).
+	Legacy bool
+	M      map[string]Membership
 }
 
 // Membership is one segment's state for a user.
@@ -31,7 +35,7 @@ var stateParsers fastjson.ParserPool
 // the state of the built-in rules of earlier versions (at_risk and the
 // value tier with their since times), so hysteresis and dwell carry over.
 func DecodeState(b []byte) (State, error) {
-	st, _, err := decodeState(b, nil, nil)
+	st, _, _, err := decodeState(b, nil, nil)
 	return st, err
 }
 
@@ -42,8 +46,8 @@ const canonPrefix = `{"e":1,"m":{`
 // that an evaluation can reuse the map of the previous one; the names of
 // s's definitions (s may be nil) are not allocated again. canon: b is
 // exactly what Encode writes of the state (an evaluated state, read by
-// decodeCanonical without the JSON parser).
-func decodeState(b []byte, m map[string]Membership, s *Set) (st State, canon bool, err error) {
+// decodeCanonical without the JSON parser). held: the segments held.
+func decodeState(b []byte, m map[string]Membership, s *Set) (st State, canon bool, held int, err error) {
 	if m == nil {
 		m = map[string]Membership{}
 	} else {
@@ -51,21 +55,22 @@ func decodeState(b []byte, m map[string]Membership, s *Set) (st State, canon boo
 	}
 	st = State{M: m}
 	if len(b) == 0 {
-		return st, false, nil
+		return st, false, 0, nil
 	}
-	if decodeCanonical(b, m, s) {
+	if held, ok := decodeCanonical(b, m, s); ok {
 		st.Evaluated = true
-		return st, true, nil
+		return st, true, held, nil
 	}
 	clear(m)
 	p := stateParsers.Get()
 	defer stateParsers.Put(p)
 	v, err := p.ParseBytes(b)
 	if err != nil {
-		return st, false, fmt.Errorf("segment state: %w", err)
+		return st, false, 0, fmt.Errorf("segment state: %w", err)
 	}
 	if v.Exists("decided") { // classifier.State of earlier versions
 		st.Evaluated = v.GetBool("decided")
+		st.Legacy = true
 		since := func(k string) int64 {
 			t, err := time.Parse(time.RFC3339Nano, string(v.GetStringBytes(k)))
 			if err != nil {
@@ -78,12 +83,12 @@ func decodeState(b []byte, m map[string]Membership, s *Set) (st State, canon boo
 		if t := v.GetInt("tier"); t >= 0 && t < 3 {
 			st.M[tiers[t]] = Membership{In: true, Since: since("tier_since")}
 		}
-		return st, false, nil
+		return st, false, st.held(), nil
 	}
 	st.Evaluated = v.GetInt("e") == 1
 	o := v.GetObject("m")
 	if o == nil {
-		return st, false, nil
+		return st, false, 0, nil
 	}
 	var bad error
 	o.Visit(func(k []byte, x *fastjson.Value) {
@@ -94,60 +99,60 @@ func decodeState(b []byte, m map[string]Membership, s *Set) (st State, canon boo
 		}
 		st.M[string(k)] = Membership{In: a[0].GetInt() == 1, Since: a[1].GetInt64()}
 	})
-	return st, false, bad
+	return st, false, st.held(), bad
 }
 
 // decodeCanonical reads b into m when b is, byte for byte, Encode's
 // writing of an evaluated state: {"e":1,"m":{ then "name":[in,since]
 // entries, names in strictly ascending order and written as they are
 // (printable ASCII but " and \), in 0 or 1, since a decimal int64 without
-// a leading zero or a -0, then }}. Anything else is false (m partly
-// filled): the JSON parser reads it.
-func decodeCanonical(b []byte, m map[string]Membership, s *Set) bool {
+// a leading zero or a -0, then }}; held counts the entries with in 1.
+// Anything else is !ok (m partly filled): the JSON parser reads it.
+func decodeCanonical(b []byte, m map[string]Membership, s *Set) (held int, ok bool) {
 	if len(b) < len(canonPrefix)+2 || string(b[:len(canonPrefix)]) != canonPrefix {
-		return false
+		return 0, false
 	}
 	i := len(canonPrefix)
 	var last []byte
 	for first := true; b[i] != '}'; first = false {
 		if !first {
 			if b[i] != ',' {
-				return false
+				return 0, false
 			}
 			i++
 		}
 		if i >= len(b) || b[i] != '"' {
-			return false
+			return 0, false
 		}
 		j := i + 1
 		for j < len(b) && b[j] != '"' {
 			if c := b[j]; c < 0x20 || c >= 0x7f || c == '\\' {
-				return false
+				return 0, false
 			}
 			j++
 		}
 		if j >= len(b) {
-			return false
+			return 0, false
 		}
 		k := b[i+1 : j]
 		if !first && string(k) <= string(last) {
-			return false
+			return 0, false
 		}
 		last = k
 		i = j + 1
 		// :[in,
 		if len(b)-i < 4 || b[i] != ':' || b[i+1] != '[' || b[i+2] != '0' && b[i+2] != '1' || b[i+3] != ',' {
-			return false
+			return 0, false
 		}
 		in := b[i+2] == '1'
 		i += 4
 		since, n, ok := canonInt(b[i:])
 		if !ok {
-			return false
+			return 0, false
 		}
 		i += n
 		if len(b)-i < 2 || b[i] != ']' {
-			return false
+			return 0, false
 		}
 		i++
 		name := ""
@@ -160,8 +165,11 @@ func decodeCanonical(b []byte, m map[string]Membership, s *Set) bool {
 			name = string(k)
 		}
 		m[name] = Membership{In: in, Since: since}
+		if in {
+			held++
+		}
 	}
-	return len(b)-i == 2 && b[i+1] == '}'
+	return held, len(b)-i == 2 && b[i+1] == '}'
 }
 
 // canonInt reads the decimal int64 that strconv.AppendInt writes at the
@@ -191,64 +199,56 @@ func canonInt(b []byte) (int64, int, bool) {
 	return int64(u), i, true
 }
 
-// canonical reports whether st encodes to b, decoded as prev (canon: b is
-// prev's encoding, see decodeState): st and prev are equal.
-func (st State) canonical(prev State, canon bool) bool {
-	if !canon || st.Evaluated != prev.Evaluated || len(st.M) != len(prev.M) {
-		return false
-	}
-	for k, m := range st.M {
-		if p, ok := prev.M[k]; !ok || p != m {
-			return false
-		}
-	}
-	return true
-}
-
 // Encode writes the state compactly: {"e":1,"m":{"at_risk":[1,1700000000]}}
 // (keys sorted, so equal states encode equally).
 func (st State) Encode() []byte {
-	b, _ := st.appendEncode(nil, nil)
-	return b
+	es := make([]entry, 0, len(st.M))
+	for k, m := range st.M {
+		es = append(es, entry{k, m})
+	}
+	return appendEntries(nil, st.Evaluated, es)
 }
 
-// appendEncode is Encode appended to b, sorting the keys in keys (a
-// scratch slice, returned for reuse).
-func (st State) appendEncode(b []byte, keys []string) ([]byte, []string) {
-	keys = keys[:0]
-	n := 16
-	for k := range st.M {
-		keys = append(keys, k)
-		n += len(k) + 24 // "k":[1,since]
-	}
-	slices.Sort(keys)
+// entry is one membership of a state.
+type entry struct {
+	name string
+	m    Membership
+}
+
+// appendEntries appends the encoding of the state of es (distinct names;
+// sorted here) to b.
+func appendEntries(b []byte, evaluated bool, es []entry) []byte {
+	slices.SortFunc(es, func(x, y entry) int { return strings.Compare(x.name, y.name) })
 	if b == nil {
+		n := 16
+		for _, e := range es {
+			n += len(e.name) + 24 // "k":[1,since]
+		}
 		b = make([]byte, 0, n)
 	}
 	b = append(b, `{"e":`...)
-	if st.Evaluated {
+	if evaluated {
 		b = append(b, '1')
 	} else {
 		b = append(b, '0')
 	}
 	b = append(b, `,"m":{`...)
-	for i, k := range keys {
+	for i, e := range es {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		m := st.M[k]
-		b = strconv.AppendQuote(b, k)
+		b = strconv.AppendQuote(b, e.name)
 		b = append(b, ":["...)
-		if m.In {
+		if e.m.In {
 			b = append(b, '1')
 		} else {
 			b = append(b, '0')
 		}
 		b = append(b, ',')
-		b = strconv.AppendInt(b, m.Since, 10)
+		b = strconv.AppendInt(b, e.m.Since, 10)
 		b = append(b, ']')
 	}
-	return append(b, "}}"...), keys
+	return append(b, "}}"...)
 }
 
 // held is the number of segments held.
