@@ -251,7 +251,7 @@ func Compile(defs []Definition, opt Options) (*Set, error) {
 	}
 	h := sha256.New()
 	for _, c := range s.defs {
-		fmt.Fprintf(h, "%s\x00%s\x00", c.def.Name, c.def.Version)
+		_, _ = fmt.Fprintf(h, "%s\x00%s\x00", c.def.Name, c.def.Version)
 	}
 	s.version = hex.EncodeToString(h.Sum(nil))[:12]
 	sortErrs(errs)
@@ -700,9 +700,9 @@ func (estimator) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
 func (estimator) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
 	switch function {
 	case "rank":
-		return cost.NewCallEstimate(cost.CostEstimate{Min: 1, Max: 256}, nil)
+		return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: 256}, nil)
 	case "count", "count_in", "spend_in", "refund_amount_in", "purchase_days_in", "segment", "days":
-		return cost.NewCallEstimate(cost.CostEstimate{Min: 1, Max: 4}, nil)
+		return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: 4}, nil)
 	}
 	return nil
 }

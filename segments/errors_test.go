@@ -288,7 +288,7 @@ func TestCompileKeepsTheGood(t *testing.T) {
 	if got := names(set); !slices.Equal(got, []string{"one", "two", "interest:*"}) {
 		t.Fatalf("set holds %v", got)
 	}
-	find(t, es, "broken")
+	_ = find(t, es, "broken")
 	if e := find(t, es, "leans_on_broken"); !strings.Contains(e.Msg, "refused") || e.Pos != posOf(t, text, `("broken")`) {
 		t.Errorf("leans_on_broken: %v", e)
 	}

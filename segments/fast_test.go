@@ -105,7 +105,7 @@ func TestFastMatchesCEL(t *testing.T) {
 		return p
 	}
 	profiles := []*featurestore.Profile{mk(0), mk(1), mk(10), mk(60)}
-	churns := []float64{0.7, 0, math.NaN(), math.Inf(1), -0.0}
+	churns := []float64{0.7, 0, math.NaN(), math.Inf(1), math.Copysign(0, -1)}
 	nFast, nBail, nErr, nNotFast := 0, 0, 0, 0
 	for it := 0; it < 8000; it++ {
 		src := genBool(r, 1+r.Intn(4))
@@ -132,7 +132,7 @@ func TestFastMatchesCEL(t *testing.T) {
 					a.in.ValueLogP = map[string]float64{"none": math.Inf(-1), "high": -0.1}
 					a.in.Interests = map[string]float64{"kitchen": 0.5, "garden": ch}
 					a.in.Scores = map[string]float64{"x": 1}
-					a.in.Model = map[string]float64{"churn_threshold": 0.5, "x": -0.0}
+					a.in.Model = map[string]float64{"churn_threshold": 0.5, "x": math.Copysign(0, -1)}
 				}
 				a.prev, a.set = &st, &Set{opt: Options{}.withDefaults()}
 				a.members = map[string]bool{"s0": true}

@@ -112,7 +112,7 @@ func FuzzParseCompile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defs, err := segments.ParseFile(data, "fuzz.yaml")
-		checkErrors(t, data, err)
+		_ = checkErrors(t, data, err)
 		for _, d := range defs {
 			if d.Name == "" || d.Version == "" {
 				t.Fatalf("parsed a definition without name or version: %+v", d)
@@ -164,7 +164,7 @@ func FuzzParseOne(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := segments.ParseOne(data, "segments.definitions/0@1")
 		if err != nil {
-			checkErrors(t, data, err)
+			_ = checkErrors(t, data, err)
 			return
 		}
 		if d.Name == "" || d.Version == "" {

@@ -95,7 +95,7 @@ func dirHash(dir string) (string, error) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		_, _ = fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
 		h.Write(b)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), nil

@@ -41,7 +41,7 @@ func invoiceCounts(t *testing.T, cutoff string) (purchases, refunds map[string]i
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
 		t.Fatal(err)

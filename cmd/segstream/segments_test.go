@@ -84,7 +84,7 @@ func TestSegmentsCLI(t *testing.T) {
 	}
 
 	addr := testkit.Kafka(t, 1)
-	kenv := append(env, "SEGSTREAM_KAFKA_BROKERS="+addr)
+	kenv := append(append([]string(nil), env...), "SEGSTREAM_KAFKA_BROKERS="+addr)
 	out, err = cmdRun(kenv, bin, "segments", "apply", good)
 	if err != nil || !strings.Contains(out, "published frequent") {
 		t.Fatalf("apply: %v\n%s", err, out)
