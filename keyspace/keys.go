@@ -87,9 +87,13 @@ func (k Keys) SegmentOfMembers(key string) (string, bool) {
 	return key[len(pre) : len(key)-len(suf)], true
 }
 
-// BackfillMark holds the version of the segment-definition set whose
-// backfill was last started (SET ... GET: one instance starts each).
+// BackfillMark holds the version of the segment-definition set last
+// backfilled (written once every profile was queued).
 func (k Keys) BackfillMark() string { return k.feed("backfill") }
+
+// BackfillLock is held (SET NX with a TTL, value = the instance) by the
+// instance running a backfill.
+func (k Keys) BackfillLock() string { return k.feed("backfill:lock") }
 
 // LegacyTextFeed is a feed older versions wrote and nothing read (it grew
 // without bound); the service deletes it at start.

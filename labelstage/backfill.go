@@ -24,46 +24,80 @@ func (st *Stage) RequestBackfill(version string) {
 	}
 }
 
-// backfillLoop runs the requested backfills one at a time.
+// backfillLoop runs the requested backfills one at a time; it also looks
+// again every backfillRecheck, so a backfill whose instance died midway
+// is taken over once its lock expires.
 func (st *Stage) backfillLoop(ctx context.Context) error {
+	t := time.NewTicker(backfillRecheck)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-st.backfillKick:
+		case <-t.C:
 		}
 		v := st.backfillWant.Load()
 		if v == nil {
 			continue
 		}
-		for {
-			n, err := st.Backfill(ctx, *v)
-			if err == nil || ctx.Err() != nil {
-				if err == nil && n > 0 {
-					st.evalWake.wake()
-				}
-				break
+		n, err := st.Backfill(ctx, *v)
+		switch {
+		case err == nil:
+			if n > 0 {
+				st.evalWake.wake()
 			}
+		case errors.Is(err, errBackfillBusy), ctx.Err() != nil:
+		default:
 			st.failed("backfill", "backfill failed; retrying", err, zap.String("set_version", *v))
 			sleep(ctx, st.cfg.RetryBackoff)
+			st.RequestBackfill(*v)
 		}
 	}
 }
 
+// backfillRecheck is how often an instance checks that the newest
+// definition set was backfilled; backfillLockTTL how long the instance
+// running a backfill holds it.
+var (
+	backfillRecheck = 30 * time.Second
+	backfillLockTTL = 10 * time.Minute
+)
+
+// errBackfillBusy: another instance runs the backfill.
+var errBackfillBusy = errors.New("another instance runs this backfill")
+
 // Backfill puts every user with a profile on the change feed, once per
-// definition-set version across all instances (the first to swap the
-// version into keyspace.Keys.BackfillMark does it): the evaluators then
-// label each under the new definitions, and entries and exits go out as
-// for any other change. It returns how many users it queued (0 when the
-// version was already backfilled).
+// definition-set version across all instances: keyspace.Keys.BackfillMark
+// holds the last version done, and the instance holding the backfill lock
+// (SET NX with a TTL) does the next one, marking it done only once every
+// profile was queued, so a backfill cut short by a crash is done again
+// (the queueing is idempotent). The evaluators then label each user under
+// the new definitions; entries and exits go out as for any other change.
+// It returns how many users it queued (0 when the version was done), or
+// errBackfillBusy while another instance holds the lock.
 func (st *Stage) Backfill(ctx context.Context, version string) (int64, error) {
-	prev, err := st.rdb.SetArgs(ctx, st.sp.BackfillMark(), version, redis.SetArgs{Get: true}).Result()
+	prev, err := st.rdb.Get(ctx, st.sp.BackfillMark()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, fmt.Errorf("backfill mark: %w", err)
 	}
 	if prev == version {
 		return 0, nil
 	}
+	lock := st.sp.BackfillLock()
+	got, err := st.rdb.SetNX(ctx, lock, st.owner, backfillLockTTL).Result()
+	if err != nil {
+		return 0, fmt.Errorf("backfill lock: %w", err)
+	}
+	if !got {
+		return 0, errBackfillBusy
+	}
+	defer func() {
+		// release only our own lock
+		if v, _ := st.rdb.Get(context.WithoutCancel(ctx), lock).Result(); v == st.owner {
+			st.rdb.Del(context.WithoutCancel(ctx), lock)
+		}
+	}()
 	st.m.backfilling.Set(1)
 	defer st.m.backfilling.Set(0)
 	t0 := time.Now()
@@ -124,9 +158,10 @@ func (st *Stage) Backfill(ctx context.Context, version string) (int64, error) {
 		werr = err
 	}
 	if werr != nil {
-		// let the next attempt (or instance) run it again
-		st.rdb.Del(context.WithoutCancel(ctx), st.sp.BackfillMark())
-		return queued, fmt.Errorf("backfill: %w", werr)
+		return queued, fmt.Errorf("backfill: %w", werr) // not marked: done again
+	}
+	if err := st.rdb.Set(ctx, st.sp.BackfillMark(), version, 0).Err(); err != nil {
+		return queued, fmt.Errorf("backfill mark: %w", err)
 	}
 	st.log.Info("backfill queued every profile; the evaluators label them now", zap.String("set_version", version),
 		zap.Int64("users", queued), zap.Duration("took", time.Since(t0)))

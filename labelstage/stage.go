@@ -53,6 +53,7 @@ type Stage struct {
 
 	evalWake, encodeWake waker // work arrived: a fold of this process; encodes queued
 
+	owner        string                 // this instance, in lock values
 	backfillWant atomic.Pointer[string] // newest definition-set version asked for
 	backfillKick chan struct{}
 }
@@ -75,7 +76,7 @@ func New(store *featurestore.Store, enc classifier.TextEncoder, seg Segmenter, p
 	sp := store.Space()
 	owner := strconv.FormatUint(uint64(time.Now().UnixNano()), 36)
 	return &Stage{rdb: sp.Redis(), sp: sp, store: store, enc: enc, seg: seg, pub: pub, cfg: cfg,
-		locks: sp.Locker(owner, cfg.LockTTL), backfillKick: make(chan struct{}, 1),
+		locks: sp.Locker(owner, cfg.LockTTL), backfillKick: make(chan struct{}, 1), owner: owner,
 		log: log.With(zap.String("component", "labels")), m: newLabelMetrics(reg)}, nil
 }
 
