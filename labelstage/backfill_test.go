@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/segstream/segstream/events"
 )
 
@@ -48,5 +50,24 @@ func TestBackfillOncePerVersionAndTakeover(t *testing.T) {
 	}
 	if n, err := h.st.Backfill(ctx, "v2"); err != nil || n != 3 {
 		t.Fatalf("a new version: %d, %v", n, err)
+	}
+}
+
+// After a lost compare-and-set, the member index of the segments the
+// loser wrote is put back in line with the stored record.
+func TestRepairIndexFollowsTheStoredRecord(t *testing.T) {
+	h := newHarness(t, Config{})
+	ctx := context.Background()
+	if err := h.rdb.HSet(ctx, h.st.sp.Label("u"), "ver", "2", "doc", `{"user_id":"u","version":2,"segments":["a"]}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// the loser had written: entered b, exited a
+	h.rdb.ZAdd(ctx, h.st.sp.Members("b"), redis.Z{Score: 1, Member: "u"})
+	h.st.repairIndex(ctx, "u", []string{"b", "a"})
+	if s, _ := h.rdb.ZScore(ctx, h.st.sp.Members("a"), "u").Result(); s == 0 {
+		t.Error("u is not back in a")
+	}
+	if n, _ := h.rdb.ZCard(ctx, h.st.sp.Members("b")).Result(); n != 0 {
+		t.Error("u still in b")
 	}
 }

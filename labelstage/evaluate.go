@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -92,8 +93,9 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	nowUs := float64(time.Now().UnixMicro())
 	model := st.seg.Model()
 	type written struct {
-		sj  *subject
-		cmd *redis.Cmd
+		sj              *subject
+		cmd             *redis.Cmd
+		entered, exited []string // member-index writes that went with it
 	}
 	var writes []written
 	for _, sj := range subjects {
@@ -120,7 +122,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 		key := st.sp.Label(sj.c.User)
 		if !out.NewVersion { // the state alone: the stored document stays as it is
-			writes = append(writes, written{sj, keyspace.LabelState.EvalSha(ctx, wb.Then(key), []string{key}, sj.rec.Version, next.State)})
+			writes = append(writes, written{sj: sj, cmd: keyspace.LabelState.EvalSha(ctx, wb.Then(key), []string{key}, sj.rec.Version, next.State)})
 			// a record of an earlier version may predate the member index:
 			// add the user where it is missing
 			if sj.rec.Doc != nil && d.Reindex {
@@ -135,13 +137,14 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		if err != nil {
 			return fmt.Errorf("user %q: %w", sj.c.User, err)
 		}
-		writes = append(writes, written{sj, keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key}, args...)})
+		writes = append(writes, written{sj: sj, cmd: keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key}, args...)})
 		// the member index, in the same batch as the record it mirrors
 		var old []string
 		if sj.rec.Doc != nil {
 			old = sj.rec.Doc.Segments
 		}
 		entered, exited := label.Diff(old, next.Doc.Segments)
+		writes[len(writes)-1].entered, writes[len(writes)-1].exited = entered, exited
 		for _, seg := range entered {
 			mk := st.sp.Members(seg)
 			wb.Then(mk).ZAdd(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
@@ -168,6 +171,9 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	for _, wr := range writes {
 		if n, _ := wr.cmd.Int(); n != 1 {
 			conflicts = append(conflicts, redis.Z{Score: float64(time.Now().UnixMilli()), Member: wr.sj.c.User})
+			if len(wr.entered)+len(wr.exited) > 0 {
+				st.repairIndex(ctx, wr.sj.c.User, append(wr.entered, wr.exited...))
+			}
 		}
 	}
 	if len(conflicts) > 0 {
@@ -185,4 +191,29 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	st.m.evaluateSeconds.Observe(time.Since(t0).Seconds())
 	return nil
+}
+
+// repairIndex puts a user's member-index entries for segs back in line
+// with its stored label record, after member-index writes went out with a
+// label write that lost its compare-and-set.
+func (st *Stage) repairIndex(ctx context.Context, user string, segs []string) {
+	m, err := st.rdb.HGetAll(ctx, st.sp.Label(user)).Result()
+	if err == nil {
+		var rec label.Record
+		if rec, err = parseForEvaluate(m); err == nil {
+			pipe := st.rdb.Pipeline()
+			for _, seg := range segs {
+				mk := st.sp.Members(seg)
+				if rec.Doc != nil && !rec.Erased && slices.Contains(rec.Doc.Segments, seg) {
+					pipe.ZAddNX(ctx, mk, redis.Z{Score: float64(time.Now().Unix()), Member: user})
+				} else {
+					pipe.ZRem(ctx, mk, user)
+				}
+			}
+			_, err = pipe.Exec(ctx)
+		}
+	}
+	if err != nil {
+		st.failed("requeue", "repairing the member index after a label conflict failed", err, zap.String("user", user))
+	}
 }
