@@ -153,6 +153,12 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			mk := st.sp.Members(seg)
 			wb.Then(mk).ZRem(ctx, mk, sj.c.User)
 		}
+		if d.Reindex { // from before the index: the segments kept too
+			for _, seg := range next.Doc.Segments {
+				mk := st.sp.Members(seg)
+				wb.Then(mk).ZAddNX(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
+			}
+		}
 	}
 	err = wb.Exec()
 	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry {
