@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
@@ -259,4 +262,44 @@ segments:
 	if _, ok := s.Segments.Set().Lookup("repeat_buyer"); ok {
 		t.Fatal("repeat_buyer still defined after its tombstone")
 	}
+}
+
+// A user labelled by an earlier version (its state from the built-in
+// rules, no member index) is in the index of every segment it holds once
+// the new version has looked at it (the start-up backfill does).
+func TestUpgradedRecordJoinsTheMemberIndex(t *testing.T) {
+	testkit.NeedModels(t)
+	addr := testkit.Kafka(t, 1)
+	rdb, prefix := testkit.Redis(t)
+	ctx := context.Background()
+	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)
+	ev := &events.Event{EventID: "o1", Type: events.TypePurchase, UserID: "old", TS: ts, OrderID: "o1", Currency: "GBP",
+		Items: []events.Item{{ProductID: "p", Description: "JUMBO BAG RED RETROSPOT", Quantity: 10, UnitPrice: 1.95}}}
+	if _, err := store.Fold(ctx, []events.Record{{Event: ev, Source: "old/0", Offset: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	k := keyspace.NewKeys(prefix)
+	rdb.Del(ctx, k.Changes()) // labelled long ago, nothing pending
+	legacy := `{"decided":true,"at_risk":true,"at_risk_since":"2011-03-01T10:00:00Z","tier":0,"tier_since":"2011-03-01T10:00:00Z"}`
+	if err := rdb.HSet(ctx, k.Label("old"), "ver", "1", "published", "1", "state", legacy,
+		"doc", `{"user_id":"old","version":1,"segments":["new","at_risk","low_value"]}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, addr, prefix, "upgrade", "SEGSTREAM_LABELS_ENCODE=false")
+	testkit.WaitFor(t, 60*time.Second, func() error {
+		d, _, err := s.Labels.Label(ctx, "old")
+		if err != nil || d == nil {
+			return fmt.Errorf("no label: %v", err)
+		}
+		for _, seg := range d.Segments {
+			if !has(members(t, rdb, prefix, seg), "old") {
+				return fmt.Errorf("old holds %v, not in the index of %s yet", d.Segments, seg)
+			}
+		}
+		return nil
+	})
 }
