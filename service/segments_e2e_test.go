@@ -292,8 +292,11 @@ func TestUpgradedRecordJoinsTheMemberIndex(t *testing.T) {
 	s := startService(t, addr, prefix, "upgrade", "SEGSTREAM_LABELS_ENCODE=false")
 	testkit.WaitFor(t, 60*time.Second, func() error {
 		d, _, err := s.Labels.Label(ctx, "old")
-		if err != nil || d == nil {
-			return fmt.Errorf("no label: %v", err)
+		if err != nil {
+			return fmt.Errorf("no label: %w", err)
+		}
+		if d == nil {
+			return errors.New("no label yet")
 		}
 		for _, seg := range d.Segments {
 			if !has(members(t, rdb, prefix, seg), "old") {
