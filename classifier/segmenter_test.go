@@ -19,7 +19,7 @@ const defaultModel = "../models/default.json"
 
 // segmenterProfile is a small synthetic customer: three purchases and a
 // view, with a product text.
-func segmenterProfile(t *testing.T) *featurestore.Profile {
+func segmenterProfile(t testing.TB) *featurestore.Profile {
 	t.Helper()
 	p := &featurestore.Profile{UserID: "u1"}
 	t0 := time.Date(2011, 1, 10, 12, 0, 0, 0, time.UTC)

@@ -154,8 +154,8 @@ func newEnv() (*cel.Env, error) {
 		cel.Function("refund_amount_in", cel.Overload("refund_amount_in_int", []*cel.Type{cel.IntType}, cel.DoubleType, late)),
 		cel.Function("purchase_days_in", cel.Overload("purchase_days_in_int", []*cel.Type{cel.IntType}, cel.IntType, late)),
 		cel.Function("segment", cel.Overload("segment_string", []*cel.Type{cel.StringType}, cel.BoolType, late)),
-		cel.Function("rank", cel.Overload("rank_map_string", []*cel.Type{mapSD, cel.StringType}, cel.IntType,
-			cel.BinaryBinding(func(m, k ref.Val) ref.Val { return rankOf(m, k) }))),
+		// late-bound: the activation ranks a variable's map once per user
+		cel.Function("rank", cel.Overload("rank_map_string", []*cel.Type{mapSD, cel.StringType}, cel.IntType, late)),
 		cel.Function("days", cel.Overload("days_duration", []*cel.Type{cel.DurationType}, cel.DoubleType,
 			cel.UnaryBinding(func(d ref.Val) ref.Val {
 				dd, ok := d.Value().(time.Duration)

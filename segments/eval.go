@@ -308,6 +308,7 @@ func number(v ref.Val) (float64, bool) {
 // activation resolves variables lazily (each at most once per user) and
 // binds the profile functions to the user being evaluated.
 type activation struct {
+	ranks map[int]map[string]int // rankIn's, per variable
 	in      *Input
 	prev    *State
 	set     *Set
@@ -339,7 +340,52 @@ type win struct {
 // evaluation (a user with many family members should not pin their size).
 const maxReuse = 1024
 
+// rankIn is key's 0-based rank in variable id's map by value, highest
+// first, ties by key; -1 when absent. The ranking is computed once per
+// evaluation and map.
+func (a *activation) rankIn(id int, key string) int {
+	if a.ranks == nil {
+		a.ranks = map[int]map[string]int{}
+	}
+	r, ok := a.ranks[id]
+	if !ok {
+		var m map[string]float64
+		switch id {
+		case vInterests:
+			m = a.in.Interests
+		case vScores:
+			m = a.in.Scores
+		case vValueTierP:
+			m = a.in.ValueTierP
+		case vValueLogP:
+			m = a.in.ValueLogP
+		case vCategories:
+			m = a.familyMap("categories")
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if m[keys[i]] != m[keys[j]] {
+				return m[keys[i]] > m[keys[j]]
+			}
+			return keys[i] < keys[j]
+		})
+		r = make(map[string]int, len(keys))
+		for i, k := range keys {
+			r[k] = i
+		}
+		a.ranks[id] = r
+	}
+	if i, ok := r[key]; ok {
+		return i
+	}
+	return -1
+}
+
 func (a *activation) reset() {
+	a.ranks = nil
 	a.in, a.prev, a.set = nil, nil, nil
 	a.have, a.nwin, a.family = 0, 0, false
 	a.cats, a.haveCats = nil, false
@@ -649,6 +695,21 @@ func (a *activation) bind() {
 				return e
 			}
 			return types.Int(a.purchaseDaysIn(d))
+		},
+		"rank": func(_ string, args ...ref.Val) ref.Val {
+			// the map of a variable (the same value resolved this
+			// evaluation): ranked once, then looked up
+			if len(args) == 2 {
+				if key, ok := args[1].(types.String); ok {
+					for _, id := range [...]int{vInterests, vCategories, vScores, vValueTierP, vValueLogP} {
+						if a.have&(1<<id) != 0 && a.vals[id] == args[0] {
+							return types.Int(a.rankIn(id, string(key)))
+						}
+					}
+				}
+				return rankOf(args[0], args[1])
+			}
+			return types.NewErr("rank: want (map, key)")
 		},
 		"segment": func(_ string, args ...ref.Val) ref.Val {
 			s, _ := args[0].(types.String)
