@@ -308,7 +308,7 @@ func number(v ref.Val) (float64, bool) {
 // activation resolves variables lazily (each at most once per user) and
 // binds the profile functions to the user being evaluated.
 type activation struct {
-	ranks map[int]map[string]int // rankIn's, per variable
+	ranks   map[int]map[string]int // rankIn's, per variable
 	in      *Input
 	prev    *State
 	set     *Set
