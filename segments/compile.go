@@ -945,9 +945,44 @@ func compileInt(a *celast.AST, e celast.Expr) fastInt {
 		}
 	case celast.CallKind:
 		call := e.AsCall()
-		if !call.IsMemberFunction() {
-			return fastIntCall(call.FunctionName(), call.Args())
+		if call.IsMemberFunction() {
+			return nil
 		}
+		fn, args := call.FunctionName(), call.Args()
+		switch {
+		case fn == "rank" && len(args) == 2:
+			// rank(m, key) of a family, or rank(m, "constant")
+			if args[0].Kind() != celast.IdentKind || !fastMaps[args[0].AsIdent()] || args[0].AsIdent() == "model" {
+				return nil
+			}
+			id := varIDs[args[0].AsIdent()]
+			if args[1].Kind() == celast.IdentKind && args[1].AsIdent() == "key" {
+				return func(a *activation) (int64, bool) {
+					if !a.family {
+						return 0, false
+					}
+					return int64(a.rankIn(id, string(a.key))), true
+				}
+			}
+			if k, ok := litString(args[1]); ok {
+				return func(a *activation) (int64, bool) { return int64(a.rankIn(id, k)), true }
+			}
+			return nil
+		case fn == "int" && len(args) == 1:
+			// int(double): truncation towards zero; out of range or NaN
+			// is CEL's error
+			if x := compileDouble(a, args[0]); x != nil {
+				return func(a *activation) (int64, bool) {
+					v, ok := x(a)
+					if !ok || v != v || v <= -9.2e18 || v >= 9.2e18 {
+						return 0, false
+					}
+					return int64(v), true
+				}
+			}
+			return nil
+		}
+		return fastIntCall(fn, args)
 	}
 	return nil
 }
@@ -961,6 +996,9 @@ func compileDouble(a *celast.AST, e celast.Expr) fastDouble {
 		}
 		return func(*activation) (float64, bool) { return float64(x), true }
 	case celast.IdentKind:
+		if e.AsIdent() == "value" {
+			return func(a *activation) (float64, bool) { return float64(a.value), a.family }
+		}
 		id, ok := scalarVar(e.AsIdent(), types.DoubleKind)
 		if !ok {
 			return nil
@@ -979,6 +1017,15 @@ func compileDouble(a *celast.AST, e celast.Expr) fastDouble {
 		case fn == "spend_in" || fn == "refund_amount_in":
 			return fastDoubleCall(fn, args)
 		case fn == operators.Index && len(args) == 2:
+			if id, ok := familyLookup(args[0], args[1]); ok {
+				return func(a *activation) (float64, bool) {
+					if !a.family {
+						return 0, false
+					}
+					v, found := a.doubles(id)[string(a.key)]
+					return v, found
+				}
+			}
 			id, key, ok := mapLookup(args[0], args[1])
 			if !ok {
 				return nil
@@ -1015,6 +1062,15 @@ func mapLookup(m, key celast.Expr) (int, string, bool) {
 	}
 	k, ok := key.AsLiteral().(types.String)
 	return varIDs[m.AsIdent()], string(k), ok
+}
+
+// familyLookup is m[key] for one of fastMaps and the family's key
+// variable.
+func familyLookup(m, key celast.Expr) (int, bool) {
+	if m.Kind() != celast.IdentKind || !fastMaps[m.AsIdent()] || key.Kind() != celast.IdentKind || key.AsIdent() != "key" {
+		return 0, false
+	}
+	return varIDs[m.AsIdent()], true
 }
 
 // scalarVar is the id of a variable of the kind (not key or value).

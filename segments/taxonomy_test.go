@@ -1,8 +1,12 @@
 package segments_test
 
 import (
+	"fmt"
 	"math"
+	"math/rand"
 	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +168,50 @@ func TestTaxonomyLifecycleAndInterests(t *testing.T) {
 	r2, _ := s.Evaluate(in2, r.State)
 	if slices.Contains(r2.Segments, "interest:b") || !slices.Contains(r2.Segments, "interest:c") {
 		t.Fatalf("after b went: %v", r2.Segments)
+	}
+}
+
+// The interests family equals the rule it replaced (the themes of
+// similarity at least interest_min_sim, at most max_interests, highest
+// first, ties by name) on random similarities.
+func TestTaxonomyInterestsRandom(t *testing.T) {
+	s := defaults(t)
+	p := profile(t, view(t0.Add(-time.Hour)))
+	r := rand.New(rand.NewSource(3))
+	for it := 0; it < 2000; it++ {
+		in := input(p, t0)
+		in.Interests = map[string]float64{}
+		for k := 0; k < r.Intn(20); k++ {
+			in.Interests[fmt.Sprintf("t%02d", r.Intn(30))] = float64(r.Intn(100)) / 100
+		}
+		res, err := s.Evaluate(in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, x := range res.Segments {
+			if strings.HasPrefix(x, "interest:") {
+				got = append(got, x)
+			}
+		}
+		keys := make([]string, 0, len(in.Interests))
+		for k := range in.Interests {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if in.Interests[keys[i]] != in.Interests[keys[j]] {
+				return in.Interests[keys[i]] > in.Interests[keys[j]]
+			}
+			return keys[i] < keys[j]
+		})
+		for _, k := range keys {
+			if len(want) == 2 || in.Interests[k] < 0.35 {
+				break
+			}
+			want = append(want, "interest:"+k)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("interests %v: got %v, want %v", in.Interests, got, want)
+		}
 	}
 }
