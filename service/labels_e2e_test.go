@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -121,9 +120,7 @@ func sendEvents(t *testing.T, addr string, evs ...*events.Event) {
 
 func retailSlice(t *testing.T, n int) []*events.Event {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "..", "shared", "data", "online_retail_2010_2011.csv.gz")
-	items, _, err := replay.ReadRetail([]string{path}, replay.RetailOptions{Until: time.Date(2011, 2, 1, 0, 0, 0, 0, time.UTC)})
+	items, _, err := replay.ReadRetail([]string{retailFile()}, replay.RetailOptions{Until: time.Date(2011, 2, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,6 +114,24 @@ func baseFor(cfg service.Config) ([]segments.Definition, segments.Options, error
 	return base, segments.Options{RetentionDays: cfg.Featurestore.Limits.RetentionDays, MaxCost: cfg.Segments.MaxCost}, err
 }
 
+// checkFiles reads definition files and compiles them over the base of
+// cfg; every refusal is printed on stderr and counted in the error.
+func checkFiles(cfg service.Config, files []string, stderr *output) (*segments.Set, []segments.Definition, segments.Options, error) {
+	base, opt, err := baseFor(cfg)
+	if err != nil {
+		return nil, nil, opt, err
+	}
+	defs, bad := readFiles(files, stderr)
+	set, errs := overlay(base, defs, opt)
+	for _, e := range errs {
+		stderr.printf("%s\n", e)
+	}
+	if n := bad + len(errs); n > 0 {
+		return nil, nil, opt, fmt.Errorf("%d error(s) in %s", n, strings.Join(files, ", "))
+	}
+	return set, defs, opt, nil
+}
+
 func segmentsCheck(args []string, stdout, stderr *output) error {
 	fs := newFlags("segments check", "[flags] FILE...", stderr)
 	var cf commonFlags
@@ -129,17 +147,9 @@ func segmentsCheck(args []string, stdout, stderr *output) error {
 	if err != nil {
 		return err
 	}
-	base, opt, err := baseFor(cfg)
+	_, defs, _, err := checkFiles(cfg, fs.Args(), stderr)
 	if err != nil {
 		return err
-	}
-	defs, bad := readFiles(fs.Args(), stderr)
-	_, errs := overlay(base, defs, opt)
-	for _, e := range errs {
-		stderr.printf("%s\n", e)
-	}
-	if n := bad + len(errs); n > 0 {
-		return fmt.Errorf("%d error(s) in %s", n, strings.Join(fs.Args(), ", "))
 	}
 	for _, d := range defs {
 		stdout.printf("ok  %-24s version %s  (%s)\n", d.Name, d.Version, d.Source)
@@ -181,17 +191,9 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr *output, d
 		stdout.printf("published %d tombstone(s) to %s: %s\n", fs.NArg(), cfg.Segments.Topic, strings.Join(fs.Args(), ", "))
 		return nil
 	}
-	base, opt, err := baseFor(cfg)
+	_, defs, _, err := checkFiles(cfg, fs.Args(), stderr)
 	if err != nil {
-		return err
-	}
-	defs, bad := readFiles(fs.Args(), stderr)
-	_, errs := overlay(base, defs, opt)
-	for _, e := range errs {
-		stderr.printf("%s\n", e)
-	}
-	if n := bad + len(errs); n > 0 {
-		return fmt.Errorf("%d error(s): nothing published", n)
+		return fmt.Errorf("%w: nothing published", err)
 	}
 	if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Segments.Topic, defs, nil); err != nil {
 		return err
@@ -288,17 +290,9 @@ func segmentsPreview(ctx context.Context, args []string, stdout, stderr *output)
 	if err != nil {
 		return err
 	}
-	base, opt, err := baseFor(cfg)
+	set, defs, opt, err := checkFiles(cfg, fs.Args(), stderr)
 	if err != nil {
 		return err
-	}
-	defs, bad := readFiles(fs.Args(), stderr)
-	set, errs := overlay(base, defs, opt)
-	for _, e := range errs {
-		stderr.printf("%s\n", e)
-	}
-	if n := bad + len(errs); n > 0 {
-		return fmt.Errorf("%d error(s) in %s", n, fs.Arg(0))
 	}
 	live := segments.NewLive(set.Definitions(), opt, nil, nil)
 	seg, err := classifier.NewSegmenter(service.RepoFile(cfg.Model.Path), live)
