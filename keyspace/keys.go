@@ -43,6 +43,12 @@ func (k Keys) Label(user string) string { return k.user(user, "l") }
 // Embedding is the key of a user's text embedding.
 func (k Keys) Embedding(user string) string { return k.user(user, "e") }
 
+// History is the key of a user's label history: a zset of one JSON entry
+// per label version (the segments after it, what was entered and exited),
+// scored by the version, trimmed to the newest labels.history entries. It
+// shares the user's hash tag, so the label write updates both atomically.
+func (k Keys) History(user string) string { return k.user(user, "h") }
+
 // PublishLock is the key of a user's publish lock.
 func (k Keys) PublishLock(user string) string { return k.user(user, "lock") }
 
@@ -74,6 +80,17 @@ func (k Keys) Encoding() string { return k.feed("encoding") }
 // by the clock time (unix s) each entered. Its hash tag is the segment
 // ({m:<segment>}), so one segment's index lives on one cluster slot.
 func (k Keys) Members(segment string) string { return k.prefix + ":{m:" + segment + "}:members" }
+
+// SizeSeries is a segment's size series at minute resolution: a zset of
+// "<unix s>:<size>" scored by the clock minute, kept for two days of clock
+// time; SizeSeriesHourly keeps the last sample of each clock hour for longer.
+// Both share the member index's hash tag.
+func (k Keys) SizeSeries(segment string) string { return k.prefix + ":{m:" + segment + "}:sizes" }
+
+// SizeSeriesHourly is a segment's size series at hour resolution (see SizeSeries).
+func (k Keys) SizeSeriesHourly(segment string) string {
+	return k.prefix + ":{m:" + segment + "}:sizes:h"
+}
 
 // MembersPattern matches every member index (for SCAN).
 func (k Keys) MembersPattern() string { return k.prefix + ":{m:*}:members" }

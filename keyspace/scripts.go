@@ -43,6 +43,7 @@ var (
 	OutboxDone    = mustScript("outbox_done")
 	Unlock        = mustScript("unlock")
 	Extend        = mustScript("extend")
+	MembersPage   = mustScript("members_page")
 )
 
 // Scripts lists every script, by name.

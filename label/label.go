@@ -47,6 +47,42 @@ type Change struct {
 	Reasons    []Reason  `json:"reasons"`
 }
 
+// HistoryEntry is one label version in a user's history: the segments
+// held after it and the changes that led to it (none for a first document
+// that holds nothing).
+type HistoryEntry struct {
+	Version  int64           `json:"version"`
+	At       time.Time       `json:"at"` // event time, as Doc.AsOf
+	Segments []string        `json:"segments"`
+	Changes  []HistoryChange `json:"changes"`
+}
+
+// HistoryChange is a Change within a HistoryEntry (the user, version and
+// time are the entry's).
+type HistoryChange struct {
+	Segment    string   `json:"segment"`
+	Change     string   `json:"change"`
+	Definition string   `json:"definition_version,omitempty"`
+	Reasons    []Reason `json:"reasons"`
+}
+
+// HistoryOf is the history entry of a record's current version: its
+// document's segments and the changes of that version (not those carried
+// over from earlier unpublished versions). Nil for a record without a
+// document.
+func HistoryOf(r Record) *HistoryEntry {
+	if r.Doc == nil {
+		return nil
+	}
+	e := &HistoryEntry{Version: r.Version, At: r.Doc.AsOf, Segments: r.Doc.Segments, Changes: []HistoryChange{}}
+	for _, c := range r.Changes {
+		if c.Version == r.Version {
+			e.Changes = append(e.Changes, HistoryChange{Segment: c.Segment, Change: c.Change, Definition: c.Definition, Reasons: c.Reasons})
+		}
+	}
+	return e
+}
+
 // Change kinds.
 const (
 	Entered = "entered"

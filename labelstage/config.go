@@ -77,6 +77,11 @@ type Config struct {
 	// consumer. The queues are per-user sets, so they never hold more than
 	// one entry per user anyway.
 	MaxBacklog int64 `yaml:"max_backlog"`
+	// History is how many label versions each user's history keeps
+	// (default 50; the read API's /v1/users/{id}/history and ?at=): one
+	// entry per version with the segments after it and the changes that
+	// led to it, written with the version in one step.
+	History int `yaml:"history"`
 	// NoEncoder runs without text embeddings (interests off).
 	NoEncoder bool `yaml:"-"`
 }
@@ -118,6 +123,9 @@ func (c *Config) SetDefaults() {
 	if c.MaxBacklog == 0 {
 		c.MaxBacklog = 100_000
 	}
+	if c.History == 0 {
+		c.History = 50
+	}
 }
 
 // Validate checks the config; errors name the field.
@@ -151,6 +159,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("labels.lock_ttl: %s is below 30ms", c.LockTTL)
 	case !(c.EncodeShare > 0 && c.EncodeShare <= 1):
 		return fmt.Errorf("labels.encode_share: %g is outside (0, 1]", c.EncodeShare)
+	case c.History < 1 || c.History > 10000:
+		return fmt.Errorf("labels.history: %d is outside 1..10000", c.History)
 	case c.MaxBacklog < 1:
 		return fmt.Errorf("labels.max_backlog: %d must be at least 1", c.MaxBacklog)
 	}

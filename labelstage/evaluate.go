@@ -133,11 +133,11 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			}
 			continue
 		}
-		args, err := casArgs(sj.rec.Version, next)
+		args, err := casArgs(sj.rec.Version, next, st.cfg.History)
 		if err != nil {
 			return fmt.Errorf("user %q: %w", sj.c.User, err)
 		}
-		writes = append(writes, written{sj: sj, cmd: keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key}, args...)})
+		writes = append(writes, written{sj: sj, cmd: keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key, st.sp.History(sj.c.User)}, args...)})
 		// the member index, in the same batch as the record it mirrors
 		var old []string
 		if sj.rec.Doc != nil {

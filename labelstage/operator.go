@@ -27,8 +27,9 @@ func (st *Stage) Label(ctx context.Context, user string) (*label.Doc, bool, erro
 
 // Erase forgets a user: the profile becomes a tombstone that drops later
 // events, the embedding goes, the label record is replaced by an erased
-// marker with a new version, and the outbox publishes a tombstone on the
-// labels topic; the user leaves the member index of every segment.
+// marker with a new version (its history is deleted with it), and the
+// outbox publishes a tombstone on the labels topic; the user leaves the
+// member index of every segment.
 func (st *Stage) Erase(ctx context.Context, user string) error {
 	if err := st.store.Erase(ctx, user, time.Now()); err != nil {
 		return err
@@ -42,7 +43,7 @@ func (st *Stage) Erase(ctx context.Context, user string) error {
 		if err != nil {
 			return err
 		}
-		args, err := casArgs(rec.Version, label.Erase(rec))
+		args, err := casArgs(rec.Version, label.Erase(rec), st.cfg.History)
 		if err != nil {
 			return err
 		}
@@ -51,7 +52,7 @@ func (st *Stage) Erase(ctx context.Context, user string) error {
 		pipe.ZRem(ctx, st.sp.Due(), user)
 		pipe.ZRem(ctx, st.sp.Inflight(), user)
 		pipe.ZAdd(ctx, st.sp.Outbox(), redis.Z{Score: float64(time.Now().UnixMicro()), Member: user})
-		cmd := keyspace.LabelCAS.Eval(ctx, pipe, []string{st.sp.Label(user)}, args...)
+		cmd := keyspace.LabelCAS.Eval(ctx, pipe, []string{st.sp.Label(user), st.sp.History(user)}, args...)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return err
 		}

@@ -83,8 +83,8 @@ func parseForEvaluate(m map[string]string) (label.Record, error) {
 }
 
 // casArgs are keyspace.LabelCAS's arguments to replace a record of
-// version expect by r.
-func casArgs(expect int64, r label.Record) ([]any, error) {
+// version expect by r, with r's history entry (keeping the newest keep).
+func casArgs(expect int64, r label.Record, keep int) ([]any, error) {
 	doc, err := json.Marshal(r.Doc)
 	if err != nil {
 		return nil, err
@@ -101,5 +101,11 @@ func casArgs(expect int64, r label.Record) ([]any, error) {
 	if r.Erased {
 		erased = "1"
 	}
-	return []any{expect, r.Version, doc, ch, r.State, erased}, nil
+	var hist []byte
+	if e := label.HistoryOf(r); e != nil && !r.Erased {
+		if hist, err = json.Marshal(e); err != nil {
+			return nil, err
+		}
+	}
+	return []any{expect, r.Version, doc, ch, r.State, erased, hist, keep}, nil
 }

@@ -1166,3 +1166,29 @@ func litType(e celast.Expr) (int, bool) {
 	t, ok := eventTypes[s]
 	return t, ok
 }
+
+// Overlay compiles defs on top of base (each replaces the base definition
+// of its name; new names come after) and returns the set and the refusals
+// of defs alone (and those naming no segment). `segstream segments` and
+// the read API check definitions this way before they publish them.
+func Overlay(base, defs []Definition, opt Options) (*Set, Errors) {
+	mine := map[string]bool{}
+	for _, d := range defs {
+		mine[d.Name] = true
+	}
+	var all []Definition
+	for _, d := range base {
+		if !mine[d.Name] {
+			all = append(all, d)
+		}
+	}
+	all = append(all, defs...)
+	set, err := Compile(all, opt)
+	var errs Errors
+	for _, e := range AsErrors(err) {
+		if mine[e.Segment] || e.Segment == "" {
+			errs = append(errs, e)
+		}
+	}
+	return set, errs
+}

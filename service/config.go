@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/segstream/segstream/api"
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/featurestore"
@@ -95,6 +96,7 @@ type Config struct {
 	Model        ModelConfig         `yaml:"model"`
 	Producer     producer.Config     `yaml:"producer"`
 	HTTP         HTTPConfig          `yaml:"http"`
+	API          api.Config          `yaml:"api"`
 	Log          LogConfig           `yaml:"log"`
 	// ShutdownTimeout bounds the drain after SIGTERM (default 30s): past it
 	// the process exits and what was not committed is redelivered.
@@ -145,6 +147,7 @@ func (c *Config) SetDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = ":9464"
 	}
+	c.API.SetDefaults()
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -199,6 +202,9 @@ func (c *Config) Validate() error {
 				return err
 			}
 		}
+	}
+	if err := c.API.Validate(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

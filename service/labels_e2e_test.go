@@ -49,6 +49,7 @@ func startServiceWith(t testing.TB, yamlPath, addr, prefix, group string, extra 
 		"SEGSTREAM_REDIS_ADDRS=" + testkit.RedisAddr(),
 		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
 		"SEGSTREAM_HTTP_LISTEN=off",
+		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
 		"SEGSTREAM_LABELS_COALESCE=20ms",
 		"SEGSTREAM_LABELS_POLL_INTERVAL=10ms",
 		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),

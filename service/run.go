@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/segstream/segstream/api"
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/consumer"
 	"github.com/segstream/segstream/encoder"
@@ -136,8 +138,10 @@ type Service struct {
 	enc *encoder.Encoder
 	pub *producer.Publisher
 
-	ready atomic.Bool
-	addr  atomic.Value // net.Addr of the HTTP listener
+	ready   atomic.Bool
+	addr    atomic.Value // net.Addr of the HTTP listener
+	apiAddr atomic.Value // net.Addr of the API listener
+	model   *classifier.Model
 }
 
 // New builds the service: Redis client and store, consumer, metrics
@@ -181,6 +185,7 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	if err != nil {
 		return fmt.Errorf("model.path: %w (train one with `segstream train`, or set labels.enabled: false)", err)
 	}
+	s.model = seg.M
 	var te classifier.TextEncoder
 	lc := cfg.Labels.Config
 	if *cfg.Labels.Encode {
@@ -288,6 +293,91 @@ func RepoFile(p string) string {
 	return p
 }
 
+// APIAddr is the address the read API listens on, once started.
+func (s *Service) APIAddr() string {
+	if a, ok := s.apiAddr.Load().(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+// serveAPI starts the read API on its own listener, and the sampler of
+// segment sizes that its size series read.
+func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
+	ac := s.Cfg.API
+	d := api.Deps{Labels: s.Labels, Live: s.Segments, Model: s.model, Log: s.Log,
+		Options: segments.Options{RetentionDays: s.Cfg.Featurestore.Limits.RetentionDays, MaxCost: s.Cfg.Segments.MaxCost}}
+	if topic := s.Cfg.Segments.Topic; topic != "off" {
+		brokers := s.Cfg.Kafka.Brokers
+		d.Publish = func(ctx context.Context, defs []segments.Definition, deletes []string) error {
+			return segments.Publish(ctx, brokers, topic, defs, deletes)
+		}
+	}
+	ln, err := net.Listen("tcp", ac.ListenAddr())
+	if err != nil {
+		return fmt.Errorf("api.listen: %w", err)
+	}
+	s.apiAddr.Store(ln.Addr())
+	srv := &http.Server{Handler: api.New(ac, d, s.Registry), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("api: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return s.sampleSizes(ctx) })
+	if ac.Open() {
+		s.Log.Warn("read API: no token configured (api.read_tokens, api.admin_tokens): listening on 127.0.0.1 only, every route open",
+			zap.String("addr", ln.Addr().String()))
+	} else {
+		s.Log.Info("serving the read API /v1", zap.String("addr", ln.Addr().String()),
+			zap.Int("read_tokens", len(ac.ReadTokens)), zap.Int("admin_tokens", len(ac.AdminTokens)))
+	}
+	return nil
+}
+
+// sampleSizes records every segment's size into its series each
+// api.sizes_interval, at the labels' clock (so a replay of history gives
+// the sizes history had).
+func (s *Service) sampleSizes(ctx context.Context) error {
+	t := time.NewTicker(s.Cfg.API.SizesInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := s.sampleOnce(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("sampling segment sizes failed", zap.Error(err))
+		}
+	}
+}
+
+func (s *Service) sampleOnce(ctx context.Context) error {
+	clock, err := s.Labels.Clock(ctx)
+	if err != nil || clock.IsZero() {
+		return err
+	}
+	sizes, err := s.Labels.SegmentSizes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range s.Segments.Set().Definitions() {
+		if _, ok := sizes[d.Name]; !ok && !strings.HasSuffix(d.Name, "*") {
+			sizes[d.Name] = 0
+		}
+	}
+	return s.Labels.RecordSizes(ctx, sizes, clock)
+}
+
 // HTTPAddr is the address the HTTP endpoint listens on, once started.
 func (s *Service) HTTPAddr() string {
 	if a, ok := s.addr.Load().(net.Addr); ok {
@@ -344,6 +434,11 @@ func (s *Service) Run(ctx context.Context) error {
 			return srv.Shutdown(sctx)
 		})
 		s.Log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
+	}
+	if s.Labels != nil && s.Cfg.API.Listen != "off" {
+		if err := s.serveAPI(gctx, g); err != nil {
+			return err
+		}
 	}
 	if s.Labels != nil {
 		g.Go(func() error { return s.Labels.Run(gctx) })

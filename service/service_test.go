@@ -30,6 +30,7 @@ func TestServiceServesMetricsAndStopsCleanly(t *testing.T) {
 		"SEGSTREAM_REDIS_ADDRS=" + testkit.RedisAddr(),
 		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
 		"SEGSTREAM_HTTP_LISTEN=127.0.0.1:0",
+		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
 		"SEGSTREAM_LABELS_ENABLED=false", // ingestion only: the label stage has its own tests
 	})
 	if err != nil {

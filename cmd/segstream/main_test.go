@@ -38,6 +38,7 @@ func serviceEnv(addr, prefix, group string, extra ...string) []string {
 		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
 		"SEGSTREAM_REDIS_ADDRS="+testkit.RedisAddr(),
 		"SEGSTREAM_FEATURESTORE_PREFIX="+prefix,
+		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
 	), extra...)
 }
 
@@ -51,6 +52,7 @@ func TestBinaryReplayRunProfileSigterm(t *testing.T) {
 	env := serviceEnv(addr, prefix, "bin-test",
 		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
 		"SEGSTREAM_HTTP_LISTEN=127.0.0.1:0",
+		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
 		"SEGSTREAM_LABELS_ENABLED=false",
 	)
 	jsonl := filepath.Join(t.TempDir(), "events.jsonl")

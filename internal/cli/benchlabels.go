@@ -71,7 +71,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	cfg, err := service.LoadConfig("", append([]string{
 		"SEGSTREAM_KAFKA_BROKERS=" + addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
 		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
-		"SEGSTREAM_REDIS_ADDRS=" + *redisAddr, "SEGSTREAM_FEATURESTORE_PREFIX=" + prefix, "SEGSTREAM_HTTP_LISTEN=off",
+		"SEGSTREAM_REDIS_ADDRS=" + *redisAddr, "SEGSTREAM_FEATURESTORE_PREFIX=" + prefix, "SEGSTREAM_HTTP_LISTEN=off", "SEGSTREAM_API_LISTEN=off",
 		"SEGSTREAM_LABELS_COALESCE=" + coalesce.String(),
 		"SEGSTREAM_LABELS_WORKERS=" + strconv.Itoa(*workers), "SEGSTREAM_LABELS_ENCODE=" + strconv.FormatBool(*encode),
 		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),

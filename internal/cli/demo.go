@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	redisAddr := fs.String("redis", "", "use this Redis instead of an embedded one")
 	speed := fs.Float64("speed", 1_000_000, "replay speed as a multiple of event time (1e6 plays two years in about a minute; 0: as fast as possible)")
 	listen := fs.String("http", "127.0.0.1:9464", "address for /metrics, /healthz and /readyz (\"off\" disables)")
+	apiListen := fs.String("api", "127.0.0.1:8080", "address of the read API (/v1; \"off\" disables)")
 	stay := fs.Bool("stay", false, "keep running (and serving /metrics) after the replay until interrupted")
 	show := fs.Int("show", 6, "label changes (or, without labels, profile updates) printed per second")
 	noLabels := fs.Bool("no-labels", false, "ingest and fold only (no encoder, classifier or label topics)")
@@ -78,6 +80,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	cfg.Redis.Addrs = []string{*redisAddr}
 	cfg.Featurestore.Prefix = "demo"
 	cfg.HTTP.Listen = *listen
+	cfg.API.Listen = *apiListen
 	cfg.Labels.Coalesce = 100 * time.Millisecond
 	cfg.Encoder.ModelDir = service.RepoFile("var/models/use-lite")
 	cfg.Encoder.LibraryPath = service.RepoFile("var/lib/libonnxruntime.so.1")
@@ -122,6 +125,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	time.Sleep(300 * time.Millisecond)
 	if a := svc.HTTPAddr(); a != "" {
 		say("metrics on http://%s/metrics", a)
+	}
+	if a := svc.APIAddr(); a != "" {
+		say("read API on http://%s/v1 (no token: loopback only)", a)
 	}
 	say("")
 	sendDone := make(chan error, 1)
@@ -185,6 +191,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	if watch != nil {
 		say("segment sizes: %s", watch.sizesLine())
 		say("try: segstream label %s --redis %s --prefix %s   (while the demo runs with --stay)", watch.lastUser(), *redisAddr, cfg.Featurestore.Prefix)
+		if a := svc.APIAddr(); a != "" {
+			say("     curl http://%s/v1/users/%s   (the read API; /v1/segments, /v1/openapi.json)", a, url.PathEscape(watch.lastUser()))
+		}
 	}
 	if *stay {
 		say("\n--stay: still serving; Ctrl-C to stop")

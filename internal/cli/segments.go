@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/segstream/segstream/api"
 	"github.com/segstream/segstream/classifier"
-	"github.com/segstream/segstream/featurestore"
-	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/segments"
 	"github.com/segstream/segstream/service"
 )
@@ -85,30 +83,6 @@ func readFiles(files []string, stderr *output) ([]segments.Definition, int) {
 	return defs, bad
 }
 
-// overlay compiles defs on top of base (defs replace base definitions of
-// the same name) and returns the set and the refusals of defs.
-func overlay(base, defs []segments.Definition, opt segments.Options) (*segments.Set, segments.Errors) {
-	mine := map[string]bool{}
-	for _, d := range defs {
-		mine[d.Name] = true
-	}
-	var all []segments.Definition
-	for _, d := range base {
-		if !mine[d.Name] {
-			all = append(all, d)
-		}
-	}
-	all = append(all, defs...)
-	set, err := segments.Compile(all, opt)
-	var errs segments.Errors
-	for _, e := range segments.AsErrors(err) {
-		if mine[e.Segment] || e.Segment == "" {
-			errs = append(errs, e)
-		}
-	}
-	return set, errs
-}
-
 func baseFor(cfg service.Config) ([]segments.Definition, segments.Options, error) {
 	base, err := cfg.Segments.Base()
 	return base, segments.Options{RetentionDays: cfg.Featurestore.Limits.RetentionDays, MaxCost: cfg.Segments.MaxCost}, err
@@ -122,7 +96,7 @@ func checkFiles(cfg service.Config, files []string, stderr *output) (*segments.S
 		return nil, nil, opt, err
 	}
 	defs, bad := readFiles(files, stderr)
-	set, errs := overlay(base, defs, opt)
+	set, errs := segments.Overlay(base, defs, opt)
 	for _, e := range errs {
 		stderr.printf("%s\n", e)
 	}
@@ -294,8 +268,7 @@ func segmentsPreview(ctx context.Context, args []string, stdout, stderr *output)
 	if err != nil {
 		return err
 	}
-	live := segments.NewLive(set.Definitions(), opt, nil, nil)
-	seg, err := classifier.NewSegmenter(service.RepoFile(cfg.Model.Path), live)
+	model, err := classifier.Load(service.RepoFile(cfg.Model.Path))
 	if err != nil {
 		return fmt.Errorf("model.path: %w", err)
 	}
@@ -304,74 +277,17 @@ func segmentsPreview(ctx context.Context, args []string, stdout, stderr *output)
 		return err
 	}
 	defer done()
-	clock, err := l.Clock(ctx)
-	if err != nil {
-		return err
-	}
-	mine := map[string]segments.Definition{}
-	for _, d := range defs {
-		mine[d.Name] = d
-	}
-	of := func(s string) (string, bool) {
-		if _, ok := mine[s]; ok {
-			return s, true
+	res, err := api.Preview(ctx, l, model, set, opt, defs, *samples, func(n int) {
+		if n%10000 < 500 {
+			stderr.printf("preview: %d profiles evaluated\n", n)
 		}
-		if i := strings.IndexByte(s, ':'); i > 0 {
-			if _, ok := mine[s[:i+1]+"*"]; ok {
-				return s, true
-			}
-		}
-		return "", false
-	}
-	size := map[string]int{}
-	sample := map[string][]string{}
-	total := 0
-	t0 := time.Now()
-	err = l.EachSubject(ctx, func(batch []labelstage.Subject) error {
-		for _, sj := range batch {
-			asOf := clock
-			if ls := time.Unix(sj.Profile.LastSeen, 0).UTC(); asOf.Before(ls) {
-				asOf = ls
-			}
-			d, err := seg.Label(sj.Profile, featurestore.NewView(sj.Profile, asOf), sj.Emb, sj.State, asOf)
-			if err != nil {
-				return fmt.Errorf("user %q: %w", sj.User, err)
-			}
-			total++
-			for _, s := range d.Segments {
-				if name, ok := of(s); ok {
-					size[name]++
-					if len(sample[name]) < *samples {
-						sample[name] = append(sample[name], sj.User)
-					}
-				}
-			}
-		}
-		if total%10000 < len(batch) {
-			stderr.printf("preview: %d profiles evaluated\n", total)
-		}
-		return nil
 	})
 	if err != nil {
 		return err
 	}
-	stdout.printf("%d profiles evaluated at %s in %s (nothing written)\n", total, clock.Format(time.RFC3339), time.Since(t0).Round(time.Millisecond))
-	names := make([]string, 0, len(size))
-	for _, d := range defs {
-		if _, ok := size[d.Name]; !ok && !strings.HasSuffix(d.Name, "*") {
-			size[d.Name] = 0
-		}
-	}
-	for n := range size {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		share := 0.0
-		if total > 0 {
-			share = float64(size[n]) / float64(total)
-		}
-		stdout.printf("%-28s %8d members  %6.2f%%  e.g. %s\n", n, size[n], 100*share, strings.Join(sample[n], ", "))
+	stdout.printf("%d profiles evaluated at %s in %s (nothing written)\n", res.Profiles, res.At.Format(time.RFC3339), time.Duration(res.TookMs*float64(time.Millisecond)).Round(time.Millisecond))
+	for _, sg := range res.Segments {
+		stdout.printf("%-28s %8d members  %6.2f%%  e.g. %s\n", sg.Name, sg.Size, 100*sg.Share, strings.Join(sg.Sample, ", "))
 	}
 	return nil
 }
