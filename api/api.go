@@ -301,5 +301,6 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ []string) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(OpenAPI)
 }

@@ -153,16 +153,19 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, args []string) 
 			return
 		}
 	}
-	page, size, err := s.d.Labels.MembersPage(r.Context(), name, score, after, limit)
+	// one more than the page tells whether another page follows
+	page, size, err := s.d.Labels.MembersPage(r.Context(), name, score, after, limit+1)
 	if err != nil {
 		s.internal(w, r, "reading members", err)
 		return
 	}
+	more := len(page) > limit
+	page = page[:min(len(page), limit)]
 	out := Members{Segment: name, Size: size, Members: make([]Member, len(page))}
 	for i, m := range page {
 		out.Members[i] = Member{UserID: m.User, Since: m.Since}
 	}
-	if len(page) == limit {
+	if more {
 		last := page[len(page)-1]
 		out.NextCursor = encodeCursor(last.Score, last.User)
 	}
@@ -227,8 +230,8 @@ func (s *Server) sizes(w http.ResponseWriter, r *http.Request, args []string) {
 	if !hasStep {
 		step = max(time.Minute, (to.Sub(from) / 100).Truncate(time.Minute))
 	}
-	if step < time.Second {
-		bad(badParam("step", "%s is below 1s", step))
+	if step < time.Second || step%time.Second != 0 {
+		bad(badParam("step", "%s is not a whole number of seconds (at least 1s)", step))
 		return
 	}
 	n := int64(to.Sub(from)/step) + 1
