@@ -487,3 +487,26 @@ func TestReadAPIEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// With no token configured the API listens on loopback only, whatever
+// host api.listen names, and every route is open.
+func TestReadAPIWithoutTokenIsLoopbackOnly(t *testing.T) {
+	testkit.NeedModels(t)
+	addr := testkit.Kafka(t, 1)
+	_, prefix := testkit.Redis(t)
+	s := startService(t, addr, prefix, "api-open", "SEGSTREAM_API_LISTEN=0.0.0.0:0")
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		if s.APIAddr() == "" {
+			return fmt.Errorf("the API is not listening yet")
+		}
+		return nil
+	})
+	if !strings.HasPrefix(s.APIAddr(), "127.0.0.1:") {
+		t.Fatalf("no token, but the API listens on %s", s.APIAddr())
+	}
+	c := newAPIClient(t, s)
+	var list api.Segments
+	if code := c.do("GET", "/v1/segments", "", nil, &list); code != 200 || len(list.Segments) == 0 {
+		t.Fatalf("open API: %d %+v", code, list)
+	}
+}
