@@ -63,6 +63,7 @@ type Server struct {
 	reqs   *prometheus.CounterVec
 	took   *prometheus.HistogramVec
 	routes []route
+	users  *userReads
 }
 
 type scope int
@@ -87,6 +88,9 @@ func New(cfg Config, d Deps, reg prometheus.Registerer) *Server {
 		d.Log = zap.NewNop()
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Log}
+	if d.Labels != nil {
+		s.users = newUserReads(d.Labels.Users)
+	}
 	for _, t := range cfg.ReadTokens {
 		s.read = append(s.read, sha256.Sum256([]byte(t)))
 	}
@@ -114,6 +118,14 @@ func New(cfg Config, d Deps, reg prometheus.Registerer) *Server {
 	add("GET", "/v1/segments/{}/members", scopeRead, s.members)
 	add("GET", "/v1/segments/{}/sizes", scopeRead, s.sizes)
 	return s
+}
+
+// Close stops the server's background readers (after the HTTP server
+// stopped calling it).
+func (s *Server) Close() {
+	if s.users != nil {
+		s.users.close()
+	}
 }
 
 // ServeHTTP routes a request: the path (escaped segments decoded one by

@@ -91,7 +91,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, args []string) 
 	if !ok {
 		return
 	}
-	u, err := s.d.Labels.User(r.Context(), user)
+	u, err := s.users.get(r.Context(), user)
 	if err != nil {
 		s.internal(w, r, "reading the user", err)
 		return
@@ -104,11 +104,35 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, args []string) 
 		unknownUser(w, user)
 		return
 	}
-	body := User{UserID: user, Label: u.Doc, Version: u.Version, Published: u.Version > 0 && u.Published >= u.Version, Profile: summarize(u.Profile)}
-	if body.Label == nil {
-		body.Label = json.RawMessage("null")
+	// written by hand: the stored document is already JSON, and
+	// json.Marshal would scan and copy it again
+	id, _ := json.Marshal(user)
+	prof, err := json.Marshal(summarize(u.Profile))
+	if err != nil {
+		s.internal(w, r, "encoding the profile", err)
+		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	b := make([]byte, 0, 64+len(id)+len(u.Doc)+len(prof))
+	b = append(b, `{"user_id":`...)
+	b = append(b, id...)
+	b = append(b, `,"label":`...)
+	if u.Doc != nil {
+		b = append(b, u.Doc...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, u.Version, 10)
+	b = append(b, `,"published":`...)
+	b = strconv.AppendBool(b, u.Version > 0 && u.Published >= u.Version)
+	b = append(b, `,"profile":`...)
+	b = append(b, prof...)
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 // History is the body of GET /v1/users/{id}/history.

@@ -38,33 +38,52 @@ func (u UserRead) Known() bool { return u.Doc != nil || u.Erased || u.Profile !=
 // User reads a user's label record (its document as stored, not decoded)
 // and profile in one round trip.
 func (st *Stage) User(ctx context.Context, user string) (UserRead, error) {
-	pipe := st.rdb.Pipeline()
-	profs := st.store.QueueReads(ctx, pipe, []string{user})
-	lab := pipe.HMGet(ctx, st.sp.Label(user), "doc", "ver", "published", "erased")
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	out, err := st.Users(ctx, []string{user})
+	if err != nil {
 		return UserRead{}, err
 	}
-	var out UserRead
-	vals := lab.Val()
-	str := func(i int) string { s, _ := vals[i].(string); return s }
-	if d := str(0); d != "" && d != "null" {
-		out.Doc = []byte(d)
+	return out[0], nil
+}
+
+// Users reads several users as User does, all in one round trip (the read
+// API coalesces concurrent requests into one call).
+func (st *Stage) Users(ctx context.Context, users []string) ([]UserRead, error) {
+	pipe := st.rdb.Pipeline()
+	profs := st.store.QueueReads(ctx, pipe, users)
+	labs := make([]*redis.SliceCmd, len(users))
+	for i, u := range users {
+		labs[i] = pipe.HMGet(ctx, st.sp.Label(u), "doc", "ver", "published", "erased")
 	}
-	out.Version, _ = strconv.ParseInt(str(1), 10, 64)
-	out.Published, _ = strconv.ParseInt(str(2), 10, 64)
-	out.Erased = str(3) == "1"
-	p, ok, err := profs.Profile(0)
-	if err != nil {
-		return out, err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
 	}
-	if p != nil && p.ErasedAt != 0 {
-		out.Erased = true
-	}
-	if ok {
-		out.Profile = p
-	}
-	if out.Erased {
-		out.Doc, out.Profile = nil, nil
+	out := make([]UserRead, len(users))
+	for i := range users {
+		vals := labs[i].Val()
+		if len(vals) < 4 {
+			return nil, fmt.Errorf("label record of %q: %v", users[i], labs[i].Err())
+		}
+		str := func(j int) string { s, _ := vals[j].(string); return s }
+		u := &out[i]
+		if d := str(0); d != "" && d != "null" {
+			u.Doc = []byte(d)
+		}
+		u.Version, _ = strconv.ParseInt(str(1), 10, 64)
+		u.Published, _ = strconv.ParseInt(str(2), 10, 64)
+		u.Erased = str(3) == "1"
+		p, ok, err := profs.Profile(i)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil && p.ErasedAt != 0 {
+			u.Erased = true
+		}
+		if ok {
+			u.Profile = p
+		}
+		if u.Erased {
+			u.Doc, u.Profile = nil, nil
+		}
 	}
 	return out, nil
 }

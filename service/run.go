@@ -318,7 +318,8 @@ func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 		return fmt.Errorf("api.listen: %w", err)
 	}
 	s.apiAddr.Store(ln.Addr())
-	srv := &http.Server{Handler: api.New(ac, d, s.Registry), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	handler := api.New(ac, d, s.Registry)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -330,6 +331,7 @@ func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		defer handler.Close()
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return s.sampleSizes(ctx) })
