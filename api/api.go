@@ -76,10 +76,12 @@ const (
 
 type route struct {
 	method  string
-	pattern []string // path segments after /v1; "{}" matches one segment
+	pattern []string // path segments; "{id}", "{name}" match one segment
 	name    string   // for metrics: the pattern
 	scope   scope
 	h       func(w http.ResponseWriter, r *http.Request, args []string)
+	ok      prometheus.Counter  // requests_total{route, code="200"}
+	took    prometheus.Observer // request_seconds{route}
 }
 
 // New builds the server; reg (may be nil) gets segstream_api_* metrics.
@@ -105,18 +107,20 @@ func New(cfg Config, d Deps, reg prometheus.Registerer) *Server {
 		reg.MustRegister(s.reqs, s.took)
 	}
 	add := func(method, path string, sc scope, h func(http.ResponseWriter, *http.Request, []string)) {
-		s.routes = append(s.routes, route{method: method, pattern: strings.Split(strings.Trim(path, "/"), "/"), name: path, scope: sc, h: h})
+		name := method + " " + path
+		s.routes = append(s.routes, route{method: method, pattern: strings.Split(strings.Trim(path, "/"), "/"), name: name, scope: sc, h: h,
+			ok: s.reqs.WithLabelValues(name, "200"), took: s.took.WithLabelValues(name)})
 	}
 	add("GET", "/v1/openapi.json", scopeNone, s.openapi)
-	add("GET", "/v1/users/{}", scopeRead, s.getUser)
-	add("GET", "/v1/users/{}/history", scopeRead, s.getHistory)
+	add("GET", "/v1/users/{id}", scopeRead, s.getUser)
+	add("GET", "/v1/users/{id}/history", scopeRead, s.getHistory)
 	add("GET", "/v1/segments", scopeRead, s.listSegments)
 	add("POST", "/v1/segments/preview", scopeAdmin, s.preview)
-	add("GET", "/v1/segments/{}", scopeRead, s.getSegment)
-	add("PUT", "/v1/segments/{}", scopeAdmin, s.putSegment)
-	add("DELETE", "/v1/segments/{}", scopeAdmin, s.deleteSegment)
-	add("GET", "/v1/segments/{}/members", scopeRead, s.members)
-	add("GET", "/v1/segments/{}/sizes", scopeRead, s.sizes)
+	add("GET", "/v1/segments/{name}", scopeRead, s.getSegment)
+	add("PUT", "/v1/segments/{name}", scopeAdmin, s.putSegment)
+	add("DELETE", "/v1/segments/{name}", scopeAdmin, s.deleteSegment)
+	add("GET", "/v1/segments/{name}/members", scopeRead, s.members)
+	add("GET", "/v1/segments/{name}/sizes", scopeRead, s.sizes)
 	return s
 }
 
@@ -134,12 +138,22 @@ func (s *Server) Close() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
 	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	name := s.dispatch(rw, r)
-	s.reqs.WithLabelValues(name, strconv.Itoa(rw.code)).Inc()
-	s.took.WithLabelValues(name).Observe(time.Since(t0).Seconds())
+	rt := s.dispatch(rw, r)
+	switch {
+	case rt == nil:
+		s.reqs.WithLabelValues("other", strconv.Itoa(rw.code)).Inc()
+	case rw.code == http.StatusOK:
+		rt.ok.Inc()
+	default:
+		s.reqs.WithLabelValues(rt.name, strconv.Itoa(rw.code)).Inc()
+	}
+	if rt != nil {
+		rt.took.Observe(time.Since(t0).Seconds())
+	}
 }
 
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
+// dispatch finds the route and serves the request; nil: no route.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) *route {
 	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
 	var allowed []string
 	for i := range s.routes {
@@ -156,30 +170,30 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 			v, err := url.PathUnescape(a)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, "bad_request", paramOf(rt.pattern), "not a valid path segment: "+err.Error())
-				return rt.name
+				return rt
 			}
 			args[j] = v
 		}
 		if rt.scope != scopeNone && !s.authorized(w, r, rt.scope) {
-			return rt.name
+			return rt
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		rt.h(w, r, args)
-		return rt.name
+		return rt
 	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "", r.Method+" is not allowed here; allowed: "+strings.Join(allowed, ", "))
-		return "other"
+		return nil
 	}
 	writeError(w, http.StatusNotFound, "not_found", "", "no such route: "+r.URL.Path)
-	return "other"
+	return nil
 }
 
 // match compares a route pattern with the path's segments; it returns the
-// segments in the pattern's "{}" places.
+// segments in the pattern's "{...}" places.
 func match(pattern, parts []string) ([]string, bool) {
 	if len(pattern) != len(parts) {
 		return nil, false
@@ -187,7 +201,7 @@ func match(pattern, parts []string) ([]string, bool) {
 	var args []string
 	for i, p := range pattern {
 		switch {
-		case p == "{}":
+		case p[0] == '{':
 			if parts[i] == "" {
 				return nil, false
 			}
@@ -201,10 +215,12 @@ func match(pattern, parts []string) ([]string, bool) {
 
 // paramOf names a pattern's path parameter (each route has at most one).
 func paramOf(pattern []string) string {
-	if len(pattern) > 1 && pattern[1] == "users" {
-		return "id"
+	for _, p := range pattern {
+		if p[0] == '{' {
+			return strings.Trim(p, "{}")
+		}
 	}
-	return "name"
+	return ""
 }
 
 // authorized checks the bearer token for the scope; it writes the 401 or

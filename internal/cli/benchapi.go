@@ -43,6 +43,7 @@ type benchAPIFlags struct {
 	setupTimeout time.Duration // how long the started service may take to be ready
 	timeout      time.Duration // per request
 	verbose      bool          // forward the started service's stderr
+	client       string        // raw (lean HTTP/1.1) or go (net/http) for the measured requests
 }
 
 // apiPageLimit is the members page size that bench-api reads (the API's
@@ -68,6 +69,7 @@ func parseBenchAPIFlags(args []string, getenv func(string) string, stderr *outpu
 	fs.DurationVar(&f.setupTimeout, "setup-timeout", 10*time.Minute, "how long the started service may take to finish its replay")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "per-request timeout (a request past it counts as an error)")
 	fs.BoolVar(&f.verbose, "verbose", false, "forward the started service's stderr (prefixed)")
+	fs.StringVar(&f.client, "client", "raw", "HTTP client of the measured requests: raw (a lean HTTP/1.1 keep-alive client, so the generator takes less of the shared cores) or go (net/http)")
 	if err := parse(fs, args); err != nil {
 		return f, err
 	}
@@ -99,6 +101,8 @@ func parseBenchAPIFlags(args []string, getenv func(string) string, stderr *outpu
 		return f, fmt.Errorf("--setup-timeout %s: must be positive", f.setupTimeout)
 	case f.timeout <= 0:
 		return f, fmt.Errorf("--timeout %s: must be positive", f.timeout)
+	case f.client != "raw" && f.client != "go":
+		return f, fmt.Errorf("--client %q: raw or go", f.client)
 	case f.url != "" && f.redis != "":
 		return f, errors.New("--redis is for the service bench-api starts; it has no effect with --url")
 	}
@@ -135,7 +139,7 @@ func cmdBenchAPI(ctx context.Context, args []string, stdout, stderr *output) err
 	}
 	rep := benchAPIReport{
 		URL: f.url, GeneratorPID: os.Getpid(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Conns: f.conns, WarmupS: f.warmup.Seconds(), DurationS: f.duration.Seconds(),
+		Conns: f.conns, Client: f.client, WarmupS: f.warmup.Seconds(), DurationS: f.duration.Seconds(),
 	}
 	if f.url == "" {
 		svc, err := startAPIService(ctx, f, stderr)
@@ -163,7 +167,7 @@ func cmdBenchAPI(ctx context.Context, args []string, stdout, stderr *output) err
 	}
 	for i, rate := range f.rates {
 		stderr.printf("bench-api: %s requests/s: %s warm-up, then %s measured\n", formatRate(rate), f.warmup, f.duration)
-		r, err := runAPIRate(ctx, client, urls, auth, rate, f, uint64(i))
+		r, err := runAPIRate(ctx, client, rep.URL, urls, auth, rate, f, uint64(i))
 		if err != nil {
 			return err
 		}
@@ -210,6 +214,7 @@ type benchAPIReport struct {
 	NumCPU         int             `json:"num_cpu"`
 	GOMAXPROCS     int             `json:"gomaxprocs"`
 	Conns          int             `json:"conns"`
+	Client         string          `json:"client"`
 	Users          int             `json:"users_sampled"`
 	SetVersion     string          `json:"set_version"`
 	WarmupS        float64         `json:"warmup_s"`
@@ -326,7 +331,7 @@ type apiTally struct {
 // latency. The first f.warmup is not measured. Requests due in the
 // measured window that still have not been sent f.duration after it ended
 // (at least 5 s) are given up and counted as unsent.
-func runAPIRate(ctx context.Context, client *http.Client, urls []string, auth string, rate float64, f benchAPIFlags, seed uint64) (apiRateResult, error) {
+func runAPIRate(ctx context.Context, client *http.Client, base string, urls []string, auth string, rate float64, f benchAPIFlags, seed uint64) (apiRateResult, error) {
 	warm := scheduleCount(f.warmup, rate)
 	total := scheduleCount(f.warmup+f.duration, rate)
 	res := apiRateResult{Target: rate, Scheduled: total - warm, Statuses: map[int]int{}}
@@ -338,10 +343,19 @@ func runAPIRate(ctx context.Context, client *http.Client, urls []string, auth st
 	for w := range tallies {
 		tallies[w].statuses = map[int]int{}
 		wg.Add(1)
+		get := func(u string) (int, []byte, error) { return apiGet(ctx, client, u, auth, false) }
+		if f.client == "raw" {
+			rc, err := newRawConn(base, auth, f.timeout)
+			if err != nil {
+				return res, err
+			}
+			defer rc.close()
+			get = func(u string) (int, []byte, error) { return rc.get(strings.TrimPrefix(u, base)) }
+		}
 		go func(t *apiTally) {
 			defer wg.Done()
 			for j := range jobs {
-				t.do(ctx, client, j, auth)
+				t.do(ctx, get, j)
 			}
 		}(&tallies[w])
 	}
@@ -426,8 +440,8 @@ loop:
 }
 
 // do sends one request and, if it is measured, counts it.
-func (t *apiTally) do(ctx context.Context, client *http.Client, j apiJob, auth string) {
-	status, body, err := apiGet(ctx, client, j.url, auth, false)
+func (t *apiTally) do(ctx context.Context, get func(string) (int, []byte, error), j apiJob) {
+	status, body, err := get(j.url)
 	end := time.Now()
 	if !j.measured || ctx.Err() != nil {
 		return
@@ -723,8 +737,8 @@ func fmtMillis(v float64, n int) string {
 
 // printBenchAPI prints the results table and what it was measured on.
 func printBenchAPI(stdout *output, rep benchAPIReport, f benchAPIFlags) {
-	stdout.printf("GET /v1/users/{id} at %s: open loop, %d sampled users, at most %d requests in flight, %s warm-up then %s measured per rate\n",
-		rep.URL, rep.Users, rep.Conns, f.warmup, f.duration)
+	stdout.printf("GET /v1/users/{id} at %s: open loop, %d sampled users, at most %d requests in flight, %s warm-up then %s measured per rate, client %s\n",
+		rep.URL, rep.Users, rep.Conns, f.warmup, f.duration, f.client)
 	stdout.printf("latency: from each request's intended send time (start + i/rate) to the end of its body, so queueing counts (coordinated omission corrected); 2xx only\n\n")
 	row := "%8s  %10s  %8s  %8s  %8s  %8s  %8s  %6s  %7s  %6s  %9s  %9s\n"
 	stdout.printf(row, "target/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "non-2xx", "unsent", "gen CPU s", "gen cores")

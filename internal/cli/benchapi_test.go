@@ -251,24 +251,16 @@ func TestBenchAPIAgainstServer(t *testing.T) {
 	for _, id := range ids {
 		urls = append(urls, srv.URL+"/v1/users/"+url.PathEscape(id))
 	}
-	f := benchAPIFlags{warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, conns: 8, timeout: 5 * time.Second}
-	r, err := runAPIRate(ctx, client, urls, "Bearer "+token, 1000, f, 0)
-	if err != nil {
-		t.Fatal(err)
+	var r apiRateResult
+	var f benchAPIFlags
+	for _, cl := range []string{"go", "raw"} {
+		hits.Store(0)
+		f = benchAPIFlags{warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, conns: 8, timeout: 5 * time.Second, client: cl}
+		if r, err = runAPIRate(ctx, client, srv.URL, urls, "Bearer "+token, 1000, f, 0); err != nil {
+			t.Fatal(err)
+		}
+		checkRate(t, cl, r, hits.Load(), badPaths.Load())
 	}
-	if r.Scheduled != 300 || r.Completed+r.Errors+r.Unsent != 300 || r.Errors != 0 || r.Unsent != 0 || hits.Load() != 350 || badPaths.Load() != 0 {
-		t.Errorf("result %+v, %d hits (%d badly escaped)", r, hits.Load(), badPaths.Load())
-	}
-	if r.Non2xx == 0 || r.Statuses[http.StatusGone] != r.Non2xx || r.OK+r.Non2xx != r.Completed || r.FirstNon2xx == "" {
-		t.Errorf("410s: %+v", r)
-	}
-	if r.Achieved < 500 || r.Achieved > 1001 || r.P50 <= 0 || r.P50 > r.P90 || r.P99 > r.Max || r.GeneratorCPUS < 0 {
-		t.Errorf("figures: %+v", r)
-	}
-	if _, err := json.Marshal(benchAPIReport{Rates: []apiRateResult{r, {Statuses: map[int]int{}}}}); err != nil {
-		t.Errorf("JSON: %v", err)
-	}
-
 	p, err := measureAPIPage(ctx, client, srv.URL, "Bearer "+token, largest, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -282,6 +274,23 @@ func TestBenchAPIAgainstServer(t *testing.T) {
 		t.Errorf("table:\n%s", s)
 	}
 	t.Logf("\n%s", out.String())
+}
+
+func checkRate(t *testing.T, client string, r apiRateResult, hits, badPaths int64) {
+	t.Helper()
+	t.Logf("client %s", client)
+	if r.Scheduled != 300 || r.Completed+r.Errors+r.Unsent != 300 || r.Errors != 0 || r.Unsent != 0 || hits != 350 || badPaths != 0 {
+		t.Errorf("result %+v, %d hits (%d badly escaped)", r, hits, badPaths)
+	}
+	if r.Non2xx == 0 || r.Statuses[http.StatusGone] != r.Non2xx || r.OK+r.Non2xx != r.Completed || r.FirstNon2xx == "" {
+		t.Errorf("410s: %+v", r)
+	}
+	if r.Achieved < 500 || r.Achieved > 1001 || r.P50 <= 0 || r.P50 > r.P90 || r.P99 > r.Max || r.GeneratorCPUS < 0 {
+		t.Errorf("figures: %+v", r)
+	}
+	if _, err := json.Marshal(benchAPIReport{Rates: []apiRateResult{r, {Statuses: map[int]int{}}}}); err != nil {
+		t.Errorf("JSON: %v", err)
+	}
 }
 
 // The test binary plays the service that bench-api starts (and something
