@@ -64,7 +64,7 @@ func getMembers(t testing.TB, base, cursor string) api.Members {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var m api.Members
 	if resp.StatusCode != 200 {
 		t.Fatalf("%s: %d", q, resp.StatusCode)

@@ -61,7 +61,7 @@ func (st *Stage) Users(ctx context.Context, users []string) ([]UserRead, error) 
 	for i := range users {
 		vals := labs[i].Val()
 		if len(vals) < 4 {
-			return nil, fmt.Errorf("label record of %q: %v", users[i], labs[i].Err())
+			return nil, fmt.Errorf("label record of %q: %w", users[i], labs[i].Err())
 		}
 		str := func(j int) string { s, _ := vals[j].(string); return s }
 		u := &out[i]

@@ -66,7 +66,7 @@ func (c *apiClient) do(method, path, token string, body []byte, out any) int {
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.t.Fatal(err)
@@ -452,7 +452,7 @@ func TestReadAPIEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 200 || !bytes.Equal(b, api.OpenAPI) {
 			t.Errorf("openapi.json: %d, %d bytes", resp.StatusCode, len(b))
 		}

@@ -337,23 +337,25 @@ func runAPIRate(ctx context.Context, client *http.Client, base string, urls []st
 	res := apiRateResult{Target: rate, Scheduled: total - warm, Statuses: map[int]int{}}
 	rng := rand.New(rand.NewPCG(0x5e657472, seed)) // fixed: every run asks for the same users in the same order
 
+	if f.client == "raw" {
+		if _, err := newRawConn(base, auth, f.timeout); err != nil {
+			return res, err
+		}
+	}
 	jobs := make(chan apiJob)
 	tallies := make([]apiTally, f.conns)
 	var wg sync.WaitGroup
 	for w := range tallies {
 		tallies[w].statuses = map[int]int{}
 		wg.Add(1)
-		get := func(u string) (int, []byte, error) { return apiGet(ctx, client, u, auth, false) }
-		if f.client == "raw" {
-			rc, err := newRawConn(base, auth, f.timeout)
-			if err != nil {
-				return res, err
-			}
-			defer rc.close()
-			get = func(u string) (int, []byte, error) { return rc.get(strings.TrimPrefix(u, base)) }
-		}
 		go func(t *apiTally) {
 			defer wg.Done()
+			get := func(u string) (int, []byte, error) { return apiGet(ctx, client, u, auth, false) }
+			if f.client == "raw" {
+				rc, _ := newRawConn(base, auth, f.timeout) // checked above
+				defer rc.close()
+				get = func(u string) (int, []byte, error) { return rc.get(strings.TrimPrefix(u, base)) }
+			}
 			for j := range jobs {
 				t.do(ctx, get, j)
 			}
@@ -868,7 +870,7 @@ func startAPIService(ctx context.Context, f benchAPIFlags, stderr *output) (*api
 			return s, nil
 		case <-s.exited:
 			s.stop(stderr) // what it started may still run in its group
-			return nil, fmt.Errorf("the service (pid %d) ended before it was ready: %v%s", cmd.Process.Pid, s.waitErr, s.tail.text())
+			return nil, fmt.Errorf("the service (pid %d) ended before it was ready: %w%s", cmd.Process.Pid, s.waitErr, s.tail.text())
 		case <-timeout.C:
 			s.stop(stderr)
 			return nil, fmt.Errorf("the service (pid %d) was not ready within --setup-timeout %s%s", cmd.Process.Pid, f.setupTimeout, s.tail.text())

@@ -61,7 +61,8 @@ func (rc *rawConn) try(path string) (int, []byte, error) {
 	if err := rc.c.SetDeadline(time.Now().Add(rc.timeout)); err != nil {
 		return 0, nil, err
 	}
-	w := append(rc.w[:0], "GET "...)
+	w := rc.w[:0]
+	w = append(w, "GET "...)
 	w = append(w, path...)
 	w = append(w, " HTTP/1.1\r\nHost: "...)
 	w = append(w, rc.host...)
