@@ -314,14 +314,33 @@ type Change struct {
 	Live bool `json:"live"`
 }
 
-func (s *Server) putSegment(w http.ResponseWriter, r *http.Request, args []string) {
+// changeArg checks the name a PUT or DELETE changes, and that there is a
+// topic to publish the change on.
+func (s *Server) changeArg(w http.ResponseWriter, args []string) (string, bool) {
 	name := args[0]
 	if err := checkID(name); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "name", "segment name: "+err.Error())
-		return
+		return "", false
 	}
 	if s.d.Publish == nil {
 		writeError(w, http.StatusConflict, "conflict", "", "segments.topic is off: definitions come from segments.dir only")
+		return "", false
+	}
+	return name, true
+}
+
+// changed answers a PUT or DELETE: 200 once live here, else 202.
+func changed(w http.ResponseWriter, c Change) {
+	code := http.StatusOK
+	if !c.Live {
+		code = http.StatusAccepted
+	}
+	writeJSON(w, code, c)
+}
+
+func (s *Server) putSegment(w http.ResponseWriter, r *http.Request, args []string) {
+	name, ok := s.changeArg(w, args)
+	if !ok {
 		return
 	}
 	d, ok := s.readDefinition(w, r)
@@ -347,21 +366,12 @@ func (s *Server) putSegment(w http.ResponseWriter, r *http.Request, args []strin
 		c, ok := set.Lookup(name)
 		return ok && c.Name == name && c.Version == compiled.Version
 	})
-	code := http.StatusOK
-	if !live {
-		code = http.StatusAccepted
-	}
-	writeJSON(w, code, Change{Name: name, Version: compiled.Version, Live: live})
+	changed(w, Change{Name: name, Version: compiled.Version, Live: live})
 }
 
 func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request, args []string) {
-	name := args[0]
-	if err := checkID(name); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "name", "segment name: "+err.Error())
-		return
-	}
-	if s.d.Publish == nil {
-		writeError(w, http.StatusConflict, "conflict", "", "segments.topic is off: definitions come from segments.dir only")
+	name, ok := s.changeArg(w, args)
+	if !ok {
 		return
 	}
 	cur := s.d.Live.Set()
@@ -391,11 +401,7 @@ func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request, args []st
 		d, ok := set.Lookup(name)
 		return !ok || d.Name != name
 	})
-	code := http.StatusOK
-	if !live {
-		code = http.StatusAccepted
-	}
-	writeJSON(w, code, Change{Name: name, Live: live})
+	changed(w, Change{Name: name, Live: live})
 }
 
 // waitLive waits up to 10 s for the live set to satisfy done.

@@ -86,6 +86,20 @@ func (c *apiClient) do(method, path, token string, body []byte, out any) int {
 	return resp.StatusCode
 }
 
+// page reads one members page.
+func (c *apiClient) page(segment string, limit int, cursor string) api.Members {
+	c.t.Helper()
+	q := fmt.Sprintf("/v1/segments/%s/members?limit=%d", url.PathEscape(segment), limit)
+	if cursor != "" {
+		q += "&cursor=" + url.QueryEscape(cursor)
+	}
+	var m api.Members
+	if code := c.do("GET", q, readToken, nil, &m); code != 200 {
+		c.t.Fatalf("%s: %d", q, code)
+	}
+	return m
+}
+
 // wantError checks an error response: status, code and (if given) the
 // parameter it names.
 func (c *apiClient) wantError(method, path, token string, body []byte, status int, code, param string) api.Error {
@@ -291,14 +305,7 @@ func TestReadAPIEndToEnd(t *testing.T) {
 		seen := map[string]int{}
 		cursor, pages := "", 0
 		for {
-			q := "/v1/segments/paging_probe/members?limit=37"
-			if cursor != "" {
-				q += "&cursor=" + url.QueryEscape(cursor)
-			}
-			var m api.Members
-			if code := c.do("GET", q, readToken, nil, &m); code != 200 {
-				t.Fatalf("%s: %d", q, code)
-			}
+			m := c.page("paging_probe", 37, cursor)
 			for _, x := range m.Members {
 				seen[x.UserID]++
 			}
@@ -361,14 +368,7 @@ func TestReadAPIEndToEnd(t *testing.T) {
 		var got []string
 		cursor := ""
 		for {
-			q := "/v1/segments/new/members?limit=100"
-			if cursor != "" {
-				q += "&cursor=" + url.QueryEscape(cursor)
-			}
-			var m api.Members
-			if code := c.do("GET", q, readToken, nil, &m); code != 200 {
-				t.Fatalf("%s: %d", q, code)
-			}
+			m := c.page("new", 100, cursor)
 			for _, x := range m.Members {
 				got = append(got, x.UserID)
 			}
