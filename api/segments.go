@@ -322,6 +322,10 @@ func (s *Server) changeArg(w http.ResponseWriter, args []string) (string, bool) 
 		writeError(w, http.StatusBadRequest, "bad_request", "name", "segment name: "+err.Error())
 		return "", false
 	}
+	if name == "preview" {
+		writeError(w, http.StatusBadRequest, "bad_request", "name", `"preview" is reserved by POST /v1/segments/preview`)
+		return "", false
+	}
 	if s.d.Publish == nil {
 		writeError(w, http.StatusConflict, "conflict", "", "segments.topic is off: definitions come from segments.dir only")
 		return "", false

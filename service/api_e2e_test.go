@@ -417,6 +417,7 @@ func TestReadAPIEndToEnd(t *testing.T) {
 		c.wantError("POST", "/v1/segments/preview", adminToken, []byte(": : :\n\t-"), 400, "invalid_definition", "body")
 		c.wantError("POST", "/v1/segments/preview", adminToken, bytes.Repeat([]byte("#"), 70_000), 413, "too_large", "body")
 		c.wantError("PUT", "/v1/segments/other_name", adminToken, def, 400, "bad_request", "name")
+		c.wantError("PUT", "/v1/segments/preview", adminToken, []byte("name: preview\nenter: \"true\"\n"), 400, "bad_request", "name")
 		// a new definition goes live through the topic and the backfill
 		// fills its index
 		var ch api.Change
