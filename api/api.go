@@ -51,6 +51,8 @@ type Deps struct {
 	// definitions topic; nil when segments.topic is off.
 	Publish func(ctx context.Context, defs []segments.Definition, deletes []string) error
 	Log     *zap.Logger
+	// Metrics are the service's own, for GET /v1/health (nil: none).
+	Metrics prometheus.Gatherer
 }
 
 // Server serves the API.
@@ -121,6 +123,8 @@ func New(cfg Config, d Deps, reg prometheus.Registerer) *Server {
 	add("DELETE", "/v1/segments/{name}", scopeAdmin, s.deleteSegment)
 	add("GET", "/v1/segments/{name}/members", scopeRead, s.members)
 	add("GET", "/v1/segments/{name}/sizes", scopeRead, s.sizes)
+	add("GET", "/v1/segments/{name}/flow", scopeRead, s.flow)
+	add("GET", "/v1/health", scopeRead, s.health)
 	return s
 }
 
@@ -232,6 +236,18 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, sc scope) bo
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if h == "" {
+		// the dashboard's pages: the token in its cookie, and (against
+		// requests forged from other sites) a header only scripts of this
+		// origin can set
+		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+			if r.Header.Get("X-Segstream-UI") != "1" {
+				writeError(w, http.StatusForbidden, "forbidden", "", "a request authenticated by the dashboard's cookie needs the header X-Segstream-UI: 1")
+				return false
+			}
+			tok, ok = c.Value, true
+		}
+	}
 	if !ok || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="segstream"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "", "a bearer token is required (Authorization: Bearer TOKEN)")
@@ -250,6 +266,20 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, sc scope) bo
 		return false
 	}
 	return true
+}
+
+// CookieName is the dashboard's cookie holding a token; the API accepts
+// it in place of the Authorization header (with X-Segstream-UI: 1).
+const CookieName = "segstream_token"
+
+// ValidToken tells whether tok is one of the configured tokens (read or
+// admin); with none configured every token is.
+func (s *Server) ValidToken(tok string) bool {
+	if s.cfg.Open() {
+		return true
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return anyEqual(s.admin, sum) || anyEqual(s.read, sum)
 }
 
 func anyEqual(set [][32]byte, sum [32]byte) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,33 +196,12 @@ func (s *Server) sizes(w http.ResponseWriter, r *http.Request, args []string) {
 	if !ok {
 		return
 	}
+	from, to, ok := s.timeRange(w, r)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
 	bad := func(p *paramError) { writeError(w, http.StatusBadRequest, "bad_request", p.param, p.Error()) }
-	to, hasTo, perr := queryTime(q, "to")
-	if perr != nil {
-		bad(perr)
-		return
-	}
-	if !hasTo {
-		c, err := s.d.Labels.Clock(r.Context())
-		if err != nil {
-			s.internal(w, r, "reading the clock", err)
-			return
-		}
-		to = c.Truncate(time.Minute)
-	}
-	from, hasFrom, perr := queryTime(q, "from")
-	if perr != nil {
-		bad(perr)
-		return
-	}
-	if !hasFrom {
-		from = to.Add(-24 * time.Hour)
-	}
-	if !from.Before(to) {
-		bad(badParam("from", "%s is not before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339)))
-		return
-	}
 	step, hasStep, perr := queryDuration(q, "step")
 	if perr != nil {
 		bad(perr)
@@ -253,6 +233,81 @@ func (s *Server) sizes(w http.ResponseWriter, r *http.Request, args []string) {
 		out.Points = append(out.Points, p)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// Flow is the body of GET /v1/segments/{name}/flow: entries and exits
+// per clock hour.
+type Flow struct {
+	Segment string     `json:"segment"`
+	From    time.Time  `json:"from"`
+	To      time.Time  `json:"to"`
+	Hours   []FlowHour `json:"hours"`
+}
+
+// FlowHour is one clock hour's entries and exits.
+type FlowHour struct {
+	At      time.Time `json:"at"`
+	Entered int64     `json:"entered"`
+	Exited  int64     `json:"exited"`
+}
+
+func (s *Server) flow(w http.ResponseWriter, r *http.Request, args []string) {
+	name, _, ok := s.segmentArg(w, args)
+	if !ok {
+		return
+	}
+	from, to, ok := s.timeRange(w, r)
+	if !ok {
+		return
+	}
+	if n := int(to.Sub(from)/time.Hour) + 1; n > s.cfg.MaxPoints {
+		writeError(w, http.StatusBadRequest, "bad_request", "from", strconv.Itoa(n)+" hours from "+from.Format(time.RFC3339)+" to "+to.Format(time.RFC3339)+"; at most "+strconv.Itoa(s.cfg.MaxPoints)+" (api.max_points)")
+		return
+	}
+	hours, err := s.d.Labels.Flow(r.Context(), name, from, to)
+	if err != nil {
+		s.internal(w, r, "reading the flow", err)
+		return
+	}
+	out := Flow{Segment: name, From: from, To: to, Hours: make([]FlowHour, len(hours))}
+	for i, h := range hours {
+		out.Hours[i] = FlowHour{At: h.At, Entered: h.Entered, Exited: h.Exited}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// timeRange reads from and to: to defaults to the labels' clock (to the
+// minute), from to 24 hours before to; from must be before to. It
+// answers a refusal itself.
+func (s *Server) timeRange(w http.ResponseWriter, r *http.Request) (from, to time.Time, ok bool) {
+	q := r.URL.Query()
+	bad := func(p *paramError) { writeError(w, http.StatusBadRequest, "bad_request", p.param, p.Error()) }
+	to, hasTo, perr := queryTime(q, "to")
+	if perr != nil {
+		bad(perr)
+		return from, to, false
+	}
+	if !hasTo {
+		c, err := s.d.Labels.Clock(r.Context())
+		if err != nil {
+			s.internal(w, r, "reading the clock", err)
+			return from, to, false
+		}
+		to = c.Truncate(time.Minute)
+	}
+	from, hasFrom, perr := queryTime(q, "from")
+	if perr != nil {
+		bad(perr)
+		return from, to, false
+	}
+	if !hasFrom {
+		from = to.Add(-24 * time.Hour)
+	}
+	if !from.Before(to) {
+		bad(badParam("from", "%s is not before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339)))
+		return from, to, false
+	}
+	return from, to, true
 }
 
 // readDefinition parses a request body as one definition (YAML or JSON);

@@ -87,6 +87,11 @@ func (k Keys) Members(segment string) string { return k.prefix + ":{m:" + segmen
 // Both share the member index's hash tag.
 func (k Keys) SizeSeries(segment string) string { return k.prefix + ":{m:" + segment + "}:sizes" }
 
+// Flow is a segment's hourly entries and exits: a hash of fields
+// "<clock hour, unix s>:e" and ":x" counted by the label stage with the
+// member-index writes.
+func (k Keys) Flow(segment string) string { return k.prefix + ":{m:" + segment + "}:flow" }
+
 // SizeSeriesHourly is a segment's size series at hour resolution (see SizeSeries).
 func (k Keys) SizeSeriesHourly(segment string) string {
 	return k.prefix + ":{m:" + segment + "}:sizes:h"

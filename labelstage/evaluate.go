@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -145,13 +146,16 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 		entered, exited := label.Diff(old, next.Doc.Segments)
 		writes[len(writes)-1].entered, writes[len(writes)-1].exited = entered, exited
+		hour := strconv.FormatInt(sj.asOf.Unix()-sj.asOf.Unix()%3600, 10)
 		for _, seg := range entered {
 			mk := st.sp.Members(seg)
 			wb.Then(mk).ZAdd(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
+			wb.Then(mk).HIncrBy(ctx, st.sp.Flow(seg), hour+":e", 1)
 		}
 		for _, seg := range exited {
 			mk := st.sp.Members(seg)
 			wb.Then(mk).ZRem(ctx, mk, sj.c.User)
+			wb.Then(mk).HIncrBy(ctx, st.sp.Flow(seg), hour+":x", 1)
 		}
 		if d.Reindex { // from before the index: the segments kept too
 			for _, seg := range next.Doc.Segments {

@@ -264,3 +264,58 @@ func SizeAt(series []SizeSample, t time.Time) (int64, bool) {
 // HistoryKept is how many versions each user's history keeps
 // (labels.history).
 func (st *Stage) HistoryKept() int { return st.cfg.History }
+
+// FlowHour is a segment's entries and exits in one clock hour.
+type FlowHour struct {
+	At              time.Time
+	Entered, Exited int64
+}
+
+// Flow returns a segment's entries and exits per clock hour from the hour
+// of from to the hour of to, ascending, every hour present (zeros where
+// none). The counts go with the member-index writes, so a label write
+// whose compare-and-set lost (two evaluators of one user) may count once
+// more.
+func (st *Stage) Flow(ctx context.Context, segment string, from, to time.Time) ([]FlowHour, error) {
+	m, err := st.rdb.HGetAll(ctx, st.sp.Flow(segment)).Result()
+	if err != nil {
+		return nil, err
+	}
+	first, last := from.Unix()-from.Unix()%3600, to.Unix()-to.Unix()%3600
+	if last < first {
+		return []FlowHour{}, nil
+	}
+	out := make([]FlowHour, 0, (last-first)/3600+1)
+	for h := first; h <= last; h += 3600 {
+		hs := strconv.FormatInt(h, 10)
+		e, _ := strconv.ParseInt(m[hs+":e"], 10, 64)
+		x, _ := strconv.ParseInt(m[hs+":x"], 10, 64)
+		out = append(out, FlowHour{At: time.Unix(h, 0).UTC(), Entered: e, Exited: x})
+	}
+	return out, nil
+}
+
+// TrimFlow drops the hourly counts older than 400 days of clock time
+// before now from each segment's flow.
+func (st *Stage) TrimFlow(ctx context.Context, segs []string, now time.Time) error {
+	cut := now.Add(-sizesHourlyKeep).Unix()
+	for _, s := range segs {
+		fields, err := st.rdb.HKeys(ctx, st.sp.Flow(s)).Result()
+		if err != nil {
+			return err
+		}
+		var old []string
+		for _, f := range fields {
+			h, _, _ := strings.Cut(f, ":")
+			if n, err := strconv.ParseInt(h, 10, 64); err == nil && n < cut {
+				old = append(old, f)
+			}
+		}
+		if len(old) > 0 {
+			if err := st.rdb.HDel(ctx, st.sp.Flow(s), old...).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -278,6 +278,25 @@ func TestReadAPIEndToEnd(t *testing.T) {
 		if len(sz.Points) != 25 || sz.StepSeconds != 3600 {
 			t.Errorf("24h at 1h: %d points, step %d", len(sz.Points), sz.StepSeconds)
 		}
+		// entries and exits per hour: every user entered new once
+		var fl api.Flow
+		q := fmt.Sprintf("/v1/segments/new/flow?from=%d&to=%d", clock.Add(-999*time.Hour).Unix(), clock.Unix())
+		if code := c.do("GET", q, readToken, nil, &fl); code != 200 || len(fl.Hours) != 1000 {
+			t.Fatalf("flow: %d, %d hours", code, len(fl.Hours))
+		}
+		var in, out int64
+		for _, h := range fl.Hours {
+			in, out = in+h.Entered, out+h.Exited
+		}
+		if in != int64(len(users)) || in-out != sizes["new"] {
+			t.Errorf("flow of new: %d entered, %d exited; %d users, size %d", in, out, len(users), sizes["new"])
+		}
+		c.wantError("GET", "/v1/segments/new/flow?to=soon", readToken, nil, 400, "bad_request", "to")
+		c.wantError("GET", fmt.Sprintf("/v1/segments/new/flow?from=%d", clock.Add(-2000*time.Hour).Unix()), readToken, nil, 400, "bad_request", "from")
+		var hl api.Health
+		if code := c.do("GET", "/v1/health", readToken, nil, &hl); code != 200 || hl.At == nil || hl.Labels.Evaluated < int64(len(users)) || hl.Consumer.EventsIn < int64(len(evs)) || len(hl.Consumer.Partitions) == 0 || hl.Labels.LatencyP99Ms == nil {
+			t.Errorf("health: %+v", hl)
+		}
 		c.wantError("GET", "/v1/segments/new/sizes?from=2011-01-02T00:00:00Z&to=2011-01-01T00:00:00Z", readToken, nil, 400, "bad_request", "from")
 		c.wantError("GET", "/v1/segments/new/sizes?from=2010-01-01T00:00:00Z&to=2011-01-01T00:00:00Z&step=1m", readToken, nil, 400, "bad_request", "step")
 		c.wantError("GET", "/v1/segments/new/sizes?step=soon", readToken, nil, 400, "bad_request", "step")
@@ -458,6 +477,23 @@ func TestReadAPIEndToEnd(t *testing.T) {
 			t.Errorf("openapi.json: %d, %d bytes", resp.StatusCode, len(b))
 		}
 		c.wantError("GET", "/v1/nothing/here", readToken, nil, 404, "not_found", "")
+		// the dashboard's cookie: the token, and the header against forgery
+		req, _ := http.NewRequest("GET", c.base+u, nil)
+		req.AddCookie(&http.Cookie{Name: api.CookieName, Value: readToken})
+		for _, tc := range []struct {
+			header string
+			want   int
+		}{{"", 403}, {"1", 200}} {
+			req.Header.Set("X-Segstream-UI", tc.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("cookie, X-Segstream-UI %q: %d, want %d", tc.header, resp.StatusCode, tc.want)
+			}
+		}
 		c.wantError("PATCH", "/v1/segments", readToken, nil, 405, "method_not_allowed", "")
 	})
 

@@ -143,6 +143,9 @@ type Service struct {
 	addr    atomic.Value // net.Addr of the HTTP listener
 	apiAddr atomic.Value // net.Addr of the API listener
 	model   *classifier.Model
+	// flowTrimDay is the clock day the flow counts were last trimmed
+	// (only sampleSizes touches it)
+	flowTrimDay int64
 }
 
 // New builds the service: Redis client and store, consumer, metrics
@@ -306,7 +309,7 @@ func (s *Service) APIAddr() string {
 // segment sizes that its size series read.
 func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 	ac := s.Cfg.API
-	d := api.Deps{Labels: s.Labels, Live: s.Segments, Model: s.model, Log: s.Log,
+	d := api.Deps{Labels: s.Labels, Live: s.Segments, Model: s.model, Log: s.Log, Metrics: s.Registry,
 		Options: segments.Options{RetentionDays: s.Cfg.Featurestore.Limits.RetentionDays, MaxCost: s.Cfg.Segments.MaxCost}}
 	if topic := s.Cfg.Segments.Topic; topic != "off" {
 		brokers := s.Cfg.Kafka.Brokers
@@ -378,7 +381,19 @@ func (s *Service) sampleOnce(ctx context.Context) error {
 			sizes[d.Name] = 0
 		}
 	}
-	return s.Labels.RecordSizes(ctx, sizes, clock)
+	if err := s.Labels.RecordSizes(ctx, sizes, clock); err != nil {
+		return err
+	}
+	// once per clock day: drop flow counts past the retention
+	if day := clock.Unix() / 86400; day != s.flowTrimDay {
+		s.flowTrimDay = day
+		names := make([]string, 0, len(sizes))
+		for n := range sizes {
+			names = append(names, n)
+		}
+		return s.Labels.TrimFlow(ctx, names, clock)
+	}
+	return nil
 }
 
 // HTTPAddr is the address the HTTP endpoint listens on, once started.

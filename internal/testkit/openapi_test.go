@@ -89,8 +89,8 @@ func TestOpenAPIStatusAndErrors(t *testing.T) {
 	if err := o.Check(req, 404, jsonHeader, []byte(`{"message":"x"}`)); err == nil {
 		t.Error("an error without code passed")
 	}
-	if err := o.Check(req, 403, jsonHeader, []byte(`{"code":"forbidden","message":"x"}`)); err == nil {
-		t.Error("403 on a read route passed")
+	if err := o.Check(req, 418, jsonHeader, []byte(`{"code":"forbidden","message":"x"}`)); err == nil {
+		t.Error("an undocumented 418 passed")
 	}
 	unauth := http.Header{"Content-Type": {"application/json"}, "Www-Authenticate": {`Bearer realm="segstream"`}}
 	if err := o.Check(req, 401, unauth, []byte(`{"code":"unauthorized","message":"x"}`)); err != nil {
