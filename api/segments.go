@@ -173,8 +173,8 @@ func (s *Server) members(w http.ResponseWriter, r *http.Request, args []string) 
 	writeJSON(w, http.StatusOK, out)
 }
 
-// Sizes is the body of GET /v1/segments/{name}/sizes: the size at each
-// step from From to To (null before the first sample).
+// Sizes is the body of GET /v1/segments/{name}/sizes: the size at To and
+// every step before it back to From (null before the first sample).
 type Sizes struct {
 	Segment     string      `json:"segment"`
 	From        time.Time   `json:"from"`
@@ -225,7 +225,9 @@ func (s *Server) sizes(w http.ResponseWriter, r *http.Request, args []string) {
 		return
 	}
 	out := Sizes{Segment: name, From: from, To: to, StepSeconds: int64(step / time.Second), Points: make([]SizePoint, 0, n)}
-	for t := from; !t.After(to); t = t.Add(step) {
+	// the points end at to (the newest size is always there) and go back
+	// by step while they are not before from
+	for t := to.Add(-time.Duration(n-1) * step); !t.After(to); t = t.Add(step) {
 		p := SizePoint{At: t}
 		if v, ok := labelstage.SizeAt(series, t); ok {
 			p.Size = &v

@@ -32,6 +32,7 @@ import (
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/segments"
+	"github.com/segstream/segstream/web"
 )
 
 // The real parts satisfy the interfaces the stages declare.
@@ -323,7 +324,12 @@ func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 	}
 	s.apiAddr.Store(ln.Addr())
 	handler := api.New(ac, d, s.Registry)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", handler)
+	mux.Handle("/ui/", web.Handler(handler.ValidToken, ac.Open()))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
+	mux.Handle("/", handler) // JSON 404s
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -340,10 +346,10 @@ func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 	})
 	g.Go(func() error { return s.sampleSizes(ctx) })
 	if ac.Open() {
-		s.Log.Warn("read API: no token configured (api.read_tokens, api.admin_tokens): listening on 127.0.0.1 only, every route open",
+		s.Log.Warn("read API and dashboard: no token configured (api.read_tokens, api.admin_tokens): listening on 127.0.0.1 only, every route open",
 			zap.String("addr", ln.Addr().String()))
 	} else {
-		s.Log.Info("serving the read API /v1", zap.String("addr", ln.Addr().String()),
+		s.Log.Info("serving the read API /v1 and the dashboard /ui/", zap.String("addr", ln.Addr().String()),
 			zap.Int("read_tokens", len(ac.ReadTokens)), zap.Int("admin_tokens", len(ac.AdminTokens)))
 	}
 	return nil

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what builds and tests need on a fresh machine (Debian, Go, gcc,
 # Node/npm): kcat for the interoperability tests, and the default encoder
-# model and ONNX Runtime library (tools/encoder/setup.sh, cached under var/).
+# model and ONNX Runtime library (tools/encoder/setup.sh, cached under var/),
+# and Debian's chromium with playwright-core for the dashboard's browser test
+# (tools/ui-test/setup.sh, into var/ui-test/).
 # Idempotent: a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +20,8 @@ fi
 
 if [ -x tools/encoder/setup.sh ]; then
   tools/encoder/setup.sh "$@"
+fi
+
+if [ -f tools/ui-test/setup.sh ]; then
+  bash tools/ui-test/setup.sh
 fi

@@ -39,7 +39,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	speed := fs.Float64("speed", 1_000_000, "replay speed as a multiple of event time (1e6 plays two years in about a minute; 0: as fast as possible)")
 	listen := fs.String("http", "127.0.0.1:9464", "address for /metrics, /healthz and /readyz (\"off\" disables)")
 	apiListen := fs.String("api", "127.0.0.1:8080", "address of the read API (/v1; \"off\" disables)")
-	stay := fs.Bool("stay", false, "keep running (and serving /metrics) after the replay until interrupted")
+	stay := fs.Bool("stay", false, "keep running (serving /metrics, the read API and the dashboard) after the replay until interrupted")
 	show := fs.Int("show", 6, "label changes (or, without labels, profile updates) printed per second")
 	noLabels := fs.Bool("no-labels", false, "ingest and fold only (no encoder, classifier or label topics)")
 	if err := parse(fs, args); err != nil {
@@ -127,7 +127,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 		say("metrics on http://%s/metrics", a)
 	}
 	if a := svc.APIAddr(); a != "" {
-		say("read API on http://%s/v1 (no token: loopback only)", a)
+		say("read API on http://%s/v1, dashboard on http://%s/ui/ (no token: loopback only)", a, a)
 	}
 	say("")
 	sendDone := make(chan error, 1)
@@ -196,6 +196,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 		}
 	}
 	if *stay {
+		if a := svc.APIAddr(); a != "" {
+			say("\ndashboard: http://%s/ui/", a)
+		}
 		say("\n--stay: still serving; Ctrl-C to stop")
 		<-ctx.Done()
 	}
