@@ -484,6 +484,18 @@ async function main() {
     return `${presses} Tab press(es) reach textarea#definition; Control+Enter checks it (size ${size})`;
   });
 
+  await check('editor-live', async () => {
+    const rule = 'name: ui_live_probe\nenter: days_since_first_event < 10.0\n';
+    await open('/ui/editor');
+    await page.locator('textarea#definition').fill(rule);
+    await clearResult();
+    // no click and no key: a pause in typing previews it
+    const size = await waitResult('a pause after typing (live preview)');
+    await sameNumber('#preview-result data-size of the live preview', size, await previewSize(rule, 'ui_live_probe'),
+      () => previewSize(rule, 'ui_live_probe'));
+    return `a pause in typing previews the rule (size ${size})`;
+  });
+
   await check('health', async () => {
     await open('/ui/health');
     const backlog = await attr('#backlog', 'data-value');

@@ -364,10 +364,12 @@ async function pageEditor() {
   const extra = h('div', { id: 'preview-keys' });
   const pub = h('p', { id: 'publish-result', role: 'status', className: 'result' });
   const check = h('button', { id: 'check', type: 'button', text: 'Check and preview' });
+  const live = h('input', { id: 'live', type: 'checkbox' });
+  live.checked = true;
   const publish = h('button', { id: 'publish', type: 'button', className: 'secondary', text: 'Publish' });
   main.replaceChildren(h('h1', { text: 'Segment editor' }), h('label', { for: 'definition', text: 'Definition (YAML)' }), ta,
-    h('p', { id: 'editor-help', className: 'muted', text: 'Fields: name, description, enter, exit, min_dwell, each, explain, version. Ctrl+Enter checks.' }),
-    h('div', { className: 'actions' }, check, publish), errBox, result, extra, pub);
+    h('p', { id: 'editor-help', className: 'muted', text: 'Fields: name, description, enter, exit, min_dwell, each, explain, version. Ctrl+Enter checks; with Live preview a pause in typing does.' }),
+    h('div', { className: 'actions' }, check, publish, h('label', { className: 'live' }, live, ' Live preview')), errBox, result, extra, pub);
 
   const invalid = () => ta.setAttribute('aria-invalid', 'true');
   const showErr = (e) => {
@@ -391,7 +393,9 @@ async function pageEditor() {
     check.disabled = publish.disabled = false;
     btn.removeAttribute('aria-busy');
   };
+  let lastText = null; // the text of the newest preview
   const run = busy(check, result, async () => {
+    lastText = ta.value;
     extra.replaceChildren();
     const r = (await api('/v1/segments/preview', { method: 'POST', body: ta.value })).body;
     const segs = r.segments || [];
@@ -408,7 +412,18 @@ async function pageEditor() {
   });
   check.addEventListener('click', run);
   ta.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); if (!check.disabled) run(); } });
-  ta.addEventListener('input', () => ta.removeAttribute('aria-invalid'));
+  // live preview: a pause in typing previews the text, once per text
+  let timer = 0;
+  const later = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (!live.checked || ta.value === lastText) return;
+      if (check.disabled) return later();
+      run();
+    }, 800);
+  };
+  ta.addEventListener('input', () => { ta.removeAttribute('aria-invalid'); later(); });
+  live.addEventListener('change', later);
   publish.addEventListener('click', busy(publish, pub, async () => {
     const name = yamlName(ta.value);
     if (!name) { invalid(); return fillAlert(errBox, { message: 'The definition has no name: add a line like "name: my_segment".' }); }
