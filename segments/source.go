@@ -165,14 +165,21 @@ func (f *Follower) Run(ctx context.Context, caughtUp chan<- struct{}) error {
 	remaining := 0
 	ends := map[int]int64{}
 	for _, p := range parts {
-		c, err := dialer.DialLeader(ctx, "tcp", f.Brokers[0], f.Topic, p.ID)
-		if err != nil {
-			return fmt.Errorf("segments.topic %s/%d: %w", f.Topic, p.ID, err)
-		}
-		first, last, err := c.ReadOffsets()
-		_ = c.Close()
-		if err != nil {
-			return fmt.Errorf("segments.topic %s/%d: %w", f.Topic, p.ID, err)
+		// a partition just created answers "not leader" for a moment
+		// (Apache Kafka): retried like the metadata above
+		var first, last int64
+		for attempt := 0; ; attempt++ {
+			first, last, err = partitionOffsets(ctx, dialer, f.Brokers[0], f.Topic, p.ID)
+			if err == nil {
+				break
+			}
+			if attempt == 50 || ctx.Err() != nil {
+				return fmt.Errorf("segments.topic %s/%d: %w", f.Topic, p.ID, errors.Join(err, ctx.Err()))
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 		if last > first {
 			ends[p.ID] = last
@@ -252,6 +259,17 @@ func (f *Follower) apply(m kafka.Message, log *zap.Logger) {
 		return
 	}
 	_ = f.Live.Put(d) // refusals are logged and counted by Live
+}
+
+// partitionOffsets reads a partition's first and end offsets from its
+// leader.
+func partitionOffsets(ctx context.Context, dialer *kafka.Dialer, broker, topic string, partition int) (int64, int64, error) {
+	c, err := dialer.DialLeader(ctx, "tcp", broker, topic, partition)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = c.Close() }() // only offsets were read
+	return c.ReadOffsets()
 }
 
 func readPartitions(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string) ([]kafka.Partition, error) {

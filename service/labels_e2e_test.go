@@ -201,7 +201,7 @@ func checkLabelTopics(t *testing.T, addr string) (docs map[string][]label.Doc, c
 
 func TestLabelsEndToEnd(t *testing.T) {
 	testkit.NeedModels(t)
-	addr := testkit.Kafka(t, 3)
+	addr := testkit.ApacheKafka(t, 3) // a real broker: the whole path, read back with kcat
 	_, prefix := testkit.Redis(t)
 	cfgFile := filepath.Join(t.TempDir(), "routes.yaml")
 	if err := os.WriteFile(cfgFile, []byte("producer:\n  routes:\n    - {segment: at_risk, change: entered, topic: alerts.churn}\n"), 0o644); err != nil {
@@ -337,7 +337,7 @@ func TestSilentUserGoesDormantByTimeAlone(t *testing.T) {
 // the tombstone on the labels topic.
 func TestEraseThenReplay(t *testing.T) {
 	testkit.NeedModels(t)
-	addr := testkit.Kafka(t, 1)
+	addr := testkit.ApacheKafka(t, 1) // a real broker: the tombstone read back with kcat
 	rdb, prefix := testkit.Redis(t)
 	s := startService(t, addr, prefix, "erase")
 	ts := time.Date(2011, 3, 1, 10, 0, 0, 0, time.UTC)

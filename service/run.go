@@ -121,7 +121,42 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...kafka.TopicCo
 			return fmt.Errorf("creating topic %s: %w", t, terr)
 		}
 	}
-	return nil
+	// a created topic answers "not leader" until its partitions have one
+	// (Apache Kafka elects them a moment after CreateTopics returns): wait
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Topic
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		missing := ""
+		if err != nil {
+			missing = err.Error()
+		} else {
+			for _, t := range md.Topics {
+				for _, p := range t.Partitions {
+					if t.Error != nil || p.Leader.ID < 0 || p.Error != nil {
+						missing = fmt.Sprintf("%s/%d has no leader yet", t.Name, p.ID)
+					}
+				}
+				if t.Error != nil {
+					missing = fmt.Sprintf("%s: %v", t.Name, t.Error)
+				}
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topics created, but after 30s %s", missing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Service is the running ingest-and-fold service.

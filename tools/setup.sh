@@ -3,7 +3,8 @@
 # Node/npm): kcat for the interoperability tests, and the default encoder
 # model and ONNX Runtime library (tools/encoder/setup.sh, cached under var/),
 # and Debian's chromium with playwright-core for the dashboard's browser test
-# (tools/ui-test/setup.sh, into var/ui-test/).
+# (tools/ui-test/setup.sh, into var/ui-test/), and Apache Kafka's jars for
+# the tests that run a real broker (tools/kafka/setup.sh, into var/kafka/).
 # Idempotent: a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,11 @@ fi
 
 if [ -f tools/ui-test/setup.sh ]; then
   bash tools/ui-test/setup.sh
+fi
+
+# Apache Kafka's jars from Maven Central (tools/kafka/setup.sh, into
+# var/kafka): the real broker of the integration tests that use one
+# (testkit.ApacheKafka).
+if [ -f tools/kafka/setup.sh ]; then
+  bash tools/kafka/setup.sh
 fi

@@ -1,0 +1,133 @@
+package testkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ApacheKafka starts a real Apache Kafka broker for the test
+// (tools/kafka/broker.sh: KRaft, one combined broker and controller, from
+// the jars tools/kafka/setup.sh copied from Maven Central) on free
+// loopback ports with its data in the test's temporary folder, creates
+// the default topics (partitions each) and the extra ones, and stops it
+// when the test ends. It fails under CI, and skips elsewhere, when Java or
+// the jars are missing. Readiness is a Metadata round trip (broker.sh).
+func ApacheKafka(t testing.TB, partitions int, extraTopics ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("java"); err != nil {
+		needSetup(t, "java")
+	}
+	if out, err := exec.Command("bash", RepoFile("tools/kafka/setup.sh"), "--print-lib").Output(); err != nil {
+		needSetup(t, "the Kafka jars")
+	} else if _, err := os.Stat(strings.TrimSpace(string(out))); err != nil {
+		needSetup(t, "the Kafka jars")
+	}
+	port := freePortPair(t)
+	dir := t.TempDir()
+	script := RepoFile("tools/kafka/broker.sh")
+	args := []string{script, "start", "--port", strconv.Itoa(port), "--dir", dir}
+	out, err := exec.Command("bash", args...).Output()
+	if err != nil {
+		var stderr string
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("starting Apache Kafka (%s): %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	addr := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", script, "stop", "--port", strconv.Itoa(port), "--dir", dir).CombinedOutput(); err != nil {
+			t.Logf("stopping Apache Kafka: %v\n%s", err, out)
+		}
+	})
+	CreateTopics(t, addr, partitions, append(append([]string(nil), DefaultTopics...), extraTopics...)...)
+	return addr
+}
+
+// CreateTopics creates topics (partitions each, replication 1) on a
+// broker, waiting until each has a leader.
+func CreateTopics(t testing.TB, addr string, partitions int, topics ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 20 * time.Second}
+	req := &kafka.CreateTopicsRequest{}
+	for _, tp := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: tp, NumPartitions: partitions, ReplicationFactor: 1})
+	}
+	res, err := c.CreateTopics(ctx, req)
+	if err != nil {
+		t.Fatalf("creating topics on %s: %v", addr, err)
+	}
+	for tp, err := range res.Errors {
+		if err != nil && !strings.Contains(err.Error(), "Already Exists") {
+			t.Fatalf("creating topic %s: %v", tp, err)
+		}
+	}
+	for {
+		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		ready := err == nil
+		if ready {
+			for _, tp := range md.Topics {
+				if tp.Error != nil || len(tp.Partitions) != partitions {
+					ready = false
+				}
+				for _, p := range tp.Partitions {
+					if p.Leader.ID < 0 {
+						ready = false
+					}
+				}
+			}
+		}
+		if ready {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topics %v on %s have no leaders after 60s (%v)", topics, addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func needSetup(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s missing: run tools/setup.sh (make test does)", what)
+	}
+	t.Skipf("%s missing: run tools/setup.sh", what)
+}
+
+// freePortPair finds a port p such that p and p+1 (the controller's) are
+// free on 127.0.0.1.
+func freePortPair(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		p := 20000 + rand.IntN(20000)
+		ok := true
+		for _, q := range []int{p, p + 1} {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", q))
+			if err != nil {
+				ok = false
+				break
+			}
+			_ = ln.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no two free neighbouring ports on 127.0.0.1")
+	return 0
+}
