@@ -77,7 +77,7 @@ func msg(key, value string) kafka.Message {
 }
 
 func TestBadEventsGoToDLQWhileGoodEventsFold(t *testing.T) {
-	addr := testkit.Kafka(t, 1)
+	addr := testkit.ApacheKafka(t, 1) // dead letters on a real broker
 	rdb, prefix := testkit.Redis(t)
 	store, err := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
 	if err != nil {

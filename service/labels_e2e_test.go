@@ -431,7 +431,7 @@ func has(ss []string, s string) bool {
 // finishes; every user ends labelled and the topics stay consistent.
 func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
 	testkit.NeedModels(t)
-	addr := testkit.Kafka(t, 3)
+	addr := testkit.ApacheKafka(t, 3) // a real broker's group coordinator
 	_, prefix := testkit.Redis(t)
 	a := startService(t, addr, prefix, "pair")
 	b := startService(t, addr, prefix, "pair")
@@ -478,7 +478,7 @@ func TestTwoInstancesSplitAndTakeOver(t *testing.T) {
 // resumes once it drains.
 func TestBacklogPausesIntake(t *testing.T) {
 	testkit.NeedModels(t)
-	addr := testkit.Kafka(t, 1)
+	addr := testkit.ApacheKafka(t, 1)
 	_, prefix := testkit.Redis(t)
 	// users wait 3 s before labelling: the backlog builds up
 	s := startService(t, addr, prefix, "backlog", "SEGSTREAM_LABELS_COALESCE=3s", "SEGSTREAM_LABELS_MAX_BACKLOG=20",

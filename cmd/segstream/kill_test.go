@@ -32,7 +32,7 @@ func TestSigkillMidReplayLosesNoLabelChange(t *testing.T) {
 		t.Fatal("kcat not installed")
 	}
 	bin := build(t)
-	addr := testkit.Kafka(t, 3)
+	addr := testkit.ApacheKafka(t, 3) // SIGKILL mid-replay against a real broker
 	rdb, prefix := testkit.Redis(t)
 	env := serviceEnv(addr, prefix, "kill-test",
 		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=1s",
