@@ -198,8 +198,21 @@ func (f *Follower) Run(ctx context.Context, caughtUp chan<- struct{}) error {
 			for {
 				m, err := r.ReadMessage(ctx)
 				if err != nil {
-					errc <- err
-					return
+					if ctx.Err() != nil {
+						errc <- ctx.Err()
+						return
+					}
+					// the broker is away (restarting, a network cut): the
+					// definitions in force stay live; the reader keeps its
+					// offset and picks up where it was once it is back
+					log.Warn("segments.topic: reading failed; retrying", zap.String("topic", f.Topic), zap.Int("partition", r.Config().Partition), zap.Error(err))
+					select {
+					case <-ctx.Done():
+						errc <- ctx.Err()
+						return
+					case <-time.After(time.Second):
+					}
+					continue
 				}
 				select {
 				case msgs <- m:

@@ -25,6 +25,19 @@ import (
 // the jars are missing. Readiness is a Metadata round trip (broker.sh).
 func ApacheKafka(t testing.TB, partitions int, extraTopics ...string) string {
 	t.Helper()
+	return StartApacheKafka(t, partitions, extraTopics...).Addr
+}
+
+// Broker is a real Apache Kafka broker a test started.
+type Broker struct {
+	Addr      string
+	port, dir string
+}
+
+// StartApacheKafka is ApacheKafka, returning the broker so that the test
+// can kill it and start it again.
+func StartApacheKafka(t testing.TB, partitions int, extraTopics ...string) *Broker {
+	t.Helper()
 	if _, err := exec.LookPath("java"); err != nil {
 		needSetup(t, "java")
 	}
@@ -33,10 +46,21 @@ func ApacheKafka(t testing.TB, partitions int, extraTopics ...string) string {
 	} else if _, err := os.Stat(strings.TrimSpace(string(out))); err != nil {
 		needSetup(t, "the Kafka jars")
 	}
-	port := freePortPair(t)
-	dir := t.TempDir()
-	script := RepoFile("tools/kafka/broker.sh")
-	args := []string{script, "start", "--port", strconv.Itoa(port), "--dir", dir}
+	b := &Broker{port: strconv.Itoa(freePortPair(t)), dir: t.TempDir()}
+	b.Start(t)
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", RepoFile("tools/kafka/broker.sh"), "stop", "--port", b.port, "--dir", b.dir).CombinedOutput(); err != nil {
+			t.Logf("stopping Apache Kafka: %v\n%s", err, out)
+		}
+	})
+	CreateTopics(t, b.Addr, partitions, append(append([]string(nil), DefaultTopics...), extraTopics...)...)
+	return b
+}
+
+// Start starts the broker (again, on its data) and waits until it answers.
+func (b *Broker) Start(t testing.TB) {
+	t.Helper()
+	args := []string{RepoFile("tools/kafka/broker.sh"), "start", "--port", b.port, "--dir", b.dir}
 	out, err := exec.Command("bash", args...).Output()
 	if err != nil {
 		var stderr string
@@ -45,14 +69,35 @@ func ApacheKafka(t testing.TB, partitions int, extraTopics ...string) string {
 		}
 		t.Fatalf("starting Apache Kafka (%s): %v\n%s", strings.Join(args, " "), err, stderr)
 	}
-	addr := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command("bash", script, "stop", "--port", strconv.Itoa(port), "--dir", dir).CombinedOutput(); err != nil {
-			t.Logf("stopping Apache Kafka: %v\n%s", err, out)
+	b.Addr = strings.TrimSpace(string(out))
+}
+
+// Kill sends SIGKILL to the broker's JVM and waits until it is gone.
+func (b *Broker) Kill(t testing.TB) {
+	t.Helper()
+	raw, err := os.ReadFile(b.dir + "/broker.pid")
+	if err != nil {
+		t.Fatalf("the broker's pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatalf("the broker's pid file: %q", raw)
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatalf("SIGKILL to the broker (pid %d): %v", pid, err)
+	}
+	for i := 0; i < 200; i++ {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return // gone, or a zombie waiting for its reaper
 		}
-	})
-	CreateTopics(t, addr, partitions, append(append([]string(nil), DefaultTopics...), extraTopics...)...)
-	return addr
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the broker (pid %d) outlived SIGKILL by 10s", pid)
 }
 
 // CreateTopics creates topics (partitions each, replication 1) on a
