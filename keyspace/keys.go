@@ -88,8 +88,8 @@ func (k Keys) Members(segment string) string { return k.prefix + ":{m:" + segmen
 func (k Keys) SizeSeries(segment string) string { return k.prefix + ":{m:" + segment + "}:sizes" }
 
 // Flow is a segment's hourly entries and exits: a hash of fields
-// "<clock hour, unix s>:e" and ":x" counted by the label stage with the
-// member-index writes.
+// "<clock hour, unix s>:e" and ":x" counted by the label stage after each
+// label write that won.
 func (k Keys) Flow(segment string) string { return k.prefix + ":{m:" + segment + "}:flow" }
 
 // SizeSeriesHourly is a segment's size series at hour resolution (see SizeSeries).

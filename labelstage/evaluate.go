@@ -93,11 +93,6 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	nowUs := float64(time.Now().UnixMicro())
 	model := st.seg.Model()
-	type written struct {
-		sj              *subject
-		cmd             *redis.Cmd
-		entered, exited []string // member-index writes that went with it
-	}
 	var writes []written
 	for _, sj := range subjects {
 		d, err := st.seg.Label(sj.p, featurestore.NewView(sj.p, sj.asOf), sj.emb, sj.rec.State, sj.asOf)
@@ -146,16 +141,13 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 		entered, exited := label.Diff(old, next.Doc.Segments)
 		writes[len(writes)-1].entered, writes[len(writes)-1].exited = entered, exited
-		hour := strconv.FormatInt(sj.asOf.Unix()-sj.asOf.Unix()%3600, 10)
 		for _, seg := range entered {
 			mk := st.sp.Members(seg)
 			wb.Then(mk).ZAdd(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
-			wb.Then(mk).HIncrBy(ctx, st.sp.Flow(seg), hour+":e", 1)
 		}
 		for _, seg := range exited {
 			mk := st.sp.Members(seg)
 			wb.Then(mk).ZRem(ctx, mk, sj.c.User)
-			wb.Then(mk).HIncrBy(ctx, st.sp.Flow(seg), hour+":x", 1)
 		}
 		if d.Reindex { // from before the index: the segments kept too
 			for _, seg := range next.Doc.Segments {
@@ -186,6 +178,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			}
 		}
 	}
+	st.countFlow(ctx, writes)
 	if len(conflicts) > 0 {
 		// another evaluator won (should not happen with claims): look again
 		st.m.errors.WithLabelValues("label_conflict").Add(float64(len(conflicts)))
@@ -201,6 +194,46 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	st.m.evaluateSeconds.Observe(time.Since(t0).Seconds())
 	return nil
+}
+
+// countFlow adds the entries and exits of the label writes that won their
+// compare-and-set to each segment's hourly flow. After the batch, not in
+// it: a pipeline runs every command even when the script beside it failed
+// (NOSCRIPT, a lost compare-and-set), and a retried batch would count
+// twice. A crash here loses a count; nothing is counted twice.
+func (st *Stage) countFlow(ctx context.Context, writes []written) {
+	pipe := st.rdb.Pipeline()
+	n := 0
+	for _, wr := range writes {
+		if len(wr.entered)+len(wr.exited) == 0 {
+			continue
+		}
+		if won, _ := wr.cmd.Int(); won != 1 {
+			continue
+		}
+		hour := strconv.FormatInt(wr.sj.asOf.Unix()-wr.sj.asOf.Unix()%3600, 10)
+		for _, seg := range wr.entered {
+			pipe.HIncrBy(ctx, st.sp.Flow(seg), hour+":e", 1)
+			n++
+		}
+		for _, seg := range wr.exited {
+			pipe.HIncrBy(ctx, st.sp.Flow(seg), hour+":x", 1)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		st.failed("flow", "counting entries and exits failed", err, zap.Int("changes", n))
+	}
+}
+
+// written is one label write of an evaluation batch.
+type written struct {
+	sj              *subject
+	cmd             *redis.Cmd
+	entered, exited []string // member-index writes that went with it
 }
 
 // repairIndex puts a user's member-index entries for segs back in line

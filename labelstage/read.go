@@ -273,9 +273,7 @@ type FlowHour struct {
 
 // Flow returns a segment's entries and exits per clock hour from the hour
 // of from to the hour of to, ascending, every hour present (zeros where
-// none). The counts go with the member-index writes, so a label write
-// whose compare-and-set lost (two evaluators of one user) may count once
-// more.
+// none). The counts follow the label writes that won (countFlow).
 func (st *Stage) Flow(ctx context.Context, segment string, from, to time.Time) ([]FlowHour, error) {
 	m, err := st.rdb.HGetAll(ctx, st.sp.Flow(segment)).Result()
 	if err != nil {
