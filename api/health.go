@@ -117,8 +117,8 @@ func labelOf(m *dto.Metric, name string) string {
 // interpolation within its bucket (as Prometheus's histogram_quantile);
 // nil when it is empty.
 func quantileMs(h *dto.Histogram, q float64) *float64 {
-	n := float64(h.GetSampleCount())
-	if h == nil || n == 0 {
+	n := float64(h.GetSampleCount()) // 0 for a nil histogram
+	if n == 0 {
 		return nil
 	}
 	rank := q * n

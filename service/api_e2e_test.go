@@ -111,6 +111,25 @@ func (c *apiClient) wantError(method, path, token string, body []byte, status in
 	return e
 }
 
+// apiAfterReplay starts the service with read and admin tokens and size
+// samples every 200 ms, replays 1,500 Online Retail events and waits until
+// every user is labelled.
+func apiAfterReplay(t *testing.T, addr, prefix, group string, extra ...string) (*svc, []*events.Event, map[string]bool) {
+	t.Helper()
+	s := startService(t, addr, prefix, group, append([]string{
+		"SEGSTREAM_API_READ_TOKENS=" + readToken,
+		"SEGSTREAM_API_ADMIN_TOKENS=" + adminToken,
+		"SEGSTREAM_API_SIZES_INTERVAL=200ms"}, extra...)...)
+	evs := retailSlice(t, 1500)
+	users := map[string]bool{}
+	for _, e := range evs {
+		users[e.UserID] = true
+	}
+	sendEvents(t, addr, evs...)
+	waitAllLabelled(t, s, users)
+	return s, evs, users
+}
+
 // The read API against the real service on real Redis after a replay of
 // real data: every route, its contract, auth, erasure, malformed input,
 // history against the change log read back with kcat, and members paging
@@ -119,17 +138,7 @@ func TestReadAPIEndToEnd(t *testing.T) {
 	testkit.NeedModels(t)
 	addr := testkit.Kafka(t, 3)
 	rdb, prefix := testkit.Redis(t)
-	s := startService(t, addr, prefix, "api",
-		"SEGSTREAM_API_READ_TOKENS="+readToken,
-		"SEGSTREAM_API_ADMIN_TOKENS="+adminToken,
-		"SEGSTREAM_API_SIZES_INTERVAL=200ms")
-	evs := retailSlice(t, 1500)
-	users := map[string]bool{}
-	for _, e := range evs {
-		users[e.UserID] = true
-	}
-	sendEvents(t, addr, evs...)
-	waitAllLabelled(t, s, users)
+	s, evs, users := apiAfterReplay(t, addr, prefix, "api")
 	c := newAPIClient(t, s)
 	ctx := context.Background()
 	keys := keyspace.NewKeys(prefix)

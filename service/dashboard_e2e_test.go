@@ -32,18 +32,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	addr := testkit.Kafka(t, 3)
 	_, prefix := testkit.Redis(t)
-	s := startService(t, addr, prefix, "dashboard",
-		"SEGSTREAM_API_READ_TOKENS="+readToken,
-		"SEGSTREAM_API_ADMIN_TOKENS="+adminToken,
-		"SEGSTREAM_API_SIZES_INTERVAL=200ms",
-		"SEGSTREAM_HTTP_LISTEN=127.0.0.1:0")
-	evs := retailSlice(t, 1500)
-	users := map[string]bool{}
-	for _, e := range evs {
-		users[e.UserID] = true
-	}
-	sendEvents(t, addr, evs...)
-	waitAllLabelled(t, s, users)
+	s, _, _ := apiAfterReplay(t, addr, prefix, "dashboard", "SEGSTREAM_HTTP_LISTEN=127.0.0.1:0")
 	time.Sleep(500 * time.Millisecond) // a size sample after the last change
 	out := os.Getenv("SEGSTREAM_SCREENSHOTS")
 	if out == "" {

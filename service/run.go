@@ -109,54 +109,10 @@ func (c *Config) Topics(outputs bool) []kafka.TopicConfig {
 	return out
 }
 
-// EnsureTopics creates the topics that do not exist yet.
+// EnsureTopics creates the topics that do not exist yet and waits for
+// their leaders (producer.EnsureTopics).
 func EnsureTopics(ctx context.Context, brokers []string, topics ...kafka.TopicConfig) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
-	if err != nil {
-		return fmt.Errorf("creating topics on %v: %w (is kafka.brokers right and the broker running?)", brokers, err)
-	}
-	for t, terr := range resp.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", t, terr)
-		}
-	}
-	// a created topic answers "not leader" until its partitions have one
-	// (Apache Kafka elects them a moment after CreateTopics returns): wait
-	names := make([]string, len(topics))
-	for i, t := range topics {
-		names[i] = t.Topic
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
-		missing := ""
-		if err != nil {
-			missing = err.Error()
-		} else {
-			for _, t := range md.Topics {
-				for _, p := range t.Partitions {
-					if t.Error != nil || p.Leader.ID < 0 || p.Error != nil {
-						missing = fmt.Sprintf("%s/%d has no leader yet", t.Name, p.ID)
-					}
-				}
-				if t.Error != nil {
-					missing = fmt.Sprintf("%s: %v", t.Name, t.Error)
-				}
-			}
-		}
-		if missing == "" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("topics created, but after 30s %s", missing)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return producer.EnsureTopics(ctx, brokers, topics...)
 }
 
 // Service is the running ingest-and-fold service.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/producer"
 )
 
 // ApacheKafka starts a real Apache Kafka broker for the test
@@ -101,48 +103,17 @@ func (b *Broker) Kill(t testing.TB) {
 }
 
 // CreateTopics creates topics (partitions each, replication 1) on a
-// broker, waiting until each has a leader.
+// broker and waits until each has a leader, as the service does.
 func CreateTopics(t testing.TB, addr string, partitions int, topics ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 20 * time.Second}
-	req := &kafka.CreateTopicsRequest{}
+	var cfgs []kafka.TopicConfig
 	for _, tp := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: tp, NumPartitions: partitions, ReplicationFactor: 1})
+		cfgs = append(cfgs, kafka.TopicConfig{Topic: tp, NumPartitions: partitions, ReplicationFactor: 1})
 	}
-	res, err := c.CreateTopics(ctx, req)
-	if err != nil {
-		t.Fatalf("creating topics on %s: %v", addr, err)
-	}
-	for tp, err := range res.Errors {
-		if err != nil && !strings.Contains(err.Error(), "Already Exists") {
-			t.Fatalf("creating topic %s: %v", tp, err)
-		}
-	}
-	for {
-		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-		ready := err == nil
-		if ready {
-			for _, tp := range md.Topics {
-				if tp.Error != nil || len(tp.Partitions) != partitions {
-					ready = false
-				}
-				for _, p := range tp.Partitions {
-					if p.Leader.ID < 0 {
-						ready = false
-					}
-				}
-			}
-		}
-		if ready {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topics %v on %s have no leaders after 60s (%v)", topics, addr, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := producer.EnsureTopics(ctx, []string{addr}, cfgs...); err != nil {
+		t.Fatalf("creating topics %v on %s: %v", topics, addr, err)
 	}
 }
 
