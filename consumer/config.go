@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/secure"
 )
 
 // Topics names the input topics and the dead-letter topic.
@@ -19,7 +20,10 @@ type Topics struct {
 type Config struct {
 	Brokers []string `yaml:"brokers"`  // required
 	GroupID string   `yaml:"group_id"` // default "segstream"
-	Topics  Topics   `yaml:"topics"`
+	// Security: SASL and TLS (kafka.sasl.*, kafka.tls.*) of every Kafka
+	// connection of the service, not only the consumer's.
+	Security secure.Kafka `yaml:",inline"`
+	Topics   Topics       `yaml:"topics"`
 	// StartOffset is where a partition without a committed offset starts:
 	// "earliest" (default) or "latest".
 	StartOffset string `yaml:"start_offset"`
@@ -126,6 +130,9 @@ func (c *Config) SetDefaults() {
 
 // Validate checks the configuration; every error names its field.
 func (c *Config) Validate() error {
+	if err := c.Security.Validate("kafka"); err != nil {
+		return err
+	}
 	if len(c.Brokers) == 0 {
 		return fmt.Errorf("kafka.brokers: at least one broker address (host:port) is required")
 	}

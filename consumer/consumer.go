@@ -95,13 +95,21 @@ func New(cfg Config, fold Folder, log *zap.Logger, reg prometheus.Registerer, ho
 	if hooks.Clock == nil {
 		hooks.Clock = time.Now
 	}
+	dialer, err := cfg.Security.Dialer(10 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+	transport, err := cfg.Security.Transport()
+	if err != nil {
+		return nil, err
+	}
 	c := &Consumer{
 		cfg:    cfg,
 		fold:   fold,
 		log:    log.With(zap.String("component", "consumer"), zap.String("group", cfg.GroupID)),
 		m:      newMetrics(reg),
 		hooks:  hooks,
-		dialer: &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true},
+		dialer: dialer,
 	}
 	c.dlq = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
@@ -111,7 +119,7 @@ func New(cfg Config, fold Folder, log *zap.Logger, reg prometheus.Registerer, ho
 		BatchTimeout: 2 * time.Millisecond,
 		BatchSize:    cfg.MaxBatch,
 		BatchBytes:   int64(cfg.FetchMaxBytes) + 1<<20,
-		Transport:    &kafka.Transport{},
+		Transport:    transport,
 	}
 	return c, nil
 }

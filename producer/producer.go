@@ -23,6 +23,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/label"
+	"github.com/segstream/segstream/secure"
 )
 
 // Route copies changes of one segment (and optionally one kind) to a topic.
@@ -34,10 +35,12 @@ type Route struct {
 
 // Config configures a Publisher.
 type Config struct {
-	Brokers      []string `yaml:"-"`
-	LabelsTopic  string   `yaml:"labels_topic"`  // default segments.labels (created compacted)
-	ChangesTopic string   `yaml:"changes_topic"` // default segments.changes
-	Routes       []Route  `yaml:"routes"`
+	Brokers []string `yaml:"-"`
+	// Security of the connections (the service passes kafka.sasl, kafka.tls).
+	Security     secure.Kafka `yaml:"-"`
+	LabelsTopic  string       `yaml:"labels_topic"`  // default segments.labels (created compacted)
+	ChangesTopic string       `yaml:"changes_topic"` // default segments.changes
+	Routes       []Route      `yaml:"routes"`
 	// BatchSize is how many messages the writer sends per partition and
 	// request at most (default 1000).
 	BatchSize int `yaml:"batch_size"`
@@ -127,6 +130,10 @@ func New(cfg Config) (*Publisher, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("producer: no brokers")
 	}
+	transport, err := cfg.Security.Transport()
+	if err != nil {
+		return nil, err
+	}
 	return &Publisher{cfg: cfg, w: &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Hash{},
@@ -135,7 +142,7 @@ func New(cfg Config) (*Publisher, error) {
 		BatchSize:    cfg.BatchSize,
 		WriteTimeout: cfg.WriteTimeout,
 		MaxAttempts:  cfg.MaxAttempts,
-		Transport:    &kafka.Transport{},
+		Transport:    transport,
 	}}, nil
 }
 

@@ -7,13 +7,19 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/segstream/segstream/secure"
 )
 
 // EnsureTopics creates the topics that do not exist yet and waits until
 // every partition of each has a leader (Apache Kafka answers "not leader"
-// for a moment after CreateTopics returns).
-func EnsureTopics(ctx context.Context, brokers []string, topics ...kafka.TopicConfig) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}, Timeout: 10 * time.Second}
+// for a moment after CreateTopics returns). sec secures the connection.
+func EnsureTopics(ctx context.Context, brokers []string, sec secure.Kafka, topics ...kafka.TopicConfig) error {
+	transport, err := sec.Transport()
+	if err != nil {
+		return err
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("creating topics on %v: %w (is kafka.brokers right and the broker running?)", brokers, err)

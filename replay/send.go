@@ -13,11 +13,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/secure"
 )
 
 // SendConfig configures Send.
 type SendConfig struct {
 	Brokers []string
+	// Security of the connections (SASL, TLS).
+	Security secure.Kafka
 	// Topics maps each family to its topic.
 	Topics map[events.Family]string
 	// Speed is the replay speed as a multiple of event time (2 = twice real
@@ -56,7 +59,16 @@ func Send(ctx context.Context, items []Item, cfg SendConfig, _ *zap.Logger) (Sen
 	}
 	st := SendStats{ByTopic: map[string]int{}}
 	writers := map[events.Family]*kafka.Writer{}
+	defer func() {
+		for _, w := range writers {
+			_ = w.Close()
+		}
+	}()
 	for fam, topic := range cfg.Topics {
+		transport, err := cfg.Security.Transport()
+		if err != nil {
+			return st, err
+		}
 		writers[fam] = &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Brokers...),
 			Topic:        topic,
@@ -65,14 +77,9 @@ func Send(ctx context.Context, items []Item, cfg SendConfig, _ *zap.Logger) (Sen
 			BatchSize:    cfg.Chunk,
 			BatchBytes:   16 << 20,
 			BatchTimeout: 5 * time.Millisecond,
-			Transport:    &kafka.Transport{},
+			Transport:    transport,
 		}
 	}
-	defer func() {
-		for _, w := range writers {
-			_ = w.Close()
-		}
-	}()
 
 	start := time.Now()
 	var sent int

@@ -13,6 +13,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/segstream/segstream/secure"
 )
 
 // Config says where definitions live.
@@ -307,9 +309,13 @@ func readPartitions(ctx context.Context, dialer *kafka.Dialer, brokers []string,
 // Publish writes definitions to the topic (key = name, value = the
 // definition in YAML) and, for each name in deletes, a tombstone; it
 // returns once the broker acknowledged them all.
-func Publish(ctx context.Context, brokers []string, topic string, defs []Definition, deletes []string) error {
+func Publish(ctx context.Context, brokers []string, sec secure.Kafka, topic string, defs []Definition, deletes []string) error {
+	transport, err := sec.Transport()
+	if err != nil {
+		return err
+	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 10 * time.Millisecond, Transport: &kafka.Transport{}}
+		BatchTimeout: 10 * time.Millisecond, Transport: transport}
 	defer func() { _ = w.Close() }()
 	var msgs []kafka.Message
 	for _, d := range defs {

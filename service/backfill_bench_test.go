@@ -11,6 +11,7 @@ import (
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/secure"
 	"github.com/segstream/segstream/segments"
 )
 
@@ -77,7 +78,7 @@ func BenchmarkBackfill(b *testing.B) {
 		before := metric(b, s.Registry, "segstream_labels_backfill_users_total")
 		b.ResetTimer()
 		t1 := time.Now()
-		if err := segments.Publish(ctx, []string{addr}, "segments.definitions", defs, nil); err != nil {
+		if err := segments.Publish(ctx, []string{addr}, secure.Kafka{}, "segments.definitions", defs, nil); err != nil {
 			b.Fatal(err)
 		}
 		testkit.WaitFor(b, time.Minute, func() error {

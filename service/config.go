@@ -22,6 +22,7 @@ import (
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/secure"
 	"github.com/segstream/segstream/segments"
 	"runtime"
 )
@@ -51,6 +52,8 @@ type RedisConfig struct {
 	Cluster  bool          `yaml:"cluster"`
 	PoolSize int           `yaml:"pool_size"` // default 10 per CPU (go-redis default)
 	Timeout  time.Duration `yaml:"timeout"`   // dial/read/write timeout, default 5s
+	// TLS to every Redis server (a Redis TLS port, e.g. --tls-port).
+	TLS secure.TLS `yaml:"tls"`
 }
 
 // HTTPConfig is the operations endpoint.
@@ -180,6 +183,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Redis.DB < 0 || c.Redis.DB > 15 {
 		return fmt.Errorf("redis.db: %d is outside 0..15", c.Redis.DB)
+	}
+	if c.Redis.Password == "" && c.Redis.Username != "" {
+		return fmt.Errorf("redis.password: required with redis.username %q (SEGSTREAM_REDIS_PASSWORD)", c.Redis.Username)
+	}
+	if err := c.Redis.TLS.Validate("redis.tls"); err != nil {
+		return err
 	}
 	if err := c.Featurestore.Validate(); err != nil {
 		return err

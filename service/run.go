@@ -31,6 +31,7 @@ import (
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/labelstage"
 	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/secure"
 	"github.com/segstream/segstream/segments"
 	"github.com/segstream/segstream/web"
 )
@@ -59,8 +60,13 @@ func NewLogger(c LogConfig) (*zap.Logger, error) {
 }
 
 // NewRedis returns a single-server or cluster client per the config.
-func NewRedis(c RedisConfig) redis.UniversalClient {
+func NewRedis(c RedisConfig) (redis.UniversalClient, error) {
+	tc, err := c.TLS.Config("redis.tls")
+	if err != nil {
+		return nil, err
+	}
 	opt := &redis.UniversalOptions{
+		TLSConfig:     tc,
 		Addrs:         c.Addrs,
 		Username:      c.Username,
 		Password:      c.Password,
@@ -71,15 +77,17 @@ func NewRedis(c RedisConfig) redis.UniversalClient {
 		WriteTimeout:  c.Timeout,
 		IsClusterMode: c.Cluster,
 	}
-	return redis.NewUniversalClient(opt)
+	return redis.NewUniversalClient(opt), nil
 }
 
-// PingRedis checks that Redis answers, with an error that says what to check.
-func PingRedis(ctx context.Context, rdb redis.UniversalClient, addrs []string) error {
+// PingRedis checks that Redis answers, with an error that names the
+// cause and the option to check (a wrong password, an untrusted
+// certificate, a TLS port dialled in plaintext...).
+func PingRedis(ctx context.Context, rdb redis.UniversalClient, c RedisConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis %v does not answer: %w (is redis.addrs right and the server running?)", addrs, err)
+		return secure.ExplainRedis(err, c.Addrs, c.Username, c.TLS)
 	}
 	return nil
 }
@@ -110,9 +118,9 @@ func (c *Config) Topics(outputs bool) []kafka.TopicConfig {
 }
 
 // EnsureTopics creates the topics that do not exist yet and waits for
-// their leaders (producer.EnsureTopics).
-func EnsureTopics(ctx context.Context, brokers []string, topics ...kafka.TopicConfig) error {
-	return producer.EnsureTopics(ctx, brokers, topics...)
+// their leaders (producer.EnsureTopics), over the configured security.
+func EnsureTopics(ctx context.Context, k KafkaConfig, topics ...kafka.TopicConfig) error {
+	return producer.EnsureTopics(ctx, k.Brokers, k.Security, topics...)
 }
 
 // Service is the running ingest-and-fold service.
@@ -148,7 +156,10 @@ func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rdb := NewRedis(cfg.Redis)
+	rdb, err := NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
 	store, err := featurestore.New(rdb, cfg.Featurestore, log, reg)
 	if err != nil {
 		return nil, err
@@ -200,6 +211,7 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	}
 	pc := cfg.Producer
 	pc.Brokers = cfg.Kafka.Brokers
+	pc.Security = cfg.Kafka.Security
 	pub, err := producer.New(pc)
 	if err != nil {
 		return err
@@ -225,7 +237,11 @@ func (s *Service) followSegments(ctx context.Context, g *errgroup.Group) error {
 		g.Go(func() error { return segments.WatchDir(ctx, sc.Dir, sc.ReloadInterval, s.Segments) })
 	}
 	if sc.Topic != "off" {
-		f := &segments.Follower{Brokers: s.Cfg.Kafka.Brokers, Topic: sc.Topic, Live: s.Segments, Log: s.Log}
+		dialer, err := s.Cfg.Kafka.Security.Dialer(10 * time.Second)
+		if err != nil {
+			return err
+		}
+		f := &segments.Follower{Brokers: s.Cfg.Kafka.Brokers, Topic: sc.Topic, Live: s.Segments, Log: s.Log, Dialer: dialer}
 		caught := make(chan struct{})
 		g.Go(func() error { return f.Run(ctx, caught) })
 		select {
@@ -304,9 +320,9 @@ func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 	d := api.Deps{Labels: s.Labels, Live: s.Segments, Model: s.model, Log: s.Log, Metrics: s.Registry,
 		Options: segments.Options{RetentionDays: s.Cfg.Featurestore.Limits.RetentionDays, MaxCost: s.Cfg.Segments.MaxCost}}
 	if topic := s.Cfg.Segments.Topic; topic != "off" {
-		brokers := s.Cfg.Kafka.Brokers
+		brokers, sec := s.Cfg.Kafka.Brokers, s.Cfg.Kafka.Security
 		d.Publish = func(ctx context.Context, defs []segments.Definition, deletes []string) error {
-			return segments.Publish(ctx, brokers, topic, defs, deletes)
+			return segments.Publish(ctx, brokers, sec, topic, defs, deletes)
 		}
 	}
 	ln, err := net.Listen("tcp", ac.ListenAddr())
@@ -406,7 +422,7 @@ func (s *Service) HTTPAddr() string {
 func (s *Service) Run(ctx context.Context) error {
 	defer func() { _ = s.Redis.Close() }() // at exit: every write was already acknowledged
 	defer s.Close()
-	if err := PingRedis(ctx, s.Redis, s.Cfg.Redis.Addrs); err != nil {
+	if err := PingRedis(ctx, s.Redis, s.Cfg.Redis); err != nil {
 		return err
 	}
 	// every Lua script, once (on every master of a cluster); a server that
@@ -418,8 +434,20 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.Redis.Unlink(ctx, s.Store.Keys().LegacyTextFeed()).Err(); err != nil {
 		return fmt.Errorf("redis: dropping the legacy text feed %s: %w", s.Store.Keys().LegacyTextFeed(), err)
 	}
+	// one connection with the configured security before anything else
+	// talks to Kafka: a wrong password or an untrusted certificate ends
+	// the start here, with its cause, instead of in the clients' retries
+	ksec := s.Cfg.Kafka.Security
+	if ksec.TLS.InsecureSkipVerify || s.Cfg.Redis.TLS.InsecureSkipVerify {
+		s.Log.Warn("insecure_skip_verify is set: any server certificate is accepted (for tests only)",
+			zap.Bool("kafka", ksec.TLS.InsecureSkipVerify), zap.Bool("redis", s.Cfg.Redis.TLS.InsecureSkipVerify))
+	}
+	if err := secure.CheckKafka(ctx, s.Cfg.Kafka.Brokers, ksec); err != nil {
+		return err
+	}
+	s.Log.Info("kafka connected", zap.Strings("brokers", s.Cfg.Kafka.Brokers), zap.String("security", ksec.Protocol()), zap.Stringer("sasl", ksec.SASL))
 	if *s.Cfg.Kafka.CreateTopics {
-		if err := EnsureTopics(ctx, s.Cfg.Kafka.Brokers, s.Cfg.Topics(s.Labels != nil)...); err != nil {
+		if err := EnsureTopics(ctx, s.Cfg.Kafka, s.Cfg.Topics(s.Labels != nil)...); err != nil {
 			return err
 		}
 	}

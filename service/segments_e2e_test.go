@@ -26,6 +26,7 @@ import (
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
 	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/secure"
 	"github.com/segstream/segstream/segments"
 )
 
@@ -134,7 +135,7 @@ func define(t *testing.T, addr string, yaml string) segments.Definition {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := segments.Publish(context.Background(), []string{addr}, "segments.definitions", defs, nil); err != nil {
+	if err := segments.Publish(context.Background(), []string{addr}, secure.Kafka{}, "segments.definitions", defs, nil); err != nil {
 		t.Fatal(err)
 	}
 	return defs[0]
@@ -251,7 +252,7 @@ segments:
 
 	// 4. a tombstone removes the segment: every member exits (its
 	// dependent goes with it: deleting it alone would be refused)
-	if err := segments.Publish(context.Background(), []string{addr}, "segments.definitions", nil, []string{"repeat_refunder", "repeat_buyer"}); err != nil {
+	if err := segments.Publish(context.Background(), []string{addr}, secure.Kafka{}, "segments.definitions", nil, []string{"repeat_refunder", "repeat_buyer"}); err != nil {
 		t.Fatal(err)
 	}
 	waitMembers("repeat_buyer", nil)

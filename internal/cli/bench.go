@@ -60,7 +60,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr *output) error 
 		log("broker process on %s", addr)
 	}
 	topics := map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
-	if err := service.EnsureTopics(ctx, []string{addr}, service.TopicConfigs([]string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}, *parts, 1)...); err != nil {
+	if err := service.EnsureTopics(ctx, service.KafkaConfig{Config: consumer.Config{Brokers: []string{addr}}}, service.TopicConfigs([]string{"events.clickstream", "events.purchases", "events.reviews", "events.dlq"}, *parts, 1)...); err != nil {
 		return err
 	}
 
@@ -100,7 +100,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr *output) error 
 	}
 
 	// 4. segstream: consume and fold into Redis.
-	rdb := service.NewRedis(service.RedisConfig{Addrs: splitList(*redisAddr), Cluster: *cluster, Timeout: 5 * time.Second})
+	rdb, err := service.NewRedis(service.RedisConfig{Addrs: splitList(*redisAddr), Cluster: *cluster, Timeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
 	defer stderr.cleanup("closing Redis", rdb.Close)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w", *redisAddr, err)

@@ -27,7 +27,10 @@ func labelsFor(cf commonFlags, needKafka bool, stderr *output) (*labelstage.Stag
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb := service.NewRedis(cfg.Redis)
+	rdb, err := service.NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
 	store, err := featurestore.New(rdb, cfg.Featurestore, nil, nil)
 	if err != nil {
 		return nil, nil, err
@@ -37,6 +40,7 @@ func labelsFor(cf commonFlags, needKafka bool, stderr *output) (*labelstage.Stag
 	if needKafka {
 		pc := cfg.Producer
 		pc.Brokers = cfg.Kafka.Brokers
+		pc.Security = cfg.Kafka.Security
 		if pub, err = producer.New(pc); err != nil {
 			return nil, nil, err
 		}

@@ -38,7 +38,10 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr *output) erro
 	if err != nil {
 		return err
 	}
-	rdb := service.NewRedis(cfg.Redis)
+	rdb, err := service.NewRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer stderr.cleanup("closing Redis", rdb.Close)
 	store, err := featurestore.New(rdb, cfg.Featurestore, nil, nil)
 	if err != nil {

@@ -44,7 +44,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr *output) error
 		return err
 	}
 	if *cfg.Kafka.CreateTopics {
-		if err := service.EnsureTopics(ctx, cfg.Kafka.Brokers, cfg.Topics(false)...); err != nil {
+		if err := service.EnsureTopics(ctx, cfg.Kafka, cfg.Topics(false)...); err != nil {
 			return err
 		}
 	}
@@ -53,7 +53,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr *output) error
 		return err
 	}
 	sc := replay.SendConfig{
-		Brokers: cfg.Kafka.Brokers,
+		Brokers:  cfg.Kafka.Brokers,
+		Security: cfg.Kafka.Security,
 		Topics: map[events.Family]string{
 			events.FamilyClickstream: cfg.Kafka.Topics.Clickstream,
 			events.FamilyPurchase:    cfg.Kafka.Topics.Purchases,

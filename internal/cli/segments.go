@@ -154,12 +154,12 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr *output, d
 		return errors.New("segments.topic is off: put definitions in segments.dir instead")
 	}
 	if *cfg.Kafka.CreateTopics {
-		if err := service.EnsureTopics(ctx, cfg.Kafka.Brokers, cfg.Topics(true)...); err != nil {
+		if err := service.EnsureTopics(ctx, cfg.Kafka, cfg.Topics(true)...); err != nil {
 			return err
 		}
 	}
 	if del {
-		if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Segments.Topic, nil, fs.Args()); err != nil {
+		if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Kafka.Security, cfg.Segments.Topic, nil, fs.Args()); err != nil {
 			return err
 		}
 		stdout.printf("published %d tombstone(s) to %s: %s\n", fs.NArg(), cfg.Segments.Topic, strings.Join(fs.Args(), ", "))
@@ -169,7 +169,7 @@ func segmentsApply(ctx context.Context, args []string, stdout, stderr *output, d
 	if err != nil {
 		return fmt.Errorf("%w: nothing published", err)
 	}
-	if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Segments.Topic, defs, nil); err != nil {
+	if err := segments.Publish(ctx, cfg.Kafka.Brokers, cfg.Kafka.Security, cfg.Segments.Topic, defs, nil); err != nil {
 		return err
 	}
 	for _, d := range defs {
@@ -191,7 +191,11 @@ func liveDefinitions(ctx context.Context, cfg service.Config, stderr *output) (*
 	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	caught := make(chan struct{})
-	f := &segments.Follower{Brokers: cfg.Kafka.Brokers, Topic: cfg.Segments.Topic, Live: live}
+	dialer, err := cfg.Kafka.Security.Dialer(10 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+	f := &segments.Follower{Brokers: cfg.Kafka.Brokers, Topic: cfg.Segments.Topic, Live: live, Dialer: dialer}
 	errc := make(chan error, 1)
 	go func() { errc <- f.Run(fctx, caught) }()
 	select {

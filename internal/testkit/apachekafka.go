@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/segstream/segstream/producer"
+	"github.com/segstream/segstream/secure"
 )
 
 // ApacheKafka starts a real Apache Kafka broker for the test
@@ -32,13 +33,20 @@ func ApacheKafka(t testing.TB, partitions int, extraTopics ...string) string {
 
 // Broker is a real Apache Kafka broker a test started.
 type Broker struct {
-	Addr      string
-	port, dir string
+	Addr string
+	// SecureAddr is the SASL_SSL listener of StartSecureKafka ("" otherwise).
+	SecureAddr        string
+	port, dir, secure string
 }
 
 // StartApacheKafka is ApacheKafka, returning the broker so that the test
 // can kill it and start it again.
 func StartApacheKafka(t testing.TB, partitions int, extraTopics ...string) *Broker {
+	t.Helper()
+	return startApacheKafka(t, "", partitions, extraTopics...)
+}
+
+func startApacheKafka(t testing.TB, secureDir string, partitions int, extraTopics ...string) *Broker {
 	t.Helper()
 	if _, err := exec.LookPath("java"); err != nil {
 		needSetup(t, "java")
@@ -48,7 +56,11 @@ func StartApacheKafka(t testing.TB, partitions int, extraTopics ...string) *Brok
 	} else if _, err := os.Stat(strings.TrimSpace(string(out))); err != nil {
 		needSetup(t, "the Kafka jars")
 	}
-	b := &Broker{port: strconv.Itoa(freePortPair(t)), dir: t.TempDir()}
+	p := freePorts(t, 3)
+	b := &Broker{port: strconv.Itoa(p), dir: t.TempDir(), secure: secureDir}
+	if secureDir != "" {
+		b.SecureAddr = fmt.Sprintf("127.0.0.1:%d", p+2)
+	}
 	b.Start(t)
 	t.Cleanup(func() {
 		if out, err := exec.Command("bash", RepoFile("tools/kafka/broker.sh"), "stop", "--port", b.port, "--dir", b.dir).CombinedOutput(); err != nil {
@@ -63,6 +75,9 @@ func StartApacheKafka(t testing.TB, partitions int, extraTopics ...string) *Brok
 func (b *Broker) Start(t testing.TB) {
 	t.Helper()
 	args := []string{RepoFile("tools/kafka/broker.sh"), "start", "--port", b.port, "--dir", b.dir}
+	if b.secure != "" {
+		args = append(args, "--secure", b.secure)
+	}
 	out, err := exec.Command("bash", args...).Output()
 	if err != nil {
 		var stderr string
@@ -112,7 +127,7 @@ func CreateTopics(t testing.TB, addr string, partitions int, topics ...string) {
 	for _, tp := range topics {
 		cfgs = append(cfgs, kafka.TopicConfig{Topic: tp, NumPartitions: partitions, ReplicationFactor: 1})
 	}
-	if err := producer.EnsureTopics(ctx, []string{addr}, cfgs...); err != nil {
+	if err := producer.EnsureTopics(ctx, []string{addr}, secure.Kafka{}, cfgs...); err != nil {
 		t.Fatalf("creating topics %v on %s: %v", topics, addr, err)
 	}
 }
@@ -125,14 +140,14 @@ func needSetup(t testing.TB, what string) {
 	t.Skipf("%s missing: run tools/setup.sh", what)
 }
 
-// freePortPair finds a port p such that p and p+1 (the controller's) are
-// free on 127.0.0.1.
-func freePortPair(t testing.TB) int {
+// freePorts finds a port p such that p...p+n-1 (the controller's, the
+// secure listener's) are free on 127.0.0.1.
+func freePorts(t testing.TB, n int) int {
 	t.Helper()
 	for i := 0; i < 100; i++ {
 		p := 20000 + rand.IntN(20000)
 		ok := true
-		for _, q := range []int{p, p + 1} {
+		for q := p; q < p+n; q++ {
 			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", q))
 			if err != nil {
 				ok = false
@@ -144,6 +159,6 @@ func freePortPair(t testing.TB) int {
 			return p
 		}
 	}
-	t.Fatal("no two free neighbouring ports on 127.0.0.1")
+	t.Fatalf("no %d free neighbouring ports on 127.0.0.1", n)
 	return 0
 }

@@ -3,7 +3,7 @@
 # that is both broker and controller, on loopback only, from the jars that
 # tools/kafka/setup.sh keeps under var/kafka/<version>/lib.
 #
-#   tools/kafka/broker.sh start  [--port 9092] [--dir DIR]  start (or reuse) it; prints the bootstrap address
+#   tools/kafka/broker.sh start  [--port 9092] [--dir DIR] [--secure CERTS]  start (or reuse) it; prints the bootstrap address
 #   tools/kafka/broker.sh stop   [--port 9092] [--dir DIR]  TERM, then KILL after 15 s
 #   tools/kafka/broker.sh status [--port 9092] [--dir DIR]  exit 0 when it answers a Metadata request
 #
@@ -12,6 +12,14 @@
 # cluster.id, broker.pid, broker.out (the JVM's stdout and stderr), kafka.log
 # (Log4j, WARN and above) and data/ (log.dirs). Storage is formatted once and
 # kept between runs; delete DIR after a stop for an empty broker.
+# --secure CERTS adds a SASL_SSL listener on <port+2> (advertised as
+# 127.0.0.1:<port+2>) for the security tests: CERTS holds server.pem (the
+# broker's PKCS#8 key, unencrypted, and its certificate chain), ca.pem (the
+# CA whose clients it trusts: ssl.client.auth=required) and users (one
+# "name password" per line, no spaces or quotes in either). Every user may
+# log in with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (SCRAM credentials are
+# written at format time, so use a fresh DIR). PLAINTEXT stays the
+# inter-broker listener, and readiness is still checked on it.
 # Topics are not created automatically (auto.create.topics.enable=false): the
 # tests create theirs (CreateTopics); num.partitions=3 is the default count.
 # Readiness is a Metadata round trip with kcat that lists broker 1.
@@ -24,18 +32,22 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 PORT=9092
 DIR=
+SECURE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) PORT=${2:?--port needs a number}; shift 2 ;;
     --port=*) PORT=${1#--port=}; shift ;;
     --dir) DIR=${2:?--dir needs a folder}; shift 2 ;;
     --dir=*) DIR=${1#--dir=}; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --secure) SECURE=${2:?--secure needs a folder}; shift 2 ;;
+    --secure=*) SECURE=${1#--secure=}; shift ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "broker.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 case "$PORT" in ''|*[!0-9]*) echo "broker.sh: --port $PORT is not a number" >&2; exit 2 ;; esac
 CPORT=$((PORT + 1))
+SPORT=$((PORT + 2))
 DIR=${DIR:-$VAR/kafka-data/$PORT}
 BOOT="127.0.0.1:$PORT"
 PIDF="$DIR/broker.pid"
@@ -80,18 +92,44 @@ start() {
   if pid=$(ourpid); then
     log "broker $pid (from $PIDF) runs but does not answer on $BOOT yet; waiting"
   else
-    local lib
+    local lib listeners="PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT" advertised="PLAINTEXT://127.0.0.1:$PORT"
+    local protomap="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" secprops="" scram=()
     lib=$("$ROOT/tools/kafka/setup.sh" --print-lib)
+    if [ -n "$SECURE" ]; then
+      SECURE=$(cd "$SECURE" && pwd)
+      local f name pw plain=""
+      for f in server.pem ca.pem users; do
+        [ -s "$SECURE/$f" ] || { log "--secure $SECURE: $f is missing"; exit 2; }
+      done
+      while read -r name pw; do
+        [ -n "$name" ] || continue
+        plain="$plain user_$name=\"$pw\""
+        scram+=(--add-scram "SCRAM-SHA-256=[name=$name,password=$pw]" --add-scram "SCRAM-SHA-512=[name=$name,password=$pw]")
+      done <"$SECURE/users"
+      listeners="$listeners,SASL_SSL://127.0.0.1:$SPORT"
+      advertised="$advertised,SASL_SSL://127.0.0.1:$SPORT"
+      protomap="$protomap,SASL_SSL:SASL_SSL"
+      secprops="# --secure $SECURE: a SASL_SSL listener with PEM key and trust stores
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$SECURE/server.pem
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=$SECURE/ca.pem
+listener.name.sasl_ssl.ssl.client.auth=required"
+    fi
     cat >"$DIR/server.properties" <<EOF
 # Written by tools/kafka/broker.sh at every start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protomap
 log.dirs=$DIR/data
 num.partitions=3
 default.replication.factor=1
@@ -110,6 +148,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=100
 log.retention.check.interval.ms=5000
+# The compaction test forces the cleaner with small segments per topic.
+log.cleaner.backoff.ms=200
+$secprops
 EOF
     cat >"$DIR/log4j2.properties" <<EOF
 # Written by tools/kafka/broker.sh at every start.
@@ -132,7 +173,7 @@ EOF
       fi
       log "formatting $DIR/data (cluster $(cat "$DIR/cluster.id"))"
       if ! java -cp "$lib/*" "${jopts[@]}" kafka.tools.StorageTool format \
-          -t "$(cat "$DIR/cluster.id")" -c "$DIR/server.properties" >"$DIR/format.out" 2>&1; then
+          -t "$(cat "$DIR/cluster.id")" -c "$DIR/server.properties" "${scram[@]}" >"$DIR/format.out" 2>&1; then
         cat "$DIR/format.out" >&2; log "formatting the storage failed"; exit 1
       fi
     fi
@@ -185,5 +226,5 @@ case "$cmd" in
   status)
     if answers; then echo "$BOOT"; exit 0; fi
     log "no broker answers on $BOOT"; exit 1 ;;
-  *) echo "usage: tools/kafka/broker.sh start|stop|status [--port 9092] [--dir DIR]" >&2; exit 2 ;;
+  *) echo "usage: tools/kafka/broker.sh start|stop|status [--port 9092] [--dir DIR] [--secure CERTS]" >&2; exit 2 ;;
 esac
