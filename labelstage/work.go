@@ -6,9 +6,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/segstream/segstream/keyspace"
 	"strconv"
 	"sync"
+
+	"github.com/segstream/segstream/keyspace"
 )
 
 // loop describes one work loop over a queue.

@@ -13,12 +13,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"github.com/google/pprof/profile"
-	"github.com/segstream/segstream/consumer"
-	"github.com/segstream/segstream/events"
-	"github.com/segstream/segstream/keyspace"
-	"github.com/segstream/segstream/replay"
-	"github.com/segstream/segstream/service"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -26,6 +20,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/google/pprof/profile"
+	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/events"
+	"github.com/segstream/segstream/keyspace"
+	"github.com/segstream/segstream/replay"
+	"github.com/segstream/segstream/service"
 )
 
 func init() {
@@ -33,9 +34,12 @@ func init() {
 }
 
 func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) error {
-	fs := newFlags("bench-labels", "[--rate 2000] [--seconds 30] [--coalesce 50ms] [--workers 2] [--encode=false]", stderr)
-	rate := fs.Float64("rate", 2000, "steady events per second")
-	seconds := fs.Float64("seconds", 30, "how long to send")
+	fs := newFlags("bench-labels", "[--rate 0] [--share 0.25] [--seconds 20] [--coalesce 50ms] [--workers 2] [--encode=false] [--fold=false]", stderr)
+	rate := fs.Float64("rate", 0, "steady events per second offered to the pipeline (0: --share of the fold-only rate measured first)")
+	share := fs.Float64("share", 0.25, "with --rate 0: the share of the fold-only rate to offer")
+	seconds := fs.Float64("seconds", 20, "how long to send")
+	foldEvents := fs.Int("fold-events", 300000, "events pre-loaded for the fold-only measurement")
+	fold := fs.Bool("fold", true, "measure the fold-only rate first (labels off, a pre-loaded topic, as fast as the fold goes)")
 	coalesce := fs.Duration("coalesce", 50*time.Millisecond, "labels.coalesce")
 	workers := fs.Int("workers", 2, "labels.workers")
 	encode := fs.Bool("encode", true, "run the text encoder (interests); false: labels without embeddings")
@@ -44,11 +48,16 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	retail := fs.Bool("retail", false, "replay the full Online Retail history as fast as possible instead (encodes per 100 events)")
 	cpuProfile := fs.String("cpuprofile", "", "also write the measuring process's CPU profile (the service) to this file")
 	sender := fs.Bool("sender", false, "internal: be the sending process that the measuring process starts")
+	count := fs.Int("count", 0, "internal (--sender): send this many events as fast as possible")
+	topicPrefix := fs.String("topic-prefix", "", "internal (--sender): prefix of the input topics")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *sender {
-		return benchSend(ctx, *brokers, *rate, *seconds, *retail, stdout, stderr)
+		return benchSend(ctx, *brokers, *rate, *seconds, *count, *topicPrefix, *retail, stdout, stderr)
+	}
+	if *rate <= 0 && (!*fold || *retail) {
+		return errors.New("bench-labels: give --rate, or keep --fold to offer a share of the fold-only rate")
 	}
 	addr := *brokers
 	if addr == "" {
@@ -61,53 +70,46 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer stderr.cleanup("closing Redis", rdb.Close)
+	run := benchRun{ctx: ctx, addr: addr, redisAddr: *redisAddr, rdb: rdb, stderr: stderr}
+
+	if *fold && !*retail {
+		fr, err := run.foldOnly(*foldEvents)
+		if err != nil {
+			return err
+		}
+		stdout.printf("fold only              %d events in %s: %.0f events/s (labels off, pre-loaded topics; service %.2f cores, Redis %.2f cores)\n",
+			*foldEvents, fr.wall.Round(time.Millisecond), fr.perSec, fr.cpu.Seconds()/fr.wall.Seconds(), fr.redisCPU.Seconds()/fr.wall.Seconds())
+		if *rate <= 0 {
+			*rate = math.Round(fr.perSec * *share)
+			stdout.printf("offered                %.0f events/s (%.2f of the fold-only rate)\n", *rate, *share)
+		} else {
+			stdout.printf("offered                %.0f events/s (%.2f of the fold-only rate)\n", *rate, *rate/fr.perSec)
+		}
+	}
+
 	prefix := fmt.Sprintf("benchl%08x", rand.Uint32())
 	defer stderr.cleanup("deleting the benchmark's keys under "+prefix, func() error {
 		return keyspace.DeletePrefix(context.Background(), rdb, prefix)
 	})
-	// SEGSTREAM_* tuning variables of this process apply on top (e.g.
-	// SEGSTREAM_LABELS_ENCODE_BATCH=16): they come last and win; those that
-	// say where things are stay the benchmark's own
-	cfg, err := service.LoadConfig("", append([]string{
-		"SEGSTREAM_KAFKA_BROKERS=" + addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
-		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
-		"SEGSTREAM_REDIS_ADDRS=" + *redisAddr, "SEGSTREAM_FEATURESTORE_PREFIX=" + prefix, "SEGSTREAM_HTTP_LISTEN=off", "SEGSTREAM_API_LISTEN=off",
+	svc, done, stop, err := run.startService(prefix, "", []string{
 		"SEGSTREAM_LABELS_COALESCE=" + coalesce.String(),
 		"SEGSTREAM_LABELS_WORKERS=" + strconv.Itoa(*workers), "SEGSTREAM_LABELS_ENCODE=" + strconv.FormatBool(*encode),
-		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
-		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
-	}, tuningEnv()...))
+	})
 	if err != nil {
 		return err
 	}
-	svc, err := service.New(cfg, nil, consumer.Hooks{})
-	if err != nil {
-		return err
-	}
-	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(sctx) }()
-	// joined: every input partition assigned
-	for n := 0; n < 3*cfg.Kafka.Partitions; {
-		n = 0
-		for _, ps := range svc.Consumer.Assigned() {
-			n += len(ps)
-		}
-		if err := pause(ctx, done, 20*time.Millisecond); err != nil {
-			return err
-		}
-	}
 
 	// the events come from a process of their own, so the sender's CPU is
 	// not the pipeline's
-	snd, err := startSender(ctx, addr, *rate, *seconds, *retail, stderr)
+	snd, err := startSender(ctx, addr, *rate, *seconds, 0, "", *retail, stderr)
 	if err != nil {
 		return err
 	}
 	<-snd.sending
 	t0 := time.Now()
 	cpu0 := processCPU()
+	redis0 := redisCPU(ctx, rdb)
 	var prof bytes.Buffer
 	if err := pprof.StartCPUProfile(&prof); err != nil {
 		return err
@@ -143,6 +145,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	pprof.StopCPUProfile()
 	profiling = false
 	cpu := processCPU() - cpu0
+	rcpu := redisCPU(ctx, rdb) - redis0
 	wall := interestsDone.Sub(t0)
 	stop()
 	if err := <-done; err != nil { // everything is labelled: report it, the measurement stands
@@ -162,10 +165,136 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	stdout.printf("interests drained      %s after the stream stopped (encoder queue empty)\n", interestsDone.Sub(sendEnd).Round(time.Millisecond))
 	stdout.printf("event-to-label latency p50 %s  p99 %s (interpolated in histogram buckets)\n", p50, p99)
 	stdout.printf("evaluations            %.0f (%.1f per 100 events; %.0f labels/s while labelling)\n", ev, 100*ev/float64(sent), ev/labelsWall.Seconds())
+	evN, _ := histCount(svc.Registry, "segstream_labels_evaluate_seconds")
+	foldN, _ := histCount(svc.Registry, "segstream_consumer_fold_seconds")
+	stdout.printf("evaluate batches       %d (%.0f users each), p50 %s p99 %s; fold batches %d (%.0f events each), p50 %s p99 %s\n",
+		evN, ev/math.Max(1, float64(evN)), histQuantile(svc.Registry, "segstream_labels_evaluate_seconds", 0.5), histQuantile(svc.Registry, "segstream_labels_evaluate_seconds", 0.99),
+		foldN, float64(sent)/math.Max(1, float64(foldN)), histQuantile(svc.Registry, "segstream_consumer_fold_seconds", 0.5), histQuantile(svc.Registry, "segstream_consumer_fold_seconds", 0.99))
 	stdout.printf("encodes                %.0f (%.1f per 100 events), coalesce %s, workers %d, encoder %v\n", enc, 100*enc/float64(sent), *coalesce, *workers, *encode)
 	stdout.printf("labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
+	stdout.printf("Redis CPU              %.1f s (%.2f cores)\n", rcpu.Seconds(), rcpu.Seconds()/wall.Seconds())
 	stdout.printf("service CPU            %.1f s in %s (%.2f cores)%s\n", cpu.Seconds(), wall.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(), stageCPU(prof.Bytes()))
 	return nil
+}
+
+// benchRun holds what the phases of bench-labels share.
+type benchRun struct {
+	ctx       context.Context
+	addr      string
+	redisAddr string
+	rdb       *redis.Client
+	stderr    *output
+}
+
+// startService runs the service on the benchmark's broker and Redis with
+// its own group and key prefix; topicPrefix names other input topics.
+// It returns once every input partition is assigned.
+func (b benchRun) startService(prefix, topicPrefix string, extra []string) (*service.Service, chan error, func(), error) {
+	// SEGSTREAM_* tuning variables of this process apply on top (e.g.
+	// SEGSTREAM_LABELS_ENCODE_BATCH=16): they come last and win; those that
+	// say where things are stay the benchmark's own
+	env := []string{
+		"SEGSTREAM_KAFKA_BROKERS=" + b.addr, "SEGSTREAM_KAFKA_GROUP_ID=" + prefix,
+		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=500ms", "SEGSTREAM_KAFKA_SESSION_TIMEOUT=10s", "SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=100ms",
+		"SEGSTREAM_REDIS_ADDRS=" + b.redisAddr, "SEGSTREAM_FEATURESTORE_PREFIX=" + prefix, "SEGSTREAM_HTTP_LISTEN=off", "SEGSTREAM_API_LISTEN=off",
+		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
+		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
+	}
+	if topicPrefix != "" {
+		env = append(env, "SEGSTREAM_KAFKA_TOPICS_CLICKSTREAM="+topicPrefix+"events.clickstream", "SEGSTREAM_KAFKA_TOPICS_PURCHASES="+topicPrefix+"events.purchases",
+			"SEGSTREAM_KAFKA_TOPICS_REVIEWS="+topicPrefix+"events.reviews", "SEGSTREAM_KAFKA_TOPICS_DLQ="+topicPrefix+"events.dlq")
+	}
+	cfg, err := service.LoadConfig("", append(append(env, extra...), tuningEnv()...))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, err := service.New(cfg, nil, consumer.Hooks{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sctx, stop := context.WithCancel(b.ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(sctx) }()
+	// joined: every input partition assigned
+	for n := 0; n < 3*cfg.Kafka.Partitions; {
+		n = 0
+		for _, ps := range svc.Consumer.Assigned() {
+			n += len(ps)
+		}
+		if err := pause(b.ctx, done, 20*time.Millisecond); err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+	}
+	return svc, done, stop, nil
+}
+
+// foldResult is the fold-only measurement.
+type foldResult struct {
+	wall, cpu, redisCPU time.Duration
+	perSec              float64
+}
+
+// foldOnly pre-loads n events on topics of their own, then lets a
+// service with the label stage off fold them as fast as it can: the rate
+// the label stage is measured against, in the same run.
+func (b benchRun) foldOnly(n int) (foldResult, error) {
+	const topics = "fold."
+	snd, err := startSender(b.ctx, b.addr, 0, 0, n, topics, false, b.stderr)
+	if err != nil {
+		return foldResult{}, err
+	}
+	sent, _, _, err := snd.wait()
+	if err != nil {
+		return foldResult{}, err
+	}
+	prefix := fmt.Sprintf("benchf%08x", rand.Uint32())
+	defer b.stderr.cleanup("deleting the fold measurement's keys under "+prefix, func() error {
+		return keyspace.DeletePrefix(context.Background(), b.rdb, prefix)
+	})
+	// the group joins first (its partitions assigned), then the clock starts
+	svc, done, stop, err := b.startService(prefix, topics, []string{"SEGSTREAM_LABELS_ENABLED=false", "SEGSTREAM_KAFKA_START_OFFSET=earliest"})
+	if err != nil {
+		return foldResult{}, err
+	}
+	defer stop()
+	t0, cpu0, r0 := time.Now(), processCPU(), redisCPU(b.ctx, b.rdb)
+	for int(counter(svc.Registry, "segstream_consumer_events_in_total", "")) < sent {
+		if err := pause(b.ctx, done, 5*time.Millisecond); err != nil {
+			return foldResult{}, err
+		}
+	}
+	// folded is not yet durable: the last batches finish their writes
+	for svc.Consumer != nil && counter(svc.Registry, "segstream_featurestore_events_total", "") < float64(sent) {
+		if err := pause(b.ctx, done, 5*time.Millisecond); err != nil {
+			return foldResult{}, err
+		}
+	}
+	wall := time.Since(t0)
+	res := foldResult{wall: wall, cpu: processCPU() - cpu0, redisCPU: redisCPU(b.ctx, b.rdb) - r0, perSec: float64(sent) / wall.Seconds()}
+	stop()
+	if err := <-done; err != nil {
+		b.stderr.printf("bench-labels: fold-only service stopped with an error: %v\n", err)
+	}
+	return res, nil
+}
+
+// redisCPU is the Redis server's user and system CPU time so far (INFO
+// cpu), 0 when it cannot be read.
+func redisCPU(ctx context.Context, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			x, _ := strconv.ParseFloat(v, 64)
+			total += x
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // pause waits d, or returns why the measurement cannot go on: the
@@ -210,13 +339,14 @@ type sendProcess struct {
 
 // startSender starts `segstream bench-labels --sender`; sending closes when
 // its events are read and it starts to send.
-func startSender(ctx context.Context, addr string, rate, seconds float64, retail bool, stderr *output) (*sendProcess, error) {
+func startSender(ctx context.Context, addr string, rate, seconds float64, count int, topicPrefix string, retail bool, stderr *output) (*sendProcess, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "bench-labels", "--sender", "--brokers", addr,
-		"--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--seconds", strconv.FormatFloat(seconds, 'f', -1, 64), "--retail="+strconv.FormatBool(retail))
+		"--rate", strconv.FormatFloat(rate, 'f', -1, 64), "--seconds", strconv.FormatFloat(seconds, 'f', -1, 64), "--retail="+strconv.FormatBool(retail),
+		"--count", strconv.Itoa(count), "--topic-prefix", topicPrefix)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -268,9 +398,13 @@ func (p *sendProcess) wait() (sent int, el time.Duration, cpu time.Duration, err
 
 // benchSend is the sender process: the same events as before, shuffled over
 // users at a steady rate (or the retail history as fast as possible).
-func benchSend(ctx context.Context, addr string, rate, seconds float64, retail bool, stdout, stderr *output) error {
+func benchSend(ctx context.Context, addr string, rate, seconds float64, count int, topicPrefix string, retail bool, stdout, stderr *output) error {
 	if addr == "" {
 		return errors.New("--sender needs --brokers")
+	}
+	n := int(rate * seconds)
+	if count > 0 {
+		n, rate = count, 0 // a pre-load, as fast as possible
 	}
 	var items []replay.Item
 	var sc replay.SendConfig
@@ -280,7 +414,7 @@ func benchSend(ctx context.Context, addr string, rate, seconds float64, retail b
 			return err
 		}
 	} else {
-		if items, _, err = benchEvents(int(rate * seconds)); err != nil {
+		if items, _, err = benchEvents(n); err != nil {
 			return err
 		}
 		// spread the users: a steady stream over many users, as in production
@@ -288,7 +422,17 @@ func benchSend(ctx context.Context, addr string, rate, seconds float64, retail b
 		sc.Rate = rate
 	}
 	sc.Brokers = []string{addr}
-	sc.Topics = map[events.Family]string{events.FamilyClickstream: "events.clickstream", events.FamilyPurchase: "events.purchases", events.FamilyReview: "events.reviews"}
+	sc.Topics = map[events.Family]string{events.FamilyClickstream: topicPrefix + "events.clickstream", events.FamilyPurchase: topicPrefix + "events.purchases",
+		events.FamilyReview: topicPrefix + "events.reviews"}
+	if topicPrefix != "" {
+		var names []string
+		for _, t := range sc.Topics {
+			names = append(names, t)
+		}
+		if err := service.EnsureTopics(ctx, service.KafkaConfig{Config: consumer.Config{Brokers: sc.Brokers}}, service.TopicConfigs(names, 6, 1)...); err != nil {
+			return err
+		}
+	}
 	sc.Progress = stderr
 	sc.Label = "send"
 	stdout.printf("sending %d events\n", len(items))
@@ -375,4 +519,16 @@ func histQuantile(g prometheus.Gatherer, name string, q float64) time.Duration {
 		return time.Duration(math.Inf(1))
 	}
 	return 0
+}
+
+// histCount is a histogram's sample count and sum.
+func histCount(g prometheus.Gatherer, name string) (uint64, float64) {
+	mfs, _ := g.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return h.GetSampleCount(), h.GetSampleSum()
+		}
+	}
+	return 0, 0
 }
