@@ -97,6 +97,11 @@ func (k Keys) SizeSeriesHourly(segment string) string {
 	return k.prefix + ":{m:" + segment + "}:sizes:h"
 }
 
+// Indexes is the set of segments that have a member index, so that their
+// sizes are read without a SCAN of the keyspace. The label stage adds a
+// segment the first time it writes to its index.
+func (k Keys) Indexes() string { return k.feed("indexes") }
+
 // MembersPattern matches every member index (for SCAN).
 func (k Keys) MembersPattern() string { return k.prefix + ":{m:*}:members" }
 

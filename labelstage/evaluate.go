@@ -94,6 +94,13 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	nowUs := float64(time.Now().UnixMicro())
 	model := st.seg.Model()
 	var writes []written
+	var newIndexes []string // segments whose index this process has not registered yet
+	index := func(seg string) string {
+		if _, ok := st.indexed.Load(seg); !ok && !slices.Contains(newIndexes, seg) {
+			newIndexes = append(newIndexes, seg)
+		}
+		return st.sp.Members(seg)
+	}
 	for _, sj := range subjects {
 		d, err := st.seg.Label(sj.p, featurestore.NewView(sj.p, sj.asOf), sj.emb, sj.rec.State, sj.asOf)
 		if err != nil {
@@ -123,7 +130,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			// add the user where it is missing
 			if sj.rec.Doc != nil && d.Reindex {
 				for _, seg := range sj.rec.Doc.Segments {
-					mk := st.sp.Members(seg)
+					mk := index(seg)
 					wb.Then(mk).ZAddNX(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
 				}
 			}
@@ -142,7 +149,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		entered, exited := label.Diff(old, next.Doc.Segments)
 		writes[len(writes)-1].entered, writes[len(writes)-1].exited = entered, exited
 		for _, seg := range entered {
-			mk := st.sp.Members(seg)
+			mk := index(seg)
 			wb.Then(mk).ZAdd(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
 		}
 		for _, seg := range exited {
@@ -151,10 +158,14 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 		if d.Reindex { // from before the index: the segments kept too
 			for _, seg := range next.Doc.Segments {
-				mk := st.sp.Members(seg)
+				mk := index(seg)
 				wb.Then(mk).ZAddNX(ctx, mk, redis.Z{Score: float64(sj.asOf.Unix()), Member: sj.c.User})
 			}
 		}
+	}
+	if len(newIndexes) > 0 {
+		reg := st.sp.Indexes()
+		wb.Then(reg).SAdd(ctx, reg, anySlice(newIndexes)...)
 	}
 	err = wb.Exec()
 	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry {
@@ -165,6 +176,9 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	if err != nil {
 		return fmt.Errorf("writing labels: %w", err)
+	}
+	for _, seg := range newIndexes {
+		st.indexed.Store(seg, struct{}{})
 	}
 	if queuedEncodes {
 		st.encodeWake.wake()
@@ -227,6 +241,14 @@ func (st *Stage) countFlow(ctx context.Context, writes []written) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		st.failed("flow", "counting entries and exits failed", err, zap.Int("changes", n))
 	}
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // written is one label write of an evaluation batch.

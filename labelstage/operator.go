@@ -185,20 +185,32 @@ func (st *Stage) SegmentSize(ctx context.Context, segment string) (int64, error)
 	return st.rdb.ZCard(ctx, st.sp.Members(segment)).Result()
 }
 
-// SegmentSizes counts the members of every segment with an index.
+// SegmentSizes counts the members of every segment with an index: the
+// segments registered in Indexes, one ZCARD each. A deployment whose
+// indexes predate the registry is scanned once and registered.
 func (st *Stage) SegmentSizes(ctx context.Context) (map[string]int64, error) {
 	keys := st.sp.Keys
-	var names []string
-	var mu sync.Mutex
-	if err := keyspace.Scan(ctx, st.rdb, keys.MembersPattern(), func(key string) error {
-		if s, ok := keys.SegmentOfMembers(key); ok {
-			mu.Lock()
-			names = append(names, s)
-			mu.Unlock()
-		}
-		return nil
-	}); err != nil {
+	names, err := st.rdb.SMembers(ctx, keys.Indexes()).Result()
+	if err != nil {
 		return nil, err
+	}
+	if len(names) == 0 {
+		var mu sync.Mutex
+		if err := keyspace.Scan(ctx, st.rdb, keys.MembersPattern(), func(key string) error {
+			if s, ok := keys.SegmentOfMembers(key); ok {
+				mu.Lock()
+				names = append(names, s)
+				mu.Unlock()
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if len(names) > 0 {
+			if err := st.rdb.SAdd(ctx, keys.Indexes(), anySlice(names)...).Err(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	pipe := st.rdb.Pipeline()
 	cmds := make([]*redis.IntCmd, len(names))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,11 +13,12 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"runtime/pprof"
+
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
-	"runtime/pprof"
 )
 
 // Segmenter turns a profile and its embedding into a labelling decision
@@ -52,6 +54,8 @@ type Stage struct {
 	backlog atomic.Int64 // users waiting in the change feed and the encode queue
 
 	evalWake, encodeWake waker // work arrived: a fold of this process; encodes queued
+	// indexed: segments this process has registered in Indexes
+	indexed sync.Map
 
 	owner        string                 // this instance, in lock values
 	backfillWant atomic.Pointer[string] // newest definition-set version asked for

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -585,4 +587,36 @@ func TestFoldWakesEvaluators(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Segment sizes come from the registry of indexed segments, not a SCAN;
+// indexes from before the registry are found once and registered.
+func TestSegmentSizesFromTheIndexRegistry(t *testing.T) {
+	h := newHarness(t, Config{NoEncoder: true})
+	ctx := context.Background()
+	h.fold("u1", events.TypeView, "")
+	h.fold("u2", events.TypeView, "")
+	h.fold("u2", events.TypePurchase, "")
+	h.evaluate()
+	reg := h.st.sp.Indexes()
+	names, err := h.rdb.SMembers(ctx, reg).Result()
+	sort.Strings(names)
+	if err != nil || strings.Join(names, ",") != "buyer,visitor" {
+		t.Fatalf("registry %v %v", names, err)
+	}
+	want := map[string]int64{"visitor": 2, "buyer": 1}
+	sizes, err := h.st.SegmentSizes(ctx)
+	if err != nil || !maps.Equal(sizes, want) {
+		t.Fatalf("sizes %v %v, want %v", sizes, err, want)
+	}
+	// an index written before the registry existed
+	if err := h.rdb.Del(ctx, reg).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if sizes, err := h.st.SegmentSizes(ctx); err != nil || !maps.Equal(sizes, want) {
+		t.Fatalf("sizes without the registry %v %v", sizes, err)
+	}
+	if n, _ := h.rdb.SCard(ctx, reg).Result(); n != 2 {
+		t.Fatalf("the scan registered %d segments, want 2", n)
+	}
 }
