@@ -1,6 +1,7 @@
 # The two commands of a fresh machine:
 #   make demo   - set up, build and run `segstream demo` on embedded defaults
 #   make test   - set up, start what the tests need, and run every test
+#                 (and the offline checks of deploy/)
 GO      ?= go
 BIN     := bin/segstream
 REDIS   ?= 127.0.0.1:6379
@@ -10,7 +11,7 @@ export SEGSTREAM_TEST_REDIS_REPLICATED ?= 127.0.0.1:7111,127.0.0.1:7112
 
 export CGO_ENABLED := 1
 
-.PHONY: all setup build lint test demo bench redis test-redis clean
+.PHONY: all setup build lint test demo bench redis test-redis clean deploy-check
 
 all: build
 
@@ -44,6 +45,7 @@ test: setup redis test-redis
 	$(GO) vet ./...
 	./tools/lint.sh
 	$(GO) test -count=1 -timeout 40m ./...
+	./tools/deploy/check.sh
 
 bench: setup build redis
 	./$(BIN) bench
@@ -51,3 +53,8 @@ bench: setup build redis
 
 clean:
 	rm -rf bin
+
+# Offline checks of deploy/ (Helm chart, Dockerfile, compose, Grafana):
+# tools/deploy/check.sh, helm pinned and built into var/bin on first use.
+deploy-check:
+	./tools/deploy/check.sh

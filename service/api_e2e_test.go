@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/segstream/segstream/api"
@@ -287,6 +288,10 @@ func TestReadAPIEndToEnd(t *testing.T) {
 		if len(sz.Points) != 25 || sz.StepSeconds != 3600 {
 			t.Errorf("24h at 1h: %d points, step %d", len(sz.Points), sz.StepSeconds)
 		}
+		// ... and exports it for Prometheus
+		if g := gaugeOf(t, s.Registry, "segstream_segments_members", "new"); g != float64(sizes["new"]) {
+			t.Errorf("segstream_segments_members{segment=new} = %v, index %d", g, sizes["new"])
+		}
 		// entries and exits per hour: every user entered new once
 		var fl api.Flow
 		q := fmt.Sprintf("/v1/segments/new/flow?from=%d&to=%d", clock.Add(-999*time.Hour).Unix(), clock.Unix())
@@ -555,4 +560,26 @@ func TestReadAPIWithoutTokenIsLoopbackOnly(t *testing.T) {
 	if code := c.do("GET", "/v1/segments", "", nil, &list); code != 200 || len(list.Segments) == 0 {
 		t.Fatalf("open API: %d %+v", code, list)
 	}
+}
+
+// gaugeOf is a gauge's value for one segment label (-1 when absent).
+func gaugeOf(t *testing.T, g prometheus.Gatherer, name, segment string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "segment" && l.GetValue() == segment {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -146,6 +146,8 @@ type Service struct {
 	// flowTrimDay is the clock day the flow counts were last trimmed
 	// (only sampleSizes touches it)
 	flowTrimDay int64
+	// sizeGauge: segstream_segments_members, set by sampleOnce
+	sizeGauge *prometheus.GaugeVec
 }
 
 // New builds the service: Redis client and store, consumer, metrics
@@ -366,6 +368,11 @@ func (s *Service) serveAPI(ctx context.Context, g *errgroup.Group) error {
 // api.sizes_interval, at the labels' clock (so a replay of history gives
 // the sizes history had).
 func (s *Service) sampleSizes(ctx context.Context) error {
+	s.sizeGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "segstream", Subsystem: "segments", Name: "members",
+		Help: "Users in each segment (its member index; a family per key), sampled every api.sizes_interval."}, []string{"segment"})
+	if err := s.Registry.Register(s.sizeGauge); err != nil {
+		return err
+	}
 	t := time.NewTicker(s.Cfg.API.SizesInterval)
 	defer t.Stop()
 	for {
@@ -396,6 +403,10 @@ func (s *Service) sampleOnce(ctx context.Context) error {
 	}
 	if err := s.Labels.RecordSizes(ctx, sizes, clock); err != nil {
 		return err
+	}
+	s.sizeGauge.Reset() // a segment deleted since the last sample leaves
+	for n, v := range sizes {
+		s.sizeGauge.WithLabelValues(n).Set(float64(v))
 	}
 	// once per clock day: drop flow counts past the retention
 	if day := clock.Unix() / 86400; day != s.flowTrimDay {
