@@ -12,11 +12,25 @@ type request struct {
 	err  error
 	enq  time.Time
 	done chan struct{}
+	// tokens and longest: the sum and the most of its sequences' lengths
+	tokens, longest int
+	// full: a batch of its own, sent at once (padOK cut it short of maxBatch)
+	full bool
+}
+
+func newRequest(seqs []Tokens) *request {
+	r := &request{seqs: seqs, done: make(chan struct{})}
+	for _, s := range seqs {
+		r.tokens += len(s.IDs)
+		r.longest = max(r.longest, len(s.IDs))
+	}
+	return r
 }
 
 // batcher gathers requests into batches of at most maxBatch sequences. A
-// batch goes to the workers when it is full, or maxWait after its first
-// request arrived, whichever comes first. It never splits a request, so a
+// batch goes to the workers when it is full (maxBatch sequences, or a request
+// marked full), or maxWait after its first request arrived, whichever comes
+// first. It never splits a request, so a
 // request that does not fit starts the next batch.
 type batcher struct {
 	in       chan *request
@@ -24,6 +38,9 @@ type batcher struct {
 	maxBatch int
 	maxWait  time.Duration
 	onWait   func(time.Duration)
+	// padded: runs are padded to their longest sequence (BERT), so requests
+	// are merged only while padOK holds.
+	padded bool
 }
 
 func newBatcher(maxBatch int, maxWait time.Duration) *batcher {
@@ -70,19 +87,22 @@ func (b *batcher) loop(ctx context.Context) {
 			}
 		}
 		batch := []*request{first}
-		n := len(first.seqs)
-		if n < b.maxBatch && b.maxWait > 0 {
+		n, tokens, longest := len(first.seqs), first.tokens, first.longest
+		if n < b.maxBatch && !first.full && b.maxWait > 0 {
 			timer.Reset(b.maxWait)
 		gather:
 			for n < b.maxBatch {
 				select {
 				case r := <-b.in:
-					if n+len(r.seqs) > b.maxBatch {
+					if n+len(r.seqs) > b.maxBatch ||
+						b.padded && !padOK(n+len(r.seqs), max(longest, r.longest), tokens+r.tokens) {
 						carry = r
 						break gather
 					}
 					batch = append(batch, r)
 					n += len(r.seqs)
+					tokens += r.tokens
+					longest = max(longest, r.longest)
 				case <-timer.C:
 					break gather
 				case <-ctx.Done():

@@ -185,3 +185,81 @@ func TestBatcherSubmitHonoursContext(t *testing.T) {
 		t.Errorf("submit after stop: %v", err)
 	}
 }
+
+// lenReq is a request of sequences of the given lengths.
+func lenReq(lens ...int) *request {
+	seqs := make([]Tokens, len(lens))
+	for i, n := range lens {
+		seqs[i] = Tokens{IDs: make([]int64, n)}
+		seqs[i].IDs[0] = int64(n)
+	}
+	return newRequest(seqs)
+}
+
+func TestPadOK(t *testing.T) {
+	for _, tc := range []struct {
+		n, maxLen, sum int
+		want           bool
+	}{
+		{2, 20, 30, true},         // 40 padded for 30 tokens
+		{2, 50, 60, false},        // 100 padded for 60
+		{64, 16, 64 * 12, true},   // short texts of 10 to 16 tokens share a run
+		{64, 256, 64 * 256, true}, // exactly the token budget
+		{64, 512, 64 * 512, false},
+		{32, 512, 32 * 512, true},
+		{1, 100000, 100000, false}, // one text alone is always sent (requestEnd keeps one)
+	} {
+		if got := padOK(tc.n, tc.maxLen, tc.sum); got != tc.want {
+			t.Errorf("padOK(%d, %d, %d) = %v, want %v", tc.n, tc.maxLen, tc.sum, got, tc.want)
+		}
+	}
+	e := &Encoder{cfg: Config{MaxBatch: 4}, spec: Spec{InputStyle: "bert"}}
+	seqs := lenReq(5, 6, 7, 8, 9, 60, 61, 300).seqs
+	var cuts []int
+	for lo := 0; lo < len(seqs); {
+		hi := e.requestEnd(seqs, lo)
+		cuts = append(cuts, hi-lo)
+		lo = hi
+	}
+	if want := []int{4, 1, 2, 1}; !slicesEqual(cuts, want) {
+		t.Errorf("requests of %v texts, want %v", cuts, want)
+	}
+	e.spec.InputStyle = "sparse_ids"
+	if hi := e.requestEnd(seqs, 0); hi != 4 {
+		t.Errorf("sparse: request of %d texts, want MaxBatch 4", hi)
+	}
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBatcherPadded: with padded runs, requests merge only while padOK holds.
+func TestBatcherPadded(t *testing.T) {
+	f := &fakeRun{}
+	b, stopped := startBatcher(t, 64, 50*time.Millisecond, f, 1)
+	b.padded = true
+	short1, short2, long := lenReq(10, 12), lenReq(11), lenReq(200)
+	ctx := context.Background()
+	for _, r := range []*request{short1, short2, long} {
+		if err := b.submit(ctx, stopped, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []*request{short1, short2, long} {
+		wait(t, r)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !slicesEqual(f.sizes, []int{3, 1}) {
+		t.Errorf("runs of %v texts, want [3 1]: the long text must not join the short ones", f.sizes)
+	}
+}

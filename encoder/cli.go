@@ -15,6 +15,9 @@ var _ io.Closer = (*Encoder)(nil)
 // maxCLILine bounds one input line of RunEncodeCLI.
 const maxCLILine = 16 << 20
 
+// cliChunk is the most input lines RunEncodeCLI gives one Encode call.
+const cliChunk = 1024
+
 // RunEncodeCLI is `segstream encode`: it reads one text per line from in and
 // writes one JSON array (the embedding) per line to out, in order. Lines that
 // arrive together are encoded as one batch; each batch's output is flushed
@@ -50,7 +53,10 @@ func RunEncodeCLI(ctx context.Context, enc *Encoder, in io.Reader, out io.Writer
 	}()
 
 	w := bufio.NewWriterSize(out, 256<<10)
-	batchSize := max(enc.cfg.MaxBatch, 1)
+	// Up to cliChunk lines that are already there go to one Encode call, which
+	// orders them by length into batches of MaxBatch (BERT pads a batch to its
+	// longest text, so the more lines it can sort, the less padding).
+	batchSize := max(enc.cfg.MaxBatch, cliChunk)
 	var (
 		batch   []string
 		failed  int

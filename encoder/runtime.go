@@ -91,15 +91,19 @@ func newSession(cfg Config, modelPath string, inputs []string, output string) (*
 }
 
 // cudaHint names the usual causes of a CUDA provider failure.
-const cudaHint = "is encoder.library_path the CUDA build from tools/encoder/setup.sh --gpu, with " +
-	"libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so beside it, " +
-	"the CUDA 13 runtime, cuBLAS and cuDNN 9 libraries on the loader path, and an NVIDIA driver loaded?"
+const cudaHint = "is encoder.library_path the CUDA build from tools/encoder/setup.sh --gpu " +
+	"(var/lib/gpu/libonnxruntime.so.1), with libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so " +
+	"beside it, the CUDA 12 runtime, cuBLAS, cuRAND, cuFFT and cuDNN 9 libraries beside it or on the loader path, " +
+	"and an NVIDIA driver loaded?"
 
 // appendCUDA adds the CUDA execution provider: the classic way, for ONNX
 // Runtime builds with CUDA compiled in (Microsoft's GPU packages); else, when
 // libonnxruntime_providers_cuda.so sits beside the library (the CPU core plus
 // plugin provider that setup.sh --gpu fetches), as a plugin provider library.
 func appendCUDA(opts *ort.SessionOptions, device int, libPath string) error {
+	if _, err := preloadCUDA(filepath.Dir(libPath)); err != nil {
+		return fmt.Errorf("%w: cuda device %d: %w (%s)", ErrProvider, device, err, cudaHint)
+	}
 	classic := func() error {
 		cuda, err := ort.NewCUDAProviderOptions()
 		if err != nil {

@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -271,11 +272,16 @@ func cutUTF8(s string, n int) string {
 // one [UNK]).
 const maxBertInputBytes = 64 << 10
 
-// WordPieceTokenizer runs a whole tokenizer.json with sugarme (normalizer,
-// pre-tokenizer, model and post-processor: [CLS] ... [SEP] for BERT), with
-// truncation to the model's max tokens and no padding (the encoder pads per
-// batch).
+// WordPieceTokenizer runs a whole tokenizer.json: [CLS] ... [SEP] for BERT,
+// truncated to the model's max tokens, no padding (the encoder pads per
+// batch). A tokenizer.json that is the BERT pipeline (BertNormalizer,
+// BertPreTokenizer, WordPiece, a [CLS] A [SEP] template: all-MiniLM-L6-v2,
+// bge-small-zh-v1.5 and the other BERT-family models) runs through
+// bertPipeline, a port of Hugging Face tokenizers' pipeline that matches it id
+// for id; any other (a Unigram multilingual model, say) runs through sugarme's
+// whole pipeline.
 type WordPieceTokenizer struct {
+	bert      *bertPipeline
 	tk        *tokenizer.Tokenizer
 	maxTokens int
 	// stripAccents is done here, before sugarme: Hugging Face's BertNormalizer
@@ -286,6 +292,25 @@ type WordPieceTokenizer struct {
 
 // NewWordPieceTokenizer loads a tokenizer.json such as all-MiniLM-L6-v2's.
 func NewWordPieceTokenizer(path string, maxTokens int) (*WordPieceTokenizer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrModel, err)
+	}
+	bp, err := newBertPipeline(b)
+	switch {
+	case err == nil:
+		if maxTokens < 2 {
+			return nil, fmt.Errorf("%w: %s: max_tokens %d leaves no room for [CLS] and [SEP]", ErrConfig, path, maxTokens)
+		}
+		return &WordPieceTokenizer{bert: bp, maxTokens: maxTokens}, nil
+	case !errors.Is(err, errNotBert):
+		return nil, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
+	}
+	return newSugarmeWordPiece(path, maxTokens)
+}
+
+// newSugarmeWordPiece runs tokenizer.json through sugarme's whole pipeline.
+func newSugarmeWordPiece(path string, maxTokens int) (*WordPieceTokenizer, error) {
 	tk, err := pretrained.FromFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrModel, path, err)
@@ -301,6 +326,15 @@ func NewWordPieceTokenizer(path string, maxTokens int) (*WordPieceTokenizer, err
 		Stride:    0,
 	})
 	return &WordPieceTokenizer{tk: tk, maxTokens: maxTokens, stripAccents: strip}, nil
+}
+
+// Engine says which implementation runs: "bert" (the port of Hugging Face's
+// BERT pipeline) or "sugarme".
+func (t *WordPieceTokenizer) Engine() string {
+	if t.bert != nil {
+		return "bert"
+	}
+	return "sugarme"
 }
 
 // bertStripsAccents reads whether tokenizer.json's BertNormalizer strips
@@ -379,6 +413,14 @@ func (t *WordPieceTokenizer) TokenStrings(text string) (out []string, err error)
 			out, err = nil, fmt.Errorf("%w: tokenizer panic: %v", ErrTokenize, r)
 		}
 	}()
+	if t.bert != nil {
+		tk := t.bert.tokenize(text, t.maxTokens)
+		out = make([]string, len(tk.IDs))
+		for i, id := range tk.IDs {
+			out[i] = t.bert.pieces[id]
+		}
+		return out, nil
+	}
 	enc, err := t.tk.EncodeSingle(t.prepare(text), true)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTokenize, err)
@@ -393,6 +435,9 @@ func (t *WordPieceTokenizer) Tokenize(text string) (out Tokens, err error) {
 			out, err = Tokens{}, fmt.Errorf("%w: tokenizer panic: %v", ErrTokenize, r)
 		}
 	}()
+	if t.bert != nil {
+		return t.bert.tokenize(text, t.maxTokens), nil
+	}
 	enc, err := t.tk.EncodeSingle(t.prepare(text), true)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("%w: %w", ErrTokenize, err)

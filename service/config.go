@@ -142,6 +142,10 @@ func (c *Config) SetDefaults() {
 		// encode` alone uses every core)
 		c.Encoder.IntraOpThreads = max(1, runtime.GOMAXPROCS(0)/2/max(1, c.Encoder.Sessions))
 	}
+	if c.Encoder.Nice == 0 {
+		// the encoder takes the CPU that folding and labelling leave
+		c.Encoder.Nice = 10
+	}
 	c.Encoder.SetDefaults()
 	if c.Model.Path == "" {
 		c.Model.Path = "models/default.json"

@@ -15,9 +15,11 @@ func init() {
 }
 
 func cmdEncode(ctx context.Context, args []string, stdout, stderr *output) error {
-	fs := newFlags("encode", "[--config FILE] [--model-dir DIR] [--provider cpu|cuda] < texts", stderr)
+	fs := newFlags("encode", "[--config FILE] [--model NAME|DIR] [--provider cpu|cuda] < texts", stderr)
 	config := fs.String("config", "", "YAML config file (its encoder section is used)")
-	modelDir := fs.String("model-dir", "", "model folder with model.onnx, tokenizer.json, spec.json (default var/models/use-lite)")
+	model := fs.String("model", "", "model: a name under var/models (use-lite, all-minilm-l6-v2, all-minilm-l6-v2-q, bge-small-zh-v15, bge-small-zh-v15-q) or a folder with model.onnx, tokenizer.json, spec.json (default var/models/use-lite)")
+	modelDir := fs.String("model-dir", "", "model folder (as --model)")
+	maxBatch := fs.Int("max-batch", 0, "most texts per model run (default: the config's encoder.max_batch, 64)")
 	lib := fs.String("lib", "", "ONNX Runtime shared library (default var/lib/libonnxruntime.so.1 or $SEGSTREAM_ORT_LIB)")
 	provider := fs.String("provider", "", "execution provider: cpu or cuda")
 	device := fs.Int("device", 0, "CUDA device id")
@@ -32,7 +34,13 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr *output) error
 	}
 	ec := cfg.Encoder
 	if *modelDir != "" {
-		ec.ModelDir = *modelDir
+		ec.ModelDir = encoder.ModelDir(*modelDir)
+	}
+	if *model != "" {
+		ec.ModelDir = encoder.ModelDir(*model)
+	}
+	if *maxBatch != 0 {
+		ec.MaxBatch = *maxBatch
 	}
 	if *lib != "" {
 		ec.LibraryPath = *lib

@@ -44,13 +44,27 @@ prepare() {
   if [ "$total" -ge 60 ]; then echo "var/gpu-carry is ${total} MiB: too large to carry" >&2; exit 1; fi
 }
 
+# need_gpu stops with a clear message where there is no NVIDIA GPU to benchmark.
+need_gpu() {
+  if ! command -v nvidia-smi >/dev/null 2>&1; then
+    echo "gpu_bench.sh: no NVIDIA GPU here: nvidia-smi is not installed (no NVIDIA driver)." >&2
+    echo "gpu_bench.sh: run 'bash tools/encoder/gpu_bench.sh run' on the GPU machine, with var/gpu-carry carried." >&2
+    exit 1
+  fi
+  if ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "gpu_bench.sh: nvidia-smi finds no GPU: $(nvidia-smi -L 2>&1 | head -1)" >&2
+    exit 1
+  fi
+}
+
 run() {
+  need_gpu
   cd "$ROOT"
   local out="${OUT:-$ROOT/var/gpu-out}" ver
   mkdir -p "$out" var/models var/lib/ort
   exec > >(tee "$out/gpu_bench.txt") 2>&1
   ver=$(cat "$CARRY/ORT_CORE_VERSION")
-  echo "== machine"; date -u; nproc; nvidia-smi -L || echo "nvidia-smi: no GPU visible"
+  echo "== machine"; date -u; nproc; nvidia-smi -L
   gunzip -c "$CARRY/encoder.test.gz" > var/encoder.test && chmod +x var/encoder.test
   tar -C var/models -xzf "$CARRY/use-lite.tgz"
   gunzip -c "$CARRY/libonnxruntime-$ver.so.gz" > var/lib/ort/libonnxruntime.so
