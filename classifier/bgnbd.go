@@ -63,3 +63,47 @@ func (p BGNBDParams) PBuy(x, tx, T, t float64) float64 {
 	none := math.Exp((p.R + x) * (math.Log(p.Alpha+T) - math.Log(p.Alpha+T+t)))
 	return p.PAlive(x, tx, T) * (1 - none)
 }
+
+// ExpectedPurchases is E[Y(t) | x, t_x, T], the expected number of
+// purchases (here: purchase days) in (T, T+t] of a customer with that
+// history (FHL 2005, eq. 10). The Gaussian hypergeometric function is
+// evaluated after Euler's transformation,
+// (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
+// with z = t/(alpha+T+t), whose series converges quickly for any x.
+func (p BGNBDParams) ExpectedPurchases(x, tx, T, t float64) float64 {
+	if t <= 0 {
+		return 0
+	}
+	r, al, a, b := p.R, p.Alpha, p.A, p.B
+	if math.Abs(a-1) < 1e-9 {
+		a = 1 + 1e-9 // the formula's removable singularity
+	}
+	c := a + b + x - 1
+	if c <= 0 {
+		// 2F1 is undefined here (a+b < 1 and no repeat purchase): the
+		// expected purchases of a customer who stays alive, an upper bound.
+		return p.PAlive(x, tx, T) * (r + x) / (al + T) * t
+	}
+	z := t / (al + T + t)
+	h := math.Exp((a-1)*math.Log1p(-z)) * hyp2f1(a+b-1-r, a-1, c, z)
+	num := (a + b + x - 1) / (a - 1) * (1 - h)
+	den := 1.0
+	if x > 0 {
+		den += math.Exp(math.Log(a) - math.Log(b+x-1) + (r+x)*(math.Log(al+T)-math.Log(al+tx)))
+	}
+	return math.Max(num/den, 0)
+}
+
+// hyp2f1 is the Gaussian hypergeometric series 2F1(a, b; c; z) for
+// 0 <= z < 1 and c > 0.
+func hyp2f1(a, b, c, z float64) float64 {
+	sum, term := 1.0, 1.0
+	for n := 0.0; n < 1e5; n++ {
+		term *= (a + n) * (b + n) / ((c + n) * (n + 1)) * z
+		sum += term
+		if math.Abs(term) <= 1e-15*math.Abs(sum) {
+			break
+		}
+	}
+	return sum
+}

@@ -21,7 +21,10 @@
 // model's tuned parameters (Rules.Params, read as model["..."]) and the
 // heads' contributions (Explain). Segmenter.Label evaluates the set in
 // force on it and returns a label.Decision in contract form: scores named
-// label.ScoreChurnRisk, label.ScoreValueTier and label.ScoreInterest,
+// label.ScoreChurnRisk (the calibrated churn probability, Calibration),
+// label.ScoreValueTier, label.ScoreInterest and, for a model with a spend
+// model, ScoreCLV90d and ScoreCLV365d (expected spend, Gamma-Gamma on
+// BG/NBD),
 // every number through label.Round, reasons as label.Reason, and as State
 // the segments.State (memberships and their since times), which the
 // caller feeds back with the next profile. TextEncoder is the one
@@ -34,17 +37,25 @@
 //     Extractor.Features (the one function that maps a view and its
 //     History to the numeric inputs, in training and serving), History and
 //     HistoryOf, HorizonDays, NumFeaturesV1, TextFeature.
-//   - model.go: the versioned model file (Model with its Head, Stats,
+//   - model.go: the versioned model file (format 2; format 1 is still
+//     read) (Model with its Head, Stats,
 //     Theme, TextSpec, EmbeddingSpec, DataRange, HeadMetrics and Report
 //     records), Model.Encode and Model.Save, Load and Decode, Scores,
 //     Model.Score, Model.ScoreProfile, Model.ScoreHistory, Model.Inputs and
-//     Model.Contributions (each input's share of a head's logit).
+//     Model.Contributions (each input's share of a head's logit), the
+//     customer-value scores (Model.spend) and ValueTierModel (the value
+//     tier derived from predicted value).
 //   - softmax.go: the linear heads (Softmax: Logits, Probs) and the
 //     TrainConfig and FitLog records the file keeps with them.
 //   - gbdt.go: boosted-tree heads (GBDT: Logits, Attribute, Valid) and
 //     their GBDTConfig record.
 //   - bgnbd.go: the BG/NBD model of Fader, Hardie and Lee (2005)
-//     (BGNBDParams: PBuy, PAlive, LogLik), whose P(buy) is a feature.
+//     (BGNBDParams: PBuy, PAlive, LogLik, ExpectedPurchases), whose P(buy)
+//     is a feature and whose expected purchases give the customer value.
+//   - gammagamma.go: the Gamma-Gamma spend model (GammaGammaParams:
+//     LogLik, MeanSpend), the expected spend of a purchase day.
+//   - calibration.go: Calibration (Platt scaling of the churn head, fitted
+//     on the validation cutoff, and a seasonal intercept by time of year).
 //   - rules.go: TierNames, InterestPrefix, Rules and DefaultRules (the
 //     model's tuned parameters).
 //   - segmenter.go: Segmenter, NewSegmenter, Segmenter.Input, Rules.Params.
@@ -61,7 +72,10 @@
 // # Defaults
 //
 // DefaultRules (the parameters the built-in definitions read): at_risk
-// entered at the churn head's threshold + 0.05 and left below it - 0.05,
+// entered at the threshold training tuned to flag 10% of the validation
+// cutoff's active customers and left below the threshold that would flag
+// 12.5% (a model file without
+// one: the churn head's threshold + 0.05 and - 0.05),
 // a tier changes only by a log-probability margin of 0.2, 3 model
 // contributions per reason, interests at a cosine similarity of at least
 // 0.35 (a trained model stores its own threshold in its Rules), at most 2.

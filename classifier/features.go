@@ -289,6 +289,10 @@ func (e Extractor) historyFeatures(dst []float64, v featurestore.View, h History
 	)
 }
 
+// BGNBDObsFromView is the BG/NBD summary (x, t_x, T in weeks) the model
+// computes from a view (see bgnbdObsFromView).
+func BGNBDObsFromView(v featurestore.View) (x, tx, T float64) { return bgnbdObsFromView(v) }
+
 // bgnbdObsFromView gives the BG/NBD summary (x repeat purchase days, t_x and
 // T in weeks) that a view allows: the first event stands in for the first
 // purchase (they coincide unless a refund came first).

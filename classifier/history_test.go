@@ -151,9 +151,11 @@ func TestTreeHeads(t *testing.T) {
 		if math.Abs(sum-s.ChurnLogit) > 1e-9 {
 			t.Fatalf("churn: contributions sum to %v, logit %v", sum, s.ChurnLogit)
 		}
-		z := classifier.ValueLogits(m, s)
+		head := *m
+		head.ValueTier = nil
+		z := classifier.ValueLogits(&head, s)
 		for k := 0; k < 3; k++ {
-			cs, bias := m.Contributions(s, "value", k)
+			cs, bias := head.Contributions(s, "value", k)
 			sum := bias
 			for _, c := range cs {
 				sum += c.Contribution

@@ -18,9 +18,22 @@ import (
 )
 
 // ModelFormat and ModelFormatVersion identify the model file layout.
+// Version 2 added the churn calibration, the Gamma-Gamma spend model and
+// the value tier derived from predicted value; files of version 1 (none
+// of them: the raw churn head, the value head's tier, no spend scores)
+// are still read.
 const (
 	ModelFormat        = "segstream.classifier"
-	ModelFormatVersion = 1
+	ModelFormatVersion = 2
+)
+
+// ScoreCLV90d and ScoreCLV365d name the predicted-value scores of a
+// model with a spend model (Model.GammaGamma) in the label document and
+// in `scores[...]` of the segment definitions: the expected gross spend
+// in the next 90 and 365 days, in the order currency.
+const (
+	ScoreCLV90d  = "clv_90d"
+	ScoreCLV365d = "clv_365d"
 )
 
 // EmbeddingSpec names the text encoder whose embeddings the model's themes
@@ -143,24 +156,33 @@ func (s Stats) Apply(x []float64) {
 // Model is a trained classifier: everything needed to score a view, in one
 // JSON file.
 type Model struct {
-	Format         string                 `json:"format"`
-	FormatVersion  int                    `json:"format_version"`
-	Name           string                 `json:"name"`
-	Version        string                 `json:"version"` // hash of the file's content (without this field)
-	FeatureVersion string                 `json:"feature_version"`
-	Features       []string               `json:"features"`
-	SchemaHash     string                 `json:"schema_hash"`
-	Embedding      *EmbeddingSpec         `json:"embedding,omitempty"`
-	Text           *TextSpec              `json:"text,omitempty"`
-	Stats          Stats                  `json:"stats"`
-	BGNBD          BGNBDParams            `json:"bgnbd"`
-	Churn          Head                   `json:"churn"`
-	Value          Head                   `json:"value"`
-	Rules          Rules                  `json:"rules"`
-	Themes         []Theme                `json:"themes,omitempty"`
-	Data           DataRange              `json:"data"`
-	Metrics        map[string]HeadMetrics `json:"metrics,omitempty"` // by cutoff name: "validation", "test"
-	Seed           uint64                 `json:"seed"`
+	Format         string         `json:"format"`
+	FormatVersion  int            `json:"format_version"`
+	Name           string         `json:"name"`
+	Version        string         `json:"version"` // hash of the file's content (without this field)
+	FeatureVersion string         `json:"feature_version"`
+	Features       []string       `json:"features"`
+	SchemaHash     string         `json:"schema_hash"`
+	Embedding      *EmbeddingSpec `json:"embedding,omitempty"`
+	Text           *TextSpec      `json:"text,omitempty"`
+	Stats          Stats          `json:"stats"`
+	BGNBD          BGNBDParams    `json:"bgnbd"`
+	// GammaGamma is the spend model, fitted on the same history as BGNBD;
+	// with it Scores carry CLV90d and CLV365d. Nil in format-1 files.
+	GammaGamma *GammaGammaParams `json:"gamma_gamma,omitempty"`
+	// Calibration maps the churn head to calibrated probabilities (nil:
+	// the head's own, as in format-1 files).
+	Calibration *Calibration `json:"calibration,omitempty"`
+	// ValueTier, when set, derives the value tier from predicted value
+	// (see ValueTierModel) instead of the value head.
+	ValueTier *ValueTierModel        `json:"value_tier_model,omitempty"`
+	Churn     Head                   `json:"churn"`
+	Value     Head                   `json:"value"`
+	Rules     Rules                  `json:"rules"`
+	Themes    []Theme                `json:"themes,omitempty"`
+	Data      DataRange              `json:"data"`
+	Metrics   map[string]HeadMetrics `json:"metrics,omitempty"` // by cutoff name: "validation", "test"
+	Seed      uint64                 `json:"seed"`
 }
 
 // TextDim is the embedding size the model takes (0: no text input).
@@ -232,8 +254,8 @@ func Decode(b []byte) (*Model, error) {
 	if m.Format != ModelFormat {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadModel, m.Format, ModelFormat)
 	}
-	if m.FormatVersion != ModelFormatVersion {
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrBadModel, m.FormatVersion, ModelFormatVersion)
+	if m.FormatVersion < 1 || m.FormatVersion > ModelFormatVersion {
+		return nil, fmt.Errorf("%w: format version %d, this build reads 1 to %d", ErrBadModel, m.FormatVersion, ModelFormatVersion)
 	}
 	build := SchemaHash(NumericFeatures, m.TextDim())
 	se := &SchemaError{FileHash: m.SchemaHash, BuildHash: build}
@@ -305,6 +327,18 @@ func (m *Model) check() error {
 	if len(m.Value.Offsets) != 0 && len(m.Value.Offsets) != 3 {
 		return fmt.Errorf("%w: value offsets", ErrBadModel)
 	}
+	if m.FormatVersion < 2 && (m.GammaGamma != nil || m.Calibration != nil || m.ValueTier != nil) {
+		return fmt.Errorf("%w: format version %d cannot hold a calibration, spend model or value-tier model", ErrBadModel, m.FormatVersion)
+	}
+	if m.GammaGamma != nil && !m.GammaGamma.Valid() {
+		return fmt.Errorf("%w: gamma-gamma parameters %+v (want p, gamma > 0 and q > 1)", ErrBadModel, *m.GammaGamma)
+	}
+	if !m.Calibration.Valid() {
+		return fmt.Errorf("%w: churn calibration is not increasing and finite", ErrBadModel)
+	}
+	if m.ValueTier != nil && (m.GammaGamma == nil || !m.ValueTier.valid()) {
+		return fmt.Errorf("%w: value-tier model without a spend model, or with a zero scale", ErrBadModel)
+	}
 	return nil
 }
 
@@ -312,12 +346,23 @@ func (m *Model) check() error {
 type Scores struct {
 	// ChurnRisk is P(no purchase in the next HorizonDays days).
 	ChurnRisk float64 `json:"churn_risk"`
-	// ChurnLogit is log(ChurnRisk / (1 - ChurnRisk)).
+	// ChurnLogit is log(ChurnRisk / (1 - ChurnRisk)): the calibrated
+	// log-odds (Model.Calibration at AsOf).
 	ChurnLogit float64 `json:"churn_logit"`
+	// ChurnHeadLogit is the churn head's own log-odds, before calibration.
+	ChurnHeadLogit float64 `json:"churn_head_logit"`
 	// Tier holds the value-tier probabilities, in TierNames order.
 	Tier [3]float64 `json:"value_tier"`
 	// TierClass is the predicted tier (argmax with the tuned offsets).
 	TierClass int `json:"value_tier_class"`
+	// CLV90d and CLV365d are the expected gross spend in the next 90 and
+	// 365 days (0 without a spend model): see Model.spend.
+	CLV90d  float64 `json:"clv_90d"`
+	CLV365d float64 `json:"clv_365d"`
+	// SpendPerDay is the Gamma-Gamma expected spend of a purchase day;
+	// Purchases90d the expected purchase days in the next 90 days.
+	SpendPerDay  float64 `json:"spend_per_purchase_day"`
+	Purchases90d float64 `json:"purchase_days_90d"`
 	// ThemeSim is the cosine similarity of the text embedding to each theme
 	// (nil without an embedding or themes).
 	ThemeSim []float64 `json:"theme_similarity,omitempty"`
@@ -329,6 +374,7 @@ type Scores struct {
 	raw   []float64 // numeric features before standardisation
 	input []float64 // standardised inputs (numeric, then centred text)
 	text  bool
+	tier  [2]float64 // the value-tier model's standardised inputs
 }
 
 // Score computes the heads' outputs for a view. emb is the profile text
@@ -360,13 +406,96 @@ func (m *Model) ScoreHistory(v featurestore.View, h History, emb []float32) Scor
 		}
 	}
 	var z [3]float64
-	s.ChurnLogit = m.Churn.churnLogit(s.input)
+	s.ChurnHeadLogit = m.Churn.churnLogit(s.input)
+	s.ChurnLogit = m.Calibration.Logit(s.ChurnHeadLogit, v.AsOf)
 	s.ChurnRisk = 1 / (1 + math.Exp(-s.ChurnLogit))
 	m.Value.valueLogits(s.input, z[:3])
 	num.SoftmaxInPlace(z[:])
 	s.Tier = z
-	s.TierClass = num.ArgmaxOffset(z[:], m.Value.Offsets)
+	cond := m.spend(&s, v)
+	if vt := m.ValueTier; vt != nil && m.GammaGamma != nil && s.SpendPerDay > 0 {
+		s.Tier, s.tier = vt.probs(s.ChurnRisk, cond, s.SpendPerDay)
+	}
+	s.TierClass = num.ArgmaxOffset(s.Tier[:], m.Value.Offsets)
 	return s
+}
+
+// spend fills the predicted-value scores of s (a model without a spend
+// model leaves them 0) and returns the expected purchase days in the next
+// HorizonDays days given at least one. BG/NBD (Model.BGNBD) gives the
+// expected purchase days E[Y(t)], Gamma-Gamma the expected spend of one;
+// the churn head, which ranks and is calibrated better than BG/NBD's
+// P(buy), replaces BG/NBD's probability of buying at all:
+//
+//	CLV90d  = (1 - ChurnRisk) · E[Y(90d)] / P_BG(Y(90d) ≥ 1) · E[spend per purchase day]
+//	CLV365d = (1 - ChurnRisk) · E[Y(365d)] / P_BG(Y(90d) ≥ 1) · E[spend per purchase day]
+//
+// (BG/NBD's own CLV is the same with P_BG(Y(90d) ≥ 1) in place of
+// 1 - ChurnRisk.) A user without a purchase is treated as a customer
+// whose first purchase is now.
+func (m *Model) spend(s *Scores, v featurestore.View) (cond float64) {
+	g := m.GammaGamma
+	if g == nil || !(m.BGNBD.R > 0) {
+		return 1
+	}
+	n := float64(v.RFM.PurchaseDays)
+	mean := 0.0
+	var x, tx, T float64
+	if n > 0 {
+		mean = math.Max(v.RFM.Monetary, 0) / n
+		x, tx, T = bgnbdObsFromView(v)
+	}
+	s.SpendPerDay = g.MeanSpend(n, mean)
+	h90, h365 := HorizonDays/7.0, 365/7.0
+	pbg := m.BGNBD.PBuy(x, tx, T, h90)
+	e90 := m.BGNBD.ExpectedPurchases(x, tx, T, h90)
+	e365 := m.BGNBD.ExpectedPurchases(x, tx, T, h365)
+	cond, per365 := 1.0, 1.0
+	if pbg > 1e-12 {
+		cond = math.Max(e90/pbg, 1)
+		per365 = math.Max(e365/pbg, cond)
+	}
+	pbuy := 1 - s.ChurnRisk
+	s.Purchases90d = pbuy * cond
+	s.CLV90d = s.Purchases90d * s.SpendPerDay
+	s.CLV365d = pbuy * per365 * s.SpendPerDay
+	return cond
+}
+
+// ValueTierModel derives the value tier from predicted value. P(none) is
+// the calibrated churn risk c (no purchase in the next HorizonDays days);
+// a buyer is high with
+//
+//	h = σ(W[0]·u0 + W[1]·u1 + W[2])
+//
+// where u0 and u1 are log E[purchase days in the window | at least one]
+// and log E[spend per purchase day] (BG/NBD and Gamma-Gamma, as in
+// Scores.CLV90d), standardised with Mean and Std. The tier probabilities
+// are (c, (1-c)(1-h), (1-c)h).
+type ValueTierModel struct {
+	Mean [2]float64 `json:"mean"`
+	Std  [2]float64 `json:"std"`
+	W    [3]float64 `json:"w"`
+}
+
+func (vt *ValueTierModel) valid() bool {
+	return vt.Std[0] > 0 && vt.Std[1] > 0
+}
+
+// Inputs are the standardised inputs of the value-tier model for the
+// expected purchase days given a purchase (cond) and the expected spend
+// per purchase day.
+func (vt *ValueTierModel) Inputs(cond, spendPerDay float64) [2]float64 {
+	return [2]float64{
+		(math.Log(math.Max(cond, 1e-9)) - vt.Mean[0]) / vt.Std[0],
+		(math.Log(math.Max(spendPerDay, 1e-9)) - vt.Mean[1]) / vt.Std[1],
+	}
+}
+
+func (vt *ValueTierModel) probs(churn, cond, spendPerDay float64) ([3]float64, [2]float64) {
+	u := vt.Inputs(cond, spendPerDay)
+	h := 1 / (1 + math.Exp(-(vt.W[0]*u[0] + vt.W[1]*u[1] + vt.W[2])))
+	return [3]float64{churn, (1 - churn) * (1 - h), (1 - churn) * h}, u
 }
 
 // Inputs is the heads' input vector for a view, its purchase history h and
@@ -411,9 +540,55 @@ type Contribution struct {
 // times its standardised value, the text embedding's dimensions summed as
 // one input named after its nearest theme. With the returned intercept
 // they sum exactly to the logit: for the churn head (head "churn") the
-// churn log-odds ChurnLogit, for the value head (head "value") class k's
-// logit minus the mean of the three. Sorted by decreasing |contribution|.
+// calibrated churn log-odds ChurnLogit (the head's contributions times
+// the calibration's slope; its intercept and seasonal offset go to the
+// intercept), for the value head (head "value") class k's logit minus the
+// mean of the three. A value tier derived from predicted value is
+// explained by tierContributions instead. Sorted by decreasing
+// |contribution|.
 func (m *Model) Contributions(s Scores, head string, k int) (cs []Contribution, intercept float64) {
+	if head != "churn" && m.ValueTier != nil && m.GammaGamma != nil && s.SpendPerDay > 0 {
+		return m.tierContributions(s, k), 0
+	}
+	cs, intercept = m.headContributions(s, head, k)
+	if head == "churn" && m.Calibration != nil {
+		a := m.Calibration.A
+		for i := range cs {
+			cs[i].Contribution *= a
+		}
+		intercept = a*intercept + m.Calibration.B + m.Calibration.SeasonOffset(s.AsOf)
+	}
+	return cs, intercept
+}
+
+// tierContributions explains a value tier derived from predicted value
+// (ValueTierModel): for none, the churn head's contributions towards
+// churning; for mid and high, the same towards buying, plus the two
+// spend inputs (their weight times their standardised value, towards high
+// for high and away from it for mid). They do not sum to a logit.
+func (m *Model) tierContributions(s Scores, k int) []Contribution {
+	cs, _ := m.Contributions(s, "churn", 1)
+	if k == TierNone {
+		return cs
+	}
+	for i := range cs {
+		cs[i].Contribution = -cs[i].Contribution
+	}
+	sign := 1.0
+	if k == TierMid {
+		sign = -1
+	}
+	vt := m.ValueTier
+	cs = append(cs,
+		Contribution{Input: "purchase_days_90d_if_buying", Value: s.Purchases90d / math.Max(1-s.ChurnRisk, 1e-9), Contribution: sign * vt.W[0] * s.tier[0]},
+		Contribution{Input: "spend_per_purchase_day", Value: s.SpendPerDay, Contribution: sign * vt.W[1] * s.tier[1]})
+	sortByAbsContribution(cs)
+	return cs
+}
+
+// headContributions is Contributions of a head's own logit (before
+// calibration).
+func (m *Model) headContributions(s Scores, head string, k int) (cs []Contribution, intercept float64) {
 	h := &m.Value
 	if head == "churn" {
 		h = &m.Churn

@@ -105,9 +105,13 @@ func TestContributionsSumToLogit(t *testing.T) {
 				if math.Abs(1/(1+math.Exp(-s.ChurnLogit))-s.ChurnRisk) > 1e-12 {
 					t.Fatal("churn risk is not the logistic of the logit")
 				}
-				z := classifier.ValueLogits(tc.m, s)
+				// the value head's own decomposition (the shipped tier is
+				// derived from predicted value: TestTierFromValue)
+				head := *tc.m
+				head.ValueTier = nil
+				z := classifier.ValueLogits(&head, s)
 				for k := 0; k < 3; k++ {
-					cs, b := tc.m.Contributions(s, "value", k)
+					cs, b := head.Contributions(s, "value", k)
 					sum := b
 					for _, c := range cs {
 						sum += c.Contribution
@@ -181,5 +185,42 @@ func BenchmarkScore(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadsFormat1: a model file of format 1 (before the calibration, the
+// spend model and the value tier from predicted value) still loads and
+// scores with its head's own probabilities and tiers; format 1 with the
+// new fields is refused.
+func TestReadsFormat1(t *testing.T) {
+	old := *sliceRun(t).Model
+	old.FormatVersion, old.Calibration, old.GammaGamma, old.ValueTier = 1, nil, nil, nil
+	b, err := old.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := classifier.Decode(b)
+	if err != nil {
+		t.Fatalf("format 1 refused: %v", err)
+	}
+	e := sliceRun(t).Data.Val.Examples[0]
+	s := m.ScoreHistory(e.View, e.History, nil)
+	if s.ChurnLogit != s.ChurnHeadLogit || s.CLV90d != 0 || s.CLV365d != 0 {
+		t.Fatalf("format 1 scores: %+v", s)
+	}
+	bad := *sliceRun(t).Model
+	bad.FormatVersion = 1
+	if b, err = bad.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := classifier.Decode(b); err == nil {
+		t.Fatal("format 1 with a calibration was read")
+	}
+	bad.FormatVersion = classifier.ModelFormatVersion + 1
+	if b, err = bad.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := classifier.Decode(b); err == nil {
+		t.Fatal("a newer format was read")
 	}
 }

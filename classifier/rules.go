@@ -31,8 +31,11 @@ type Rules struct {
 	// is `active`, else `dormant`. Default 90.
 	ActiveDays float64 `json:"active_days"`
 	// AtRiskEnter / AtRiskExit: hysteresis band on P(churn). A user enters
-	// at_risk at or above Enter and leaves below Exit. Defaults: the churn
-	// head's threshold plus / minus 0.05.
+	// at_risk at or above Enter and leaves below Exit. Training tunes Enter
+	// on the validation cutoff so that the at_risk definition flags a share
+	// of the active customers (classifier/train.AtRiskShare) and Exit so
+	// that it would flag 1.25 times that share (train.AtRiskExitShare). Defaults (a file without them): the churn head's
+	// threshold plus / minus 0.05.
 	AtRiskEnter float64 `json:"at_risk_enter"`
 	AtRiskExit  float64 `json:"at_risk_exit"`
 	// TierMargin: a user moves to another value tier only when its

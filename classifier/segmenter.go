@@ -3,6 +3,7 @@ package classifier
 import (
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/segstream/segstream/featurestore"
@@ -20,6 +21,9 @@ type Segmenter struct {
 	Defs   *segments.Live
 	params map[string]float64
 	rules  Rules
+	// byDay caches Params by day of the year when the calibration has a
+	// seasonal term (day -> map[string]float64).
+	byDay sync.Map
 }
 
 // NewSegmenter loads a model file (see Load) to serve with defs.
@@ -44,8 +48,41 @@ func NewSegmenterFor(m *Model, defs *segments.Live) (*Segmenter, error) {
 	return &Segmenter{M: m, Defs: defs, rules: r, params: r.Params(m.Churn.Threshold)}, nil
 }
 
+// Params are the parameters the definitions read as model["..."] at asOf:
+// Rules.Params, with at_risk_enter and at_risk_exit moved by the
+// calibration's seasonal term (Calibration.SeasonOffset, on the log-odds
+// scale). They were tuned on the validation cutoff, where the term is 0;
+// moved with it, `churn_risk >= model["at_risk_enter"]` compares the risk
+// with what is high for the time of year, so at_risk keeps about the size
+// it was tuned to through the seasons instead of swelling in the months
+// when every customer is less likely to buy. The maps are shared: do not
+// modify them.
+func (s *Segmenter) Params(asOf time.Time) map[string]float64 {
+	c := s.M.Calibration
+	if c == nil || len(c.Season) == 0 || asOf.IsZero() {
+		return s.params
+	}
+	day := asOf.UTC().YearDay()
+	if p, ok := s.byDay.Load(day); ok {
+		return p.(map[string]float64)
+	}
+	off := c.SeasonOffset(asOf)
+	p := make(map[string]float64, len(s.params))
+	for k, v := range s.params {
+		p[k] = v
+	}
+	shift := func(q float64) float64 {
+		q = math.Min(math.Max(q, 1e-9), 1-1e-9)
+		return 1 / (1 + math.Exp(-(math.Log(q/(1-q)) + off)))
+	}
+	p["at_risk_enter"], p["at_risk_exit"] = shift(s.rules.AtRiskEnter), shift(s.rules.AtRiskExit)
+	v, _ := s.byDay.LoadOrStore(day, p)
+	return v.(map[string]float64)
+}
+
 // Params are the model's tuned parameters as the definitions read them
-// (`model["at_risk_enter"]`).
+// (`model["at_risk_enter"]`; Segmenter.Params moves the at_risk band with
+// the season).
 func (r Rules) Params(churnThreshold float64) map[string]float64 {
 	return map[string]float64{
 		"churn_threshold":  churnThreshold,
@@ -68,13 +105,18 @@ func (s *Segmenter) Model() label.ModelRef {
 // Input scores profile p (v is its view as of asOf, emb its text
 // embedding or nil) into what a segment evaluation reads, with the
 // document's scores (label.ScoreChurnRisk, label.ScoreValueTier for each
-// of TierNames, label.ScoreInterest for each theme; label.Rounded).
+// of TierNames, label.ScoreInterest for each theme, and ScoreCLV90d and
+// ScoreCLV365d for a model with a spend model; label.Rounded).
 func (s *Segmenter) Input(p *featurestore.Profile, v featurestore.View, emb []float32, asOf time.Time) *segments.Input {
 	sc := s.M.ScoreHistory(v, HistoryOf(p), emb) // exact purchase days, the view already computed
 	in := &segments.Input{Profile: p, Now: asOf, ChurnRisk: sc.ChurnRisk, ValueTier: TierNames[sc.TierClass],
 		ValueTierP: make(map[string]float64, 3), ValueLogP: make(map[string]float64, 3),
-		Scores: make(map[string]float64, 4+len(sc.ThemeSim)), Model: s.params}
+		Scores: make(map[string]float64, 6+len(sc.ThemeSim)), Model: s.Params(asOf)}
 	in.Scores[label.ScoreChurnRisk] = label.Round(sc.ChurnRisk)
+	if s.M.GammaGamma != nil {
+		in.Scores[ScoreCLV90d] = label.Round(sc.CLV90d)
+		in.Scores[ScoreCLV365d] = label.Round(sc.CLV365d)
+	}
 	for i, name := range TierNames {
 		in.ValueTierP[name] = sc.Tier[i]
 		lp := math.Log(math.Max(sc.Tier[i], 1e-300))

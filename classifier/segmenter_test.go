@@ -2,6 +2,7 @@ package classifier_test
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -74,10 +75,17 @@ func TestSegmenterDefaultModel(t *testing.T) {
 	for i, th := range m.Themes {
 		want[label.ScoreInterest(th.Name)] = s.ThemeSim[i]
 	}
+	if m.GammaGamma == nil {
+		t.Fatal("the default model has no spend model: the customer-value scores are not exercised")
+	}
+	want[classifier.ScoreCLV90d], want[classifier.ScoreCLV365d] = s.CLV90d, s.CLV365d
+	if !(s.CLV90d > 0 && s.CLV365d > s.CLV90d) {
+		t.Errorf("customer value %.2f (90 days), %.2f (365 days)", s.CLV90d, s.CLV365d)
+	}
 	if len(d.Scores) != len(want) {
 		t.Fatalf("%d scores, want %d: %v", len(d.Scores), len(want), d.Scores)
 	}
-	for _, name := range []string{"churn_risk", "value_tier_none", "value_tier_mid", "value_tier_high", "interest:" + m.Themes[0].Name} {
+	for _, name := range []string{"churn_risk", "value_tier_none", "value_tier_mid", "value_tier_high", "clv_90d", "clv_365d", "interest:" + m.Themes[0].Name} {
 		if _, ok := d.Scores[name]; !ok {
 			t.Errorf("score %q missing: %v", name, d.Scores)
 		}
@@ -157,7 +165,7 @@ func TestSegmenterDefaultModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d3.Scores) != 1+len(classifier.TierNames) || slices.ContainsFunc(d3.Segments, func(s string) bool { return strings.HasPrefix(s, classifier.InterestPrefix) }) {
+	if len(d3.Scores) != 3+len(classifier.TierNames) || slices.ContainsFunc(d3.Segments, func(s string) bool { return strings.HasPrefix(s, classifier.InterestPrefix) }) {
 		t.Fatalf("without an embedding: scores %v, segments %v", d3.Scores, d3.Segments)
 	}
 
@@ -185,4 +193,38 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// TestAtRiskBandFollowsTheSeason: with a seasonal calibration the at_risk
+// band the definitions read moves with the churn risk's seasonal term (on
+// the log-odds scale), and is the tuned one at the validation cutoff.
+func TestAtRiskBandFollowsTheSeason(t *testing.T) {
+	m, err := classifier.Load(defaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Calibration == nil || len(m.Calibration.Season) == 0 {
+		t.Skip("the default model has no seasonal calibration")
+	}
+	seg, err := classifier.NewSegmenterFor(m, defaultDefs(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logit := func(p float64) float64 { return math.Log(p / (1 - p)) }
+	r := m.Rules
+	at := seg.Params(m.Calibration.FittedOn)
+	if math.Abs(at["at_risk_enter"]-r.AtRiskEnter) > 1e-3 || math.Abs(at["at_risk_exit"]-r.AtRiskExit) > 1e-3 {
+		t.Fatalf("at the validation cutoff: %v, tuned %.4f / %.4f", at, r.AtRiskEnter, r.AtRiskExit)
+	}
+	for d := 0; d < 365; d += 10 {
+		asOf := m.Calibration.FittedOn.AddDate(0, 0, d)
+		p := seg.Params(asOf)
+		off := m.Calibration.SeasonOffset(asOf)
+		if math.Abs(logit(p["at_risk_enter"])-logit(r.AtRiskEnter)-off) > 1e-9 || p["at_risk_exit"] >= p["at_risk_enter"] {
+			t.Fatalf("%s: band %.4f / %.4f, offset %.3f", asOf.Format(time.DateOnly), p["at_risk_enter"], p["at_risk_exit"], off)
+		}
+		if p["churn_threshold"] != m.Churn.Threshold {
+			t.Fatal("the churn threshold moved")
+		}
+	}
 }

@@ -62,7 +62,9 @@ func TestDefaultDefinitionsReproduceBuiltInSizes(t *testing.T) {
 		}
 		u.state, u.newSegs = d.State, d.Segments
 		sc := m.ScoreHistory(v, classifier.HistoryOf(u.p), nil)
-		u.oldSegs, u.legacy = legacyDecide(m, rules, u.legacy, sc, asOf)
+		r := rules // the at_risk band as the definitions read it at asOf
+		r.AtRiskEnter, r.AtRiskExit = seg.Params(asOf)["at_risk_enter"], seg.Params(asOf)["at_risk_exit"]
+		u.oldSegs, u.legacy = legacyDecide(m, r, u.legacy, sc, v, asOf)
 		u.lastEval = asOf
 	}
 	const dueStep = 7 * 24 * time.Hour
@@ -127,7 +129,10 @@ func TestDefaultDefinitionsReproduceBuiltInSizes(t *testing.T) {
 
 // legacyState and legacyDecide are the built-in rules as they were
 // (classifier.State and Labeler.Decide), without interests (no text here)
-// and without reasons.
+// and without reasons; at_risk is the rule of the current definition
+// (issue 12: a repeat buyer with a purchase in the last 90 days whose
+// churn risk is at or above the enter threshold, leaving when any of it
+// no longer holds below the exit threshold), written in Go.
 type legacyState struct {
 	Decided     bool
 	AtRisk      bool
@@ -136,7 +141,7 @@ type legacyState struct {
 	TierSince   time.Time
 }
 
-func legacyDecide(m *classifier.Model, r classifier.Rules, prev legacyState, s classifier.Scores, asOf time.Time) ([]string, legacyState) {
+func legacyDecide(m *classifier.Model, r classifier.Rules, prev legacyState, s classifier.Scores, v featurestore.View, asOf time.Time) ([]string, legacyState) {
 	dwell := time.Duration(r.MinDwellDays * 24 * float64(time.Hour))
 	st := prev
 	st.Decided = true
@@ -151,15 +156,17 @@ func legacyDecide(m *classifier.Model, r classifier.Rules, prev legacyState, s c
 	default:
 		segs = append(segs, "dormant")
 	}
+	slipping := v.RFM.PurchaseDays >= 2 && v.RFM.RecencyDays != nil && *v.RFM.RecencyDays <= 90
+	enter := slipping && s.ChurnRisk >= r.AtRiskEnter
 	if !prev.Decided {
-		st.AtRisk = s.ChurnRisk >= m.Churn.Threshold
+		st.AtRisk = enter
 		st.AtRiskSince = asOf
 	} else {
 		dwelt := !asOf.Before(prev.AtRiskSince.Add(dwell))
 		switch {
-		case prev.AtRisk && s.ChurnRisk < r.AtRiskExit && dwelt:
+		case prev.AtRisk && (!slipping || s.ChurnRisk < r.AtRiskExit) && dwelt:
 			st.AtRisk, st.AtRiskSince = false, asOf
-		case !prev.AtRisk && s.ChurnRisk >= r.AtRiskEnter && dwelt:
+		case !prev.AtRisk && enter && dwelt:
 			st.AtRisk, st.AtRiskSince = true, asOf
 		}
 	}

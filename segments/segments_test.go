@@ -69,7 +69,8 @@ func TestDefaultsCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := profile(t, purchase(t0.Add(-40*24*time.Hour), 10), view(t0.Add(-time.Hour)))
+	// a repeat buyer (two purchase days), the last 40 days ago: at_risk at 0.7
+	p := profile(t, purchase(t0.Add(-100*24*time.Hour), 10), purchase(t0.Add(-40*24*time.Hour), 10), view(t0.Add(-time.Hour)))
 	r, err := s.Evaluate(input(p, t0), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/segments"
 )
 
@@ -57,7 +58,8 @@ func tiers(in *segments.Input, p [3]float64) {
 
 func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 	s := defaults(t)
-	p := profile(t, purchase(t0.Add(-60*24*time.Hour), 10))
+	// a repeat buyer who bought 20 days ago (the definition needs both)
+	p := profile(t, purchase(t0.Add(-80*24*time.Hour), 10), purchase(t0.Add(-20*24*time.Hour), 10))
 	day := 24 * time.Hour
 	steps := []struct {
 		name   string
@@ -65,10 +67,11 @@ func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 		risk   float64
 		atRisk bool
 	}{
-		{"first decision uses the threshold", 0, 0.55, true},
-		{"below exit but inside the dwell", 2 * day, 0.3, true},
-		{"inside the band after the dwell: stays", 8 * day, 0.45, true},
-		{"below exit after the dwell: leaves", 9 * day, 0.39, false},
+		{"first decision below enter: out", 0, 0.55, false},
+		{"above enter: enters", 1 * day, 0.61, true},
+		{"below exit but inside the dwell", 3 * day, 0.3, true},
+		{"inside the band after the dwell: stays", 9 * day, 0.45, true},
+		{"below exit after the dwell: leaves", 10 * day, 0.39, false},
 		{"above the threshold but below enter: stays out", 20 * day, 0.58, false},
 		{"above enter: enters", 21 * day, 0.61, true},
 		{"flap back down within the dwell: stays", 22 * day, 0.1, true},
@@ -85,6 +88,24 @@ func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 			t.Fatalf("%s: at_risk = %v, segments %v", st.name, got, r.Segments)
 		}
 		state = r.State
+	}
+	// not worth an alert: a one-time buyer, and a repeat buyer long gone
+	for _, c := range []struct {
+		name string
+		p    *featurestore.Profile
+	}{
+		{"one purchase day", profile(t, purchase(t0.Add(-20*day), 10))},
+		{"last purchase 100 days ago", profile(t, purchase(t0.Add(-200*day), 10), purchase(t0.Add(-100*day), 10))},
+	} {
+		in := withParams(input(c.p, t0), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
+		in.ChurnRisk = 0.95
+		r, err := s.Evaluate(in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(r.Segments, "at_risk") {
+			t.Errorf("%s at risk 0.95: in at_risk", c.name)
+		}
 	}
 }
 

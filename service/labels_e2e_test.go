@@ -205,7 +205,7 @@ func TestLabelsEndToEnd(t *testing.T) {
 	addr := testkit.ApacheKafka(t, 3) // a real broker: the whole path, read back with kcat
 	_, prefix := testkit.Redis(t)
 	cfgFile := filepath.Join(t.TempDir(), "routes.yaml")
-	if err := os.WriteFile(cfgFile, []byte("producer:\n  routes:\n    - {segment: at_risk, change: entered, topic: alerts.churn}\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("producer:\n  routes:\n    - {segment: low_value, change: entered, topic: alerts.low}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := startServiceWith(t, cfgFile, addr, prefix, "e2e")
@@ -228,13 +228,13 @@ func TestLabelsEndToEnd(t *testing.T) {
 	}
 	t.Logf("%d users, %d changes, entries by segment %v, encodes %v (skipped %v)", len(users), len(changes), entered,
 		metric(t, s.Registry, "segstream_labels_encodes_total"), metric(t, s.Registry, "segstream_labels_encodes_skipped_total"))
-	// the route copies exactly the at_risk entries to alerts.churn
-	alerts := kcatRead(t, addr, "alerts.churn")
-	if len(alerts) != entered["at_risk"] {
-		t.Errorf("alerts.churn has %d messages, %d at_risk entries were published", len(alerts), entered["at_risk"])
+	// the route copies exactly the low_value entries to alerts.low
+	alerts := kcatRead(t, addr, "alerts.low")
+	if len(alerts) == 0 || len(alerts) != entered["low_value"] {
+		t.Errorf("alerts.low has %d messages, %d low_value entries were published", len(alerts), entered["low_value"])
 	}
 	for _, a := range alerts {
-		if !strings.Contains(a, `"segment":"at_risk"`) || !strings.Contains(a, `"change":"entered"`) {
+		if !strings.Contains(a, `"segment":"low_value"`) || !strings.Contains(a, `"change":"entered"`) {
 			t.Fatalf("alert %q", a)
 		}
 	}
@@ -242,8 +242,17 @@ func TestLabelsEndToEnd(t *testing.T) {
 	if entered["new"] != len(users) {
 		t.Errorf("%d users entered new, want all %d", entered["new"], len(users))
 	}
-	if entered["at_risk"] == 0 || entered["low_value"] == 0 || entered["mid_value"]+entered["high_value"] == 0 {
+	if entered["low_value"] == 0 || entered["mid_value"]+entered["high_value"] == 0 {
 		t.Errorf("the heads do not split users: %v", entered)
+	}
+	// everyone is new, so nobody is a slipping repeat buyer (at_risk), but
+	// the churn head still ranks them
+	risks := map[float64]bool{}
+	for _, ds := range docs {
+		risks[ds[len(ds)-1].Scores["churn_risk"]] = true
+	}
+	if len(risks) < 10 {
+		t.Errorf("only %d distinct churn_risk scores over %d users", len(risks), len(docs))
 	}
 }
 

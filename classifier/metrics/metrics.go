@@ -211,3 +211,95 @@ func LogLoss(p []float64, y []int) float64 {
 	}
 	return s / float64(max(len(p), 1))
 }
+
+// Brier is the mean squared difference between probabilities p and labels
+// y (0 or 1).
+func Brier(p []float64, y []int) float64 {
+	var s float64
+	for i := range p {
+		d := p[i] - float64(y[i])
+		s += d * d
+	}
+	return s / float64(max(len(p), 1))
+}
+
+// ECE is the expected calibration error over bins equal-width bins: the
+// mean over examples of |mean predicted - observed rate| of their bin.
+func ECE(p []float64, y []int, bins int) float64 {
+	var e float64
+	for _, b := range Calibration(p, y, bins) {
+		e += float64(b.N) * math.Abs(b.MeanPred-b.FracPos)
+	}
+	return e / float64(max(len(p), 1))
+}
+
+// Ranks are the 1-based ranks of x, ascending, ties given their mean rank.
+func Ranks(x []float64) []float64 {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
+	r := make([]float64, len(x))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && x[idx[j+1]] == x[idx[i]] {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
+}
+
+// Pearson is the correlation coefficient of x and y (NaN when either is
+// constant).
+func Pearson(x, y []float64) float64 {
+	n := float64(len(x))
+	var mx, my float64
+	for i := range x {
+		mx += x[i]
+		my += y[i]
+	}
+	mx, my = mx/n, my/n
+	var sxy, sxx, syy float64
+	for i := range x {
+		dx, dy := x[i]-mx, y[i]-my
+		sxy += dx * dy
+		sxx += dx * dx
+		syy += dy * dy
+	}
+	if sxx == 0 || syy == 0 {
+		return math.NaN()
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+// Spearman is the rank correlation of x and y (ties at their mean rank).
+func Spearman(x, y []float64) float64 { return Pearson(Ranks(x), Ranks(y)) }
+
+// MAE is the mean absolute difference of pred and actual.
+func MAE(pred, actual []float64) float64 {
+	var s float64
+	for i := range pred {
+		s += math.Abs(pred[i] - actual[i])
+	}
+	return s / float64(max(len(pred), 1))
+}
+
+// PrecisionAtK is the share of positives (y == 1) among the k examples
+// with the highest score (ties broken by position, stably).
+func PrecisionAtK(score []float64, y []int, k int) float64 {
+	if k <= 0 {
+		return math.NaN()
+	}
+	idx := sortedDesc(score)
+	k = min(k, len(idx))
+	n := 0
+	for _, i := range idx[:k] {
+		n += y[i]
+	}
+	return float64(n) / float64(k)
+}

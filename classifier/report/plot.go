@@ -114,6 +114,10 @@ func LineChart(title, xl, yl string, series []Series, diag bool) ([]byte, error)
 		bx, by := c.px(1, 1)
 		c.line(ax, ay, bx, by, color.RGBA{150, 150, 150, 255}, true, 1)
 	}
+	legendW := 0
+	for _, s := range series {
+		legendW = max(legendW, textWidth(s.Name))
+	}
 	for i, s := range series {
 		col := palette[i%len(palette)]
 		for j := 1; j < len(s.Points); j++ {
@@ -127,7 +131,7 @@ func LineChart(title, xl, yl string, series []Series, diag bool) ([]byte, error)
 		}
 		// legend, bottom right
 		ly := c.y1 - 12 - 16*(len(series)-1-i)
-		lx := c.x1 - 230
+		lx := max(c.x1-36-legendW, c.x0+10)
 		c.line(lx, ly-4, lx+20, ly-4, col, s.Dashed, 2)
 		c.text(lx+26, ly, s.Name, color.RGBA{0, 0, 0, 255})
 	}

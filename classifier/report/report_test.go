@@ -41,10 +41,17 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"# segstream classifier evaluation", "## Protocol", "## Churn (`at_risk`)", "## Value tier", "## BG/NBD check",
-		"## Targets", "Not measured in this run: off in the test.", "## Shipped model", "| segstream (no text) |", "| BG/NBD |", res.Model.Version} {
+	for _, s := range []string{"# segstream classifier evaluation", "## Protocol", "## Churn: test cutoff", "## Calibration: test cutoff", "## at_risk: test cutoff",
+		"## Customer value: test cutoff", "## Value tier", "## BG/NBD and Gamma-Gamma fits",
+		"## Targets", "Not measured in this run: off in the test.", "## Shipped model", "| segstream (no text) |", "| BG/NBD |", res.Model.Version,
+		"ECE", "Brier", "| segstream (churn head + BG/NBD + Gamma-Gamma) |", "enter: purchase_days >= 2"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("REPORT.md lacks %q", s)
+		}
+	}
+	for _, f := range []string{"clv_summary.csv.gz", "clv_fit.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
 		}
 	}
 	for _, f := range []string{"churn_roc.png", "churn_pr.png", "churn_calibration.png", "churn_confusion.png", "value_confusion.png"} {

@@ -30,6 +30,9 @@ type Example struct {
 	Spend float64
 	// Tier is classifier.TierNone, TierMid or TierHigh.
 	Tier int
+	// Profile is a copy of the folded profile as of the cutoff, kept for
+	// the validation and test cutoffs only (segment definitions read it).
+	Profile *featurestore.Profile
 }
 
 // Set is the point-in-time data set of one cutoff.
@@ -56,6 +59,12 @@ func (s *Set) ChurnRate() float64 {
 // from the events in [cutoff, cutoff+classifier.HorizonDays days); nothing
 // at or after the cutoff reaches the profile.
 func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits) ([]Set, error) {
+	return buildSets(evs, cutoffs, lim, nil)
+}
+
+// buildSets is BuildSets; the examples of the cutoffs in keep also hold a
+// copy of their profile.
+func buildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits, keep map[time.Time]bool) ([]Set, error) {
 	lim = lim.WithDefaults()
 	for i := 1; i < len(cutoffs); i++ {
 		if !cutoffs[i].After(cutoffs[i-1]) {
@@ -100,6 +109,9 @@ func BuildSets(evs []*events.Event, cutoffs []time.Time, lim featurestore.Limits
 				continue
 			}
 			ex := Example{UserID: u, Cutoff: c, View: featurestore.NewView(p, c), History: classifier.HistoryOf(p), Obs: obsFromProfile(p, c)}
+			if keep[c] {
+				ex.Profile = p.Clone()
+			}
 			s, ok := spend[u]
 			ex.Spend = s
 			if !ok {
@@ -161,41 +173,88 @@ func obsFromProfile(p *featurestore.Profile, c time.Time) classifier.BGNBDObs {
 // and (when the protocol has one) test sets, plus the event range they came
 // from.
 type Data struct {
-	Train      []Set
-	Val        Set
-	Test       *Set
+	Train []Set
+	Val   Set
+	Test  *Set
+	// Ref are the reference cutoffs of the seasonal calibration (see
+	// SeasonCutoffs); empty when the history is too short for them.
+	Ref        []Set
 	FirstEvent time.Time
 	LastEvent  time.Time
 	Events     int
 }
+
+// SeasonCutoffs are the reference cutoffs of the seasonal calibration for
+// a validation cutoff val: the first of each of the twelve months from one
+// year before val, when all have at least SeasonHistoryDays of history
+// after the first event (earlier cutoffs see a population whose history is
+// cut off by the start of the data: everybody looks new); nil otherwise.
+func SeasonCutoffs(firstEvent, val time.Time) []time.Time {
+	if firstEvent.IsZero() {
+		return nil
+	}
+	f, _ := span(firstEvent, firstEvent)
+	r0 := val.AddDate(-1, 0, 0)
+	if r0.Before(f.AddDate(0, 0, SeasonHistoryDays)) {
+		return nil
+	}
+	out := make([]time.Time, 12)
+	for i := range out {
+		out[i] = r0.AddDate(0, i, 0)
+	}
+	return out
+}
+
+// SeasonHistoryDays is the least history (days since the first event) a
+// reference cutoff of the seasonal calibration needs: two label windows.
+const SeasonHistoryDays = 2 * classifier.HorizonDays
 
 // BuildData folds evs once for every cutoff of p.
 func BuildData(evs []*events.Event, p Protocol, lim featurestore.Limits) (*Data, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	cut := append([]time.Time(nil), p.TrainCutoffs...)
-	cut = append(cut, p.ValCutoff)
-	if !p.TestCutoff.IsZero() {
-		cut = append(cut, p.TestCutoff)
-	}
-	sort.Slice(cut, func(i, j int) bool { return cut[i].Before(cut[j]) })
-	sets, err := BuildSets(evs, cut, lim)
-	if err != nil {
-		return nil, err
-	}
 	d := &Data{Events: len(evs)}
 	if len(evs) > 0 {
 		d.FirstEvent, d.LastEvent = evs[0].TS.UTC(), evs[len(evs)-1].TS.UTC()
 	}
+	role := map[time.Time]string{}
+	for _, c := range SeasonCutoffs(d.FirstEvent, p.ValCutoff) {
+		role[c] = "ref"
+	}
+	for _, c := range p.TrainCutoffs {
+		role[c] = "train"
+	}
+	role[p.ValCutoff] = "val"
+	keep := map[time.Time]bool{p.ValCutoff: true}
+	if !p.TestCutoff.IsZero() {
+		role[p.TestCutoff] = "test"
+		keep[p.TestCutoff] = true
+	}
+	cut := make([]time.Time, 0, len(role))
+	for c := range role {
+		cut = append(cut, c)
+	}
+	sort.Slice(cut, func(i, j int) bool { return cut[i].Before(cut[j]) })
+	sets, err := buildSets(evs, cut, lim, keep)
+	if err != nil {
+		return nil, err
+	}
+	ref := map[time.Time]bool{}
+	for _, c := range SeasonCutoffs(d.FirstEvent, p.ValCutoff) {
+		ref[c] = true
+	}
 	for i := range sets {
 		s := sets[i]
-		switch {
-		case s.Cutoff.Equal(p.ValCutoff):
+		if ref[s.Cutoff] {
+			d.Ref = append(d.Ref, s)
+		}
+		switch role[s.Cutoff] {
+		case "val":
 			d.Val = s
-		case !p.TestCutoff.IsZero() && s.Cutoff.Equal(p.TestCutoff):
+		case "test":
 			d.Test = &sets[i]
-		default:
+		case "train":
 			d.Train = append(d.Train, s)
 		}
 	}

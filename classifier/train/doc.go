@@ -10,11 +10,17 @@
 // # File map
 //
 //   - protocol.go: Protocol, DefaultProtocol, Protocol.Validate (no label
-//     window may reach the next cutoff).
+//     window may reach the next cutoff), AutoProtocol (cutoffs chosen from
+//     the data's span, or an error saying how much history is needed) and
+//     Backtests (earlier protocols for rolling backtests).
 //   - dataset.go: BuildSets (folds the events with featurestore's
 //     Profile.Apply, the service's own fold, up to each cutoff; labels from
 //     the classifier.HorizonDays after it), Example, Set, Data, BuildData,
-//     HighTierShare.
+//     HighTierShare, SeasonCutoffs.
+//   - calibrate.go: FitPlatt and the seasonal calibration, FitGammaGamma,
+//     the value tier from predicted value, the at_risk threshold.
+//   - eval.go: Eval (customer value, at_risk and calibration figures of a
+//     test cutoff).
 //   - run.go: Config, Run, Result, Candidate, Scored: the fits, the
 //     choices on validation, the metrics and the optional refit.
 //   - heads.go: FitStats, the grids of the churn and value heads,
@@ -38,9 +44,12 @@
 //
 // # Defaults
 //
-// Zero Config fields: DefaultProtocol (training cutoffs on the first of
-// every month from 2010-03-01 to 2010-12-01, validation 2011-03-01, test
-// 2011-09-01), seed 1, L2 grid 1e-4, 1e-3, 1e-2 (the value head tries each
+// Zero Config fields: AutoProtocol on the events' span (on the Online
+// Retail files: training cutoffs on the first of every month from
+// 2010-03-01 to 2011-03-01, validation 2011-06-01, test 2011-09-01),
+// seasonal calibration, the value tier from predicted value, at_risk tuned
+// to AtRiskShare of the active customers with the built-in definitions,
+// seed 1, L2 grid 1e-4, 1e-3, 1e-2 (the value head tries each
 // with and without balanced class weights); each head of the model without
 // text also chooses between all features and the features/v1 subset
 // (classifier.NumFeaturesV1) and averages AverageSeeds fits; text scales 1,

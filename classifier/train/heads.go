@@ -101,11 +101,37 @@ type headFit struct {
 	thr    float64
 	// features names the feature set ("all" or "v1").
 	features string
+	// auc and aucActive (churn): the validation AUC over all and over the
+	// active customers (valM is their mean).
+	auc, aucActive float64
 }
 
-// fitChurn tries the L2 grid and keeps the best validation AUC; the
+func maskF(x []float64, m []bool) []float64 {
+	var o []float64
+	for i, ok := range m {
+		if ok {
+			o = append(o, x[i])
+		}
+	}
+	return o
+}
+
+func maskI(x []int, m []bool) []int {
+	var o []int
+	for i, ok := range m {
+		if ok {
+			o = append(o, x[i])
+		}
+	}
+	return o
+}
+
+// fitChurn tries the L2 grid and keeps the best validation score: the
+// mean of the ROC AUC over all validation customers and over the active
+// ones (act: a purchase in the last ActiveDays days, the population the
+// at_risk list is drawn from), or the AUC alone when act is nil; the
 // threshold maximises validation macro-F1.
-func fitChurn(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds int, log io.Writer, name string) headFit {
+func fitChurn(X, Xv [][]float64, y, yv []int, act []bool, grid []float64, seed uint64, seeds int, log io.Writer, name string) headFit {
 	var best headFit
 	best.valM = -1
 	for _, l2 := range grid {
@@ -113,9 +139,17 @@ func fitChurn(X, Xv [][]float64, y, yv []int, grid []float64, seed uint64, seeds
 		sm, fl := fitAveraged(X, y, Xv, yv, 2, cfg)
 		pv := probsOf(sm, Xv, 1)
 		auc := metrics.AUC(pv, yv)
-		logf(log, "  %s churn l2=%g epochs=%d best=%d val_loss=%.4f val_auc=%.4f\n", name, l2, fl.Epochs, fl.BestEpoch, fl.ValLoss, auc)
-		if auc > best.valM+1e-4 {
-			best = headFit{sm: sm, cfg: cfg, log: fl, valM: auc}
+		score := auc
+		aucA := math.NaN()
+		if act != nil {
+			aucA = metrics.AUC(maskF(pv, act), maskI(yv, act))
+			if !math.IsNaN(aucA) {
+				score = (auc + aucA) / 2
+			}
+		}
+		logf(log, "  %s churn l2=%g epochs=%d best=%d val_loss=%.4f val_auc=%.4f val_auc_active=%.4f\n", name, l2, fl.Epochs, fl.BestEpoch, fl.ValLoss, auc, aucA)
+		if score > best.valM+1e-4 {
+			best = headFit{sm: sm, cfg: cfg, log: fl, valM: score, auc: auc, aucActive: aucA}
 		}
 	}
 	best.thr, _ = metrics.BestThreshold(probsOf(best.sm, Xv, 1), yv)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segstream/segstream/classifier"
@@ -14,6 +15,7 @@ import (
 	"github.com/segstream/segstream/classifier/metrics"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
+	"github.com/segstream/segstream/segments"
 )
 
 // Config configures Run. Zero fields take the defaults given with them.
@@ -57,6 +59,23 @@ type Config struct {
 	// training and validation cutoffs once everything is chosen (see
 	// refitHeads).
 	Refit bool
+	// Calibration is how churn probabilities are calibrated on the
+	// validation cutoff: "season" (default: Platt scaling plus the
+	// seasonal intercept when the history has the reference cutoffs,
+	// SeasonCutoffs), "platt" (Platt scaling alone) or "none" (the head's
+	// own probabilities).
+	Calibration string
+	// ValueTier is where the value tier comes from: "clv" (default: from
+	// predicted value, classifier.ValueTierModel) or "head" (the value
+	// head's most probable class).
+	ValueTier string
+	// AtRiskShare is the share of the validation cutoff's active customers
+	// the at_risk threshold is tuned to flag; default AtRiskShare.
+	AtRiskShare float64
+	// Segments are the definitions at_risk is read from (its threshold is
+	// tuned and its figures measured with them); default the built-in
+	// taxonomy (segments.Defaults).
+	Segments *segments.Set
 	// Sources names the data files, for the model file.
 	Sources []string
 	// Log receives progress lines (hyper-parameter lines are indented);
@@ -67,9 +86,32 @@ type Config struct {
 	profileText func(texts []string) string
 }
 
-func (c *Config) setDefaults() {
+func (c *Config) setDefaults(evs []*events.Event) error {
 	if len(c.Protocol.TrainCutoffs) == 0 {
-		c.Protocol = DefaultProtocol()
+		if len(evs) == 0 {
+			return fmt.Errorf("no events")
+		}
+		p, err := AutoProtocol(evs[0].TS, evs[len(evs)-1].TS)
+		if err != nil {
+			return err
+		}
+		c.Protocol = p
+	}
+	if c.Calibration == "" {
+		c.Calibration = "season"
+	}
+	if c.ValueTier == "" {
+		c.ValueTier = "clv"
+	}
+	if c.AtRiskShare == 0 {
+		c.AtRiskShare = AtRiskShare
+	}
+	if c.Segments == nil {
+		s, err := defaultSegments()
+		if err != nil {
+			return err
+		}
+		c.Segments = s
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -89,6 +131,33 @@ func (c *Config) setDefaults() {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	switch {
+	case c.Calibration != "season" && c.Calibration != "platt" && c.Calibration != "none":
+		return fmt.Errorf("calibration %q: want season, platt or none", c.Calibration)
+	case c.ValueTier != "clv" && c.ValueTier != "head":
+		return fmt.Errorf("value tier %q: want clv or head", c.ValueTier)
+	case c.AtRiskShare < 0 || c.AtRiskShare >= 1:
+		return fmt.Errorf("at_risk share %g: want (0, 1)", c.AtRiskShare)
+	}
+	return nil
+}
+
+var defaultSet struct {
+	once sync.Once
+	set  *segments.Set
+	err  error
+}
+
+// defaultSegments compiles the built-in taxonomy once.
+func defaultSegments() (*segments.Set, error) {
+	defaultSet.once.Do(func() {
+		defs, err := segments.Defaults()
+		if err == nil {
+			defaultSet.set, err = segments.Compile(defs, segments.Options{})
+		}
+		defaultSet.err = err
+	})
+	return defaultSet.set, defaultSet.err
 }
 
 // Scored holds one candidate's predictions for one head on the validation
@@ -128,6 +197,12 @@ type Result struct {
 	// NoTextFitTime is the time spent fitting the heads without text (the
 	// hyper-parameter grid included).
 	NoTextFitTime time.Duration
+	// Eval holds the shipped model's customer-value, at_risk and
+	// calibration figures on the test cutoff (nil without one).
+	Eval *Eval
+	// Protocol is the protocol the run used (chosen from the data when
+	// Config.Protocol was empty).
+	Protocol Protocol
 }
 
 // Run builds the point-in-time sets, fits both heads (without and, with
@@ -135,7 +210,9 @@ type Result struct {
 // scores everything on the validation and test cutoffs. Every choice is
 // made on the validation cutoff.
 func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) {
-	cfg.setDefaults()
+	if err := cfg.setDefaults(evs); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	cfg.profileText = func(t []string) string { return strings.Join(t, " | ") } // not called without Text
 	if cfg.Text != nil {
@@ -177,6 +254,12 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 	}
 	logf(cfg.Log, "bgnbd (history before %s): r=%.4f alpha=%.4f a=%.4f b=%.4f LL=%.1f\n",
 		d.Val.Cutoff.Format(time.DateOnly), base.BGNBD.R, base.BGNBD.Alpha, base.BGNBD.A, base.BGNBD.B, base.BGNBD.LL)
+	if gg := FitGammaGamma(ggObsOf(d.Val.Examples)); gg.Valid() {
+		base.GammaGamma = &gg
+		logf(cfg.Log, "gamma-gamma (history before %s): p=%.4f q=%.4f gamma=%.4f LL=%.1f\n", d.Val.Cutoff.Format(time.DateOnly), gg.P, gg.Q, gg.Gamma, gg.LL)
+	} else {
+		logf(cfg.Log, "gamma-gamma (history before %s): no finite-mean fit (q=%.4f); no customer-value scores\n", d.Val.Cutoff.Format(time.DateOnly), gg.Q)
+	}
 	ext := classifier.Extractor{BGNBD: &base.BGNBD}
 	base.Stats = FitStats(matrix(ext, tr))
 
@@ -186,7 +269,7 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 	if d.Test != nil {
 		yt, yt3 = labels(d.Test.Examples, true), labels(d.Test.Examples, false)
 	}
-	res := &Result{Data: d}
+	res := &Result{Data: d, Protocol: cfg.Protocol}
 
 	// Without text.
 	noText := *base
@@ -250,6 +333,26 @@ func Run(ctx context.Context, evs []*events.Event, cfg Config) (*Result, error) 
 		if res.WithText != nil {
 			res.Candidates = append(res.Candidates, modelCandidate("segstream (text)", res.WithText, d, embs, cfg.profileText))
 		}
+		if res.Model.ValueTier != nil {
+			head := *res.Model
+			head.ValueTier = nil
+			var me map[string][]float32
+			if res.TextWins {
+				me = embs
+			}
+			c := modelCandidate("segstream value head (--value-tier=head)", &head, d, me, cfg.profileText)
+			c.Churn = nil
+			res.Candidates = append(res.Candidates, c)
+		}
+		var me map[string][]float32
+		if res.TextWins {
+			me = embs
+		}
+		ev, err := evaluate(res.Model, d, d.Test, res.BGNBDTest, me, cfg)
+		if err != nil {
+			return nil, err
+		}
+		res.Eval = ev
 	}
 	return res, nil
 }
@@ -347,6 +450,10 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 	tr := flatten(d.Train)
 	y, yv := labels(tr, true), labels(d.Val.Examples, true)
 	y3, yv3 := labels(tr, false), labels(d.Val.Examples, false)
+	act := make([]bool, len(d.Val.Examples))
+	for i := range d.Val.Examples {
+		act[i] = isActive(&d.Val.Examples[i])
+	}
 	t0 := time.Now()
 	fit := func(grid []float64) (headFit, headFit) {
 		X := inputMatrix(m, tr, embs, cfg.profileText)
@@ -367,7 +474,7 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 		for _, fs := range sets {
 			Xm, Xvm := maskCols(X, fs.from, len(classifier.NumericFeatures)), maskCols(Xv, fs.from, len(classifier.NumericFeatures))
 			name := m.Name + " features=" + fs.name
-			c, v := fitChurn(Xm, Xvm, y, yv, grid, cfg.Seed, seeds, cfg.Log, name), fitValue(Xm, Xvm, y3, yv3, grid, cfg.Seed, seeds, cfg.TuneValueOffsets, cfg.Log, name)
+			c, v := fitChurn(Xm, Xvm, y, yv, act, grid, cfg.Seed, seeds, cfg.Log, name), fitValue(Xm, Xvm, y3, yv3, grid, cfg.Seed, seeds, cfg.TuneValueOffsets, cfg.Log, name)
 			c.features, v.features = fs.name, fs.name
 			for _, h := range []headFit{c, v} { // masked inputs get no weight
 				for k := 0; k < h.sm.Classes; k++ {
@@ -403,8 +510,8 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 		m.Text.Scale = bestScale
 		logf(cfg.Log, "%s: text scale %.4g (x%.3g of unit variance)\n", m.Name, bestScale, bestScale/base)
 	}
-	logf(cfg.Log, "%s: churn l2=%g (val AUC %.4f, threshold %.3f), value l2=%g balanced=%v (val macro-F1 %.4f) in %s\n",
-		m.Name, hc.cfg.L2, hc.valM, hc.thr, hv.cfg.L2, hv.cfg.Balanced, hv.valM, time.Since(t0).Round(time.Millisecond))
+	logf(cfg.Log, "%s: churn l2=%g (val AUC %.4f, over active customers %.4f, threshold %.3f), value l2=%g balanced=%v (val macro-F1 %.4f) in %s\n",
+		m.Name, hc.cfg.L2, hc.auc, hc.aucActive, hc.thr, hv.cfg.L2, hv.cfg.Balanced, hv.valM, time.Since(t0).Round(time.Millisecond))
 	logf(cfg.Log, "%s: features: churn %s, value %s\n", m.Name, hc.features, hv.features)
 	m.Churn = classifier.Head{Classes: []string{"buys", "churns"}, Softmax: hc.sm, Train: hc.cfg, Fit: hc.log, Threshold: hc.thr, FeatureSet: hc.features}
 	m.Value = classifier.Head{Classes: classifier.TierNames, Softmax: hv.sm, Train: hv.cfg, Fit: hv.log, Offsets: hv.offset, FeatureSet: hv.features}
@@ -416,7 +523,7 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 		Xv := inputMatrix(m, d.Val.Examples, nil, cfg.profileText)
 		n := len(classifier.NumericFeatures)
 		tc := fitChurnTrees(X, Xv, y, yv, n, cfg)
-		if tc.valM > hc.valM+cfg.TreeMinGain {
+		if tc.valM > hc.auc+cfg.TreeMinGain {
 			m.Churn.GBDT, m.Churn.Threshold = tc.gb, tc.thr
 		}
 		tv := fitValueTrees(X, Xv, y3, yv3, n, cfg)
@@ -424,10 +531,32 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 			m.Value.GBDT, m.Value.Offsets = tv.gb, tv.offset
 		}
 		logf(cfg.Log, "%s: trees: churn val AUC %.4f vs linear %.4f (%s), value val macro-F1 %.4f vs linear %.4f (%s) in %s\n",
-			m.Name, tc.valM, hc.valM, map[bool]string{true: "trees", false: "linear"}[m.Churn.GBDT != nil],
+			m.Name, tc.valM, hc.auc, map[bool]string{true: "trees", false: "linear"}[m.Churn.GBDT != nil],
 			tv.valM, hv.valM, map[bool]string{true: "trees", false: "linear"}[m.Value.GBDT != nil], time.Since(t1).Round(time.Millisecond))
 	}
+	if cfg.Calibration != "none" {
+		raw := m.Churn.Threshold
+		m.Calibration = fitCalibration(d, cfg.Calibration == "season", func(exs []Example) []float64 {
+			z := make([]float64, len(exs))
+			for i := range exs {
+				z[i] = m.ScoreHistory(exs[i].View, exs[i].History, embOf(embs, &exs[i], cfg.profileText)).ChurnHeadLogit
+			}
+			return z
+		})
+		q := math.Min(math.Max(raw, 1e-9), 1-1e-9)
+		m.Churn.Threshold = sigmoid(m.Calibration.Logit(math.Log(q/(1-q)), d.Val.Cutoff))
+		logf(cfg.Log, "%s: churn calibration on %s: A=%.4f B=%.4f, %d seasonal reference cutoffs; threshold %.3f -> %.3f\n",
+			m.Name, d.Val.Cutoff.Format(time.DateOnly), m.Calibration.A, m.Calibration.B, len(m.Calibration.Season), raw, m.Churn.Threshold)
+	}
+	if cfg.ValueTier == "clv" && m.GammaGamma != nil {
+		m.ValueTier = fitValueTier(m, tr, d.Val.Examples, cfg.Seed)
+	}
 	m.Rules = classifier.DefaultRules.WithDefaults(m.Churn.Threshold)
+	if enter, exit, members, active := atRiskThreshold(m, &d.Val, embs, cfg); enter > 0 {
+		m.Rules.AtRiskEnter, m.Rules.AtRiskExit = enter, math.Max(exit, 0.001)
+		logf(cfg.Log, "%s: at_risk threshold %.3f (exit %.3f): %d of %d active customers at %s (%.1f%%)\n",
+			m.Name, enter, m.Rules.AtRiskExit, members, active, d.Val.Cutoff.Format(time.DateOnly), 100*float64(members)/float64(max(active, 1)))
+	}
 	m.SchemaHash = classifier.SchemaHash(classifier.NumericFeatures, m.TextDim())
 	m.Metrics = map[string]classifier.HeadMetrics{"validation": headMetrics(m, d.Val.Examples, embs, cfg.profileText)}
 	if cfg.Refit && m.Text == nil {
@@ -439,14 +568,18 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 	return nil
 }
 
+// embOf is an example's profile embedding in embs (nil without).
+func embOf(embs map[string][]float32, e *Example, pt func([]string) string) []float32 {
+	if embs == nil {
+		return nil
+	}
+	return embs[pt(viewTexts(e))]
+}
+
 // predict scores examples with the model's ScoreHistory (the serving path).
 func predict(m *classifier.Model, exs []Example, embs map[string][]float32, pt func([]string) string) (churn []float64, tier []int, tierP [][]float64) {
 	for i := range exs {
-		var emb []float32
-		if embs != nil {
-			emb = embs[pt(viewTexts(&exs[i]))]
-		}
-		s := m.ScoreHistory(exs[i].View, exs[i].History, emb)
+		s := m.ScoreHistory(exs[i].View, exs[i].History, embOf(embs, &exs[i], pt))
 		churn = append(churn, s.ChurnRisk)
 		tier = append(tier, s.TierClass)
 		tierP = append(tierP, s.Tier[:])

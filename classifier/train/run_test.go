@@ -24,7 +24,7 @@ func TestRunDeterministic(t *testing.T) {
 	for _, c := range a.Candidates {
 		names = append(names, c.Name)
 	}
-	want := "majority class|recency alone|RFM logistic regression|RFM logistic regression, raw inputs|BG/NBD|segstream (no text)"
+	want := "majority class|recency alone|RFM logistic regression|RFM logistic regression, raw inputs|BG/NBD|segstream (no text)|segstream value head (--value-tier=head)"
 	if got := strings.Join(names, "|"); got != want {
 		t.Fatalf("candidates %s, want %s", got, want)
 	}

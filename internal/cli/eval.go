@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,18 +22,16 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr *output) error {
 	tf.add(fs)
 	reportDir := fs.String("report", "docs/eval", "folder for REPORT.md and the PNG plots")
 	modelOut := fs.String("model-out", "", "also write the shipped model here (empty: do not)")
+	nBack := fs.Int("backtests", 4, "rolling backtests: earlier test cutoffs, each with its own validation and training cutoffs, whose label windows end by the test cutoff (fewer when the history is short)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
-	}
-	if *tf.test == "" {
+	tf.files = fs.Args()
+	if *tf.test == "none" {
 		return fmt.Errorf("--test: eval needs a test cutoff")
 	}
 	start := time.Now()
-	s, err := tf.setup(ctx, stderr)
+	s, err := tf.setup(ctx, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -40,6 +39,22 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr *output) error {
 	res, err := train.Run(ctx, s.evs, s.cfg)
 	if err != nil {
 		return err
+	}
+	var backs []*train.Result
+	bps := train.Backtests(s.protocol, *nBack)
+	if len(bps) < *nBack {
+		stderr.printf("backtests: the history allows %d of the %d asked for (each needs %d training cutoffs)\n", len(bps), *nBack, train.MinTrainCutoffs)
+	}
+	for i, bp := range bps {
+		stdout.printf("backtest %d: %s\n", i+1, bp)
+		bc := s.cfg
+		bc.Protocol, bc.Text, bc.Catalogue = bp, nil, nil
+		bc.Log = io.Discard
+		br, err := train.Run(ctx, s.evs, bc)
+		if err != nil {
+			return fmt.Errorf("backtest %s: %w", bp.TestCutoff.Format(time.DateOnly), err)
+		}
+		backs = append(backs, br)
 	}
 	if _, err := res.Model.Encode(); err != nil { // sets the version the report names
 		return err
@@ -54,11 +69,11 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr *output) error {
 		cmd += " " + strings.Join(args, " ")
 	}
 	dir := abs(*reportDir)
-	if err := report.Write(dir, res, report.Meta{Command: cmd, Elapsed: time.Since(start), TextNote: s.note}); err != nil {
+	if err := report.Write(dir, res, report.Meta{Command: cmd, Elapsed: time.Since(start), TextNote: s.note, Backtests: backs}); err != nil {
 		return err
 	}
 	stdout.printf("wrote %s\n\n", filepath.Join(*reportDir, "REPORT.md"))
-	stdout.printf("%-26s %8s %8s %8s\n", "test "+*tf.test, "AUC", "churnF1", "valueF1")
+	stdout.printf("%-40s %8s %8s %8s\n", "test "+s.protocol.TestCutoff.Format(time.DateOnly), "AUC", "churnF1", "valueF1")
 	for _, c := range res.Candidates {
 		auc, cf, vf := "-", "-", "-"
 		if c.Churn != nil {
@@ -67,10 +82,23 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr *output) error {
 		if c.Value != nil {
 			vf = fmt.Sprintf("%.3f", c.Value.Test.MacroF1)
 		}
-		stdout.printf("%-26s %8s %8s %8s\n", c.Name, auc, cf, vf)
+		stdout.printf("%-40s %8s %8s %8s\n", c.Name, auc, cf, vf)
 	}
 	bg := res.BGNBDTest
-	stdout.printf("BG/NBD (history before %s): r=%.3f alpha=%.3f a=%.3f b=%.3f LL=%.1f\n", *tf.test, bg.R, bg.Alpha, bg.A, bg.B, bg.LL)
+	test := s.protocol.TestCutoff.Format(time.DateOnly)
+	stdout.printf("BG/NBD (history before %s): r=%.3f alpha=%.3f a=%.3f b=%.3f LL=%.1f\n", test, bg.R, bg.Alpha, bg.A, bg.B, bg.LL)
+	if ev := res.Eval; ev != nil {
+		gg := ev.GammaGamma
+		stdout.printf("Gamma-Gamma (history before %s): p=%.3f q=%.3f gamma=%.3f LL=%.1f\n", test, gg.P, gg.Q, gg.Gamma, gg.LL)
+		printEval(stdout, ev)
+	}
+	for _, b := range backs {
+		for _, c := range b.Candidates {
+			if c.Name == "segstream (no text)" && c.Churn != nil {
+				stdout.printf("backtest %s: segstream churn AUC %.3f\n", b.Protocol.TestCutoff.Format(time.DateOnly), c.Churn.Test.AUC)
+			}
+		}
+	}
 	return nil
 }
 
