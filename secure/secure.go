@@ -185,11 +185,7 @@ func (k Kafka) Protocol() string {
 // Dialer returns a kafka-go dialer (consumer groups, connections to a
 // partition leader, readers) with the settings.
 func (k Kafka) Dialer(timeout time.Duration) (*kafka.Dialer, error) {
-	m, err := k.SASL.mechanism()
-	if err != nil {
-		return nil, err
-	}
-	tc, err := k.TLS.Config("kafka.tls")
+	m, tc, err := k.parts()
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +195,20 @@ func (k Kafka) Dialer(timeout time.Duration) (*kafka.Dialer, error) {
 // Transport returns a kafka-go transport (writers, the admin client) with
 // the settings. Each caller gets its own.
 func (k Kafka) Transport() (*kafka.Transport, error) {
-	m, err := k.SASL.mechanism()
-	if err != nil {
-		return nil, err
-	}
-	tc, err := k.TLS.Config("kafka.tls")
+	m, tc, err := k.parts()
 	if err != nil {
 		return nil, err
 	}
 	return &kafka.Transport{SASL: m, TLS: tc, Dial: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}, nil
+}
+
+// parts builds the SASL mechanism (nil for none) and the TLS configuration
+// (nil when off) that dialers and transports share.
+func (k Kafka) parts() (sasl.Mechanism, *tls.Config, error) {
+	m, err := k.SASL.mechanism()
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := k.TLS.Config("kafka.tls")
+	return m, tc, err
 }

@@ -39,23 +39,7 @@ func startService(t testing.TB, addr, prefix, group string, extra ...string) *sv
 // environment cannot say, such as producer routes).
 func startServiceWith(t testing.TB, yamlPath, addr, prefix, group string, extra ...string) *svc {
 	t.Helper()
-	env := append([]string{
-		"SEGSTREAM_KAFKA_BROKERS=" + addr,
-		"SEGSTREAM_KAFKA_GROUP_ID=" + group,
-		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
-		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
-		"SEGSTREAM_KAFKA_REBALANCE_TIMEOUT=2s",
-		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
-		"SEGSTREAM_KAFKA_PARTITIONS=3",
-		"SEGSTREAM_REDIS_ADDRS=" + testkit.RedisAddr(),
-		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
-		"SEGSTREAM_HTTP_LISTEN=off",
-		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
-		"SEGSTREAM_LABELS_COALESCE=20ms",
-		"SEGSTREAM_LABELS_POLL_INTERVAL=10ms",
-		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
-		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
-	}, extra...)
+	env := append(testEnv(addr, testkit.RedisAddr(), prefix, group), extra...)
 	cfg, err := service.LoadConfig(yamlPath, env)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +53,28 @@ func startServiceWith(t testing.TB, yamlPath, addr, prefix, group string, extra 
 	go func() { r.done <- s.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
+}
+
+// testEnv is the tests' service configuration: fast group timings, small
+// label waits, the repo's model and ONNX Runtime, no operations listener.
+func testEnv(broker, redisAddr, prefix, group string) []string {
+	return []string{
+		"SEGSTREAM_KAFKA_BROKERS=" + broker,
+		"SEGSTREAM_KAFKA_GROUP_ID=" + group,
+		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
+		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
+		"SEGSTREAM_KAFKA_REBALANCE_TIMEOUT=2s",
+		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
+		"SEGSTREAM_KAFKA_PARTITIONS=3",
+		"SEGSTREAM_REDIS_ADDRS=" + redisAddr,
+		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
+		"SEGSTREAM_HTTP_LISTEN=off",
+		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
+		"SEGSTREAM_LABELS_COALESCE=20ms",
+		"SEGSTREAM_LABELS_POLL_INTERVAL=10ms",
+		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
+		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
+	}
 }
 
 func (s *svc) stop(t testing.TB) {

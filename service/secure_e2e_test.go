@@ -52,34 +52,19 @@ func (s *syncBuffer) String() string {
 // secureEnv configures the service for the SASL_SSL listener (SCRAM-SHA-512,
 // client certificate) and the TLS-only Redis with its ACL user.
 func secureEnv(b *testkit.Broker, certs testkit.Certs, r *testkit.TLSRedis, prefix string) []string {
-	return []string{
-		"SEGSTREAM_KAFKA_BROKERS=" + b.SecureAddr,
-		"SEGSTREAM_KAFKA_GROUP_ID=secure",
+	return append(testEnv(b.SecureAddr, r.Addr, prefix, "secure"),
 		"SEGSTREAM_KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
-		"SEGSTREAM_KAFKA_SASL_USERNAME=" + secKafkaUser,
-		"SEGSTREAM_KAFKA_SASL_PASSWORD=" + secKafkaPass,
-		"SEGSTREAM_KAFKA_TLS_CA_FILE=" + certs.CA,
-		"SEGSTREAM_KAFKA_TLS_CERT_FILE=" + certs.ClientCert,
-		"SEGSTREAM_KAFKA_TLS_KEY_FILE=" + certs.ClientKey,
-		"SEGSTREAM_KAFKA_HEARTBEAT_INTERVAL=100ms",
-		"SEGSTREAM_KAFKA_SESSION_TIMEOUT=2s",
-		"SEGSTREAM_KAFKA_REBALANCE_TIMEOUT=2s",
-		"SEGSTREAM_KAFKA_JOIN_GROUP_BACKOFF=50ms",
-		"SEGSTREAM_KAFKA_PARTITIONS=3",
-		"SEGSTREAM_REDIS_ADDRS=" + r.Addr,
-		"SEGSTREAM_REDIS_USERNAME=" + secRedisUser,
-		"SEGSTREAM_REDIS_PASSWORD=" + secRedisPass,
-		"SEGSTREAM_REDIS_TLS_CA_FILE=" + certs.CA,
-		"SEGSTREAM_REDIS_TLS_CERT_FILE=" + certs.ClientCert,
-		"SEGSTREAM_REDIS_TLS_KEY_FILE=" + certs.ClientKey,
-		"SEGSTREAM_FEATURESTORE_PREFIX=" + prefix,
-		"SEGSTREAM_HTTP_LISTEN=off",
-		"SEGSTREAM_API_LISTEN=127.0.0.1:0",
-		"SEGSTREAM_LABELS_COALESCE=20ms",
-		"SEGSTREAM_LABELS_POLL_INTERVAL=10ms",
-		"SEGSTREAM_ENCODER_MODEL_DIR=" + service.RepoFile("var/models/use-lite"),
-		"SEGSTREAM_ENCODER_LIBRARY_PATH=" + service.RepoFile("var/lib/libonnxruntime.so.1"),
-	}
+		"SEGSTREAM_KAFKA_SASL_USERNAME="+secKafkaUser,
+		"SEGSTREAM_KAFKA_SASL_PASSWORD="+secKafkaPass,
+		"SEGSTREAM_KAFKA_TLS_CA_FILE="+certs.CA,
+		"SEGSTREAM_KAFKA_TLS_CERT_FILE="+certs.ClientCert,
+		"SEGSTREAM_KAFKA_TLS_KEY_FILE="+certs.ClientKey,
+		"SEGSTREAM_REDIS_USERNAME="+secRedisUser,
+		"SEGSTREAM_REDIS_PASSWORD="+secRedisPass,
+		"SEGSTREAM_REDIS_TLS_CA_FILE="+certs.CA,
+		"SEGSTREAM_REDIS_TLS_CERT_FILE="+certs.ClientCert,
+		"SEGSTREAM_REDIS_TLS_KEY_FILE="+certs.ClientKey,
+	)
 }
 
 func newLoggedService(t *testing.T, env []string) (*service.Service, *syncBuffer) {

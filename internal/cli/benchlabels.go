@@ -265,7 +265,7 @@ func (b benchRun) foldOnly(n int) (foldResult, error) {
 		}
 	}
 	// folded is not yet durable: the last batches finish their writes
-	for svc.Consumer != nil && counter(svc.Registry, "segstream_featurestore_events_total", "") < float64(sent) {
+	for counter(svc.Registry, "segstream_featurestore_events_total", "") < float64(sent) {
 		if err := pause(b.ctx, done, 5*time.Millisecond); err != nil {
 			return foldResult{}, err
 		}
