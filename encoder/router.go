@@ -8,47 +8,22 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/segstream/segstream/lang"
 )
 
 // Language codes DetectLanguage returns.
 const (
-	LangChinese = "zh"
-	LangEnglish = "en"
+	LangChinese = lang.Chinese
+	LangEnglish = lang.English
 )
 
-// DetectLanguage says which model a text is for: "zh" when Han characters
-// dominate, else "en". Dominate: at least as many Han characters as words in
-// any other letters (a Han character is about a word), so a Chinese review
-// with a brand name ("iPhone13很好用", "USB接口坏了") is "zh" and an English
-// sentence with a Chinese name in it is "en". Kana and Hangul count as other
-// words; digits, punctuation, symbols and emoji count for neither. A text
-// with no letters is "en".
-func DetectLanguage(text string) string {
-	han, words := 0, 0
-	inWord := false
-	for _, r := range text {
-		switch {
-		case unicode.Is(unicode.Han, r):
-			han++
-			inWord = false
-		case unicode.IsLetter(r) || unicode.Is(unicode.Mn, r):
-			if !inWord {
-				words++
-				inWord = true
-			}
-		default:
-			inWord = false
-		}
-	}
-	if han > 0 && han >= words {
-		return LangChinese
-	}
-	return LangEnglish
-}
+// DetectLanguage says which model a text is for (lang.Detect): "zh" when Han
+// characters dominate, else "en".
+func DetectLanguage(text string) string { return lang.Detect(text) }
 
 // LanguageModel names the model of one language for NewRouter.
 type LanguageModel struct {

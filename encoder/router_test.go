@@ -10,32 +10,6 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-func TestDetectLanguage(t *testing.T) {
-	for _, tc := range []struct{ text, want string }{
-		{"非常好，物流很快。", "zh"},
-		{"質量很好，繁體字也可以", "zh"},
-		{"iPhone13很好用", "zh"},
-		{"USB接口坏了", "zh"},
-		{"买了3个，都是good quality", "zh"}, // 5 Han, 2 words
-		{"华为P40 Pro质量不错", "zh"},
-		{"Great product, fast delivery!", "en"},
-		{"I bought the 中国 tea set for my mother", "en"},
-		{"Café crème brûlée", "en"},
-		{"日本語のレビュー", "zh"}, // kanji (Han) 3, kana words 2: the Chinese model reads kanji
-		{"한국어 리뷰 정말 좋아요", "en"},
-		{"😀😀😀", "en"},
-		{"12345 !!!", "en"},
-		{"", "en"},
-		{"好", "zh"},
-		{"ok 好", "zh"},
-		{"ok ok 好", "en"},
-	} {
-		if got := DetectLanguage(tc.text); got != tc.want {
-			t.Errorf("DetectLanguage(%q) = %q, want %q", tc.text, got, tc.want)
-		}
-	}
-}
-
 // routerModels are a cheap pair for the router tests: USE-lite for English and
 // the int8 bge for Chinese.
 func routerModels(t *testing.T) []LanguageModel {

@@ -366,6 +366,15 @@ func decodeReview(f fields, ev *Event, lim Limits) *DecodeError {
 	if ev.Lang, de = f.optID("lang", lim); de != nil {
 		return de
 	}
+	sv, ok, de := f.str("sentiment")
+	if de != nil {
+		return de
+	}
+	if ok {
+		if ev.Sentiment, ok = ParseSentiment(sv); !ok {
+			return reject(ReasonBadSentiment, "sentiment", "%q is not negative, neutral or positive", clip(sv))
+		}
+	}
 	return nil
 }
 

@@ -21,6 +21,7 @@ const (
 	ReasonFutureTimestamp  Reason = "future_timestamp"    // ts is further ahead of the clock than Limits.MaxFutureSkew
 	ReasonAncientTimestamp Reason = "ancient_timestamp"   // ts is before Limits.MinTime
 	ReasonBadRating        Reason = "bad_rating"          // rating not an integer in 1..5
+	ReasonBadSentiment     Reason = "bad_sentiment"       // sentiment not negative, neutral or positive
 	ReasonBadPrice         Reason = "bad_price"           // negative, or above Limits.MaxPrice
 	ReasonBadQuantity      Reason = "bad_quantity"        // not a positive integer, or above Limits.MaxQuantity
 	ReasonEmptyItems       Reason = "empty_items"         // a purchase or refund without items
@@ -33,7 +34,7 @@ const (
 var AllReasons = []Reason{
 	ReasonEmptyPayload, ReasonOversized, ReasonInvalidUTF8, ReasonBadJSON, ReasonMissingField,
 	ReasonWrongType, ReasonUnknownType, ReasonEmptyUserID, ReasonBadTimestamp, ReasonFutureTimestamp,
-	ReasonAncientTimestamp, ReasonBadRating, ReasonBadPrice, ReasonBadQuantity, ReasonEmptyItems,
+	ReasonAncientTimestamp, ReasonBadRating, ReasonBadSentiment, ReasonBadPrice, ReasonBadQuantity, ReasonEmptyItems,
 	ReasonTooManyItems, ReasonFieldTooLong, ReasonTopicMismatch,
 }
 

@@ -11,6 +11,7 @@
 package events
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -124,6 +125,65 @@ type Event struct {
 	Rating int    `json:"rating,omitempty"`
 	Text   string `json:"text,omitempty"`
 	Lang   string `json:"lang,omitempty"`
+	// Sentiment is the review text's polarity: given by the producer
+	// ("sentiment": "negative", "neutral" or "positive"), else set before
+	// the fold by the service's sentiment models (package sentiment).
+	Sentiment Sentiment `json:"sentiment,omitempty"`
+}
+
+// Sentiment is a review's polarity. The zero value is unknown.
+type Sentiment uint8
+
+// Sentiments.
+const (
+	SentimentUnknown Sentiment = iota
+	SentimentNegative
+	SentimentNeutral
+	SentimentPositive
+)
+
+var sentimentNames = [...]string{"", "negative", "neutral", "positive"}
+
+func (s Sentiment) String() string {
+	if int(s) < len(sentimentNames) {
+		if s == SentimentUnknown {
+			return "unknown"
+		}
+		return sentimentNames[s]
+	}
+	return "unknown"
+}
+
+// ParseSentiment reads "negative", "neutral" or "positive".
+func ParseSentiment(s string) (Sentiment, bool) {
+	for i, n := range sentimentNames {
+		if i > 0 && n == s {
+			return Sentiment(i), true
+		}
+	}
+	return SentimentUnknown, false
+}
+
+// MarshalText writes the name ("" for unknown, which omitempty leaves out).
+func (s Sentiment) MarshalText() ([]byte, error) {
+	if int(s) < len(sentimentNames) {
+		return []byte(sentimentNames[s]), nil
+	}
+	return nil, nil
+}
+
+// UnmarshalText reads a name; "" is unknown.
+func (s *Sentiment) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = SentimentUnknown
+		return nil
+	}
+	v, ok := ParseSentiment(string(b))
+	if !ok {
+		return fmt.Errorf("sentiment %q: want negative, neutral or positive", b)
+	}
+	*s = v
+	return nil
 }
 
 // Amount is the order's total in minor units (cents): the sum over items of
