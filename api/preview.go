@@ -67,7 +67,7 @@ func Preview(ctx context.Context, st *labelstage.Stage, model *classifier.Model,
 			if ls := time.Unix(sj.Profile.LastSeen, 0).UTC(); asOf.Before(ls) {
 				asOf = ls
 			}
-			d, err := seg.Label(sj.Profile, featurestore.NewView(sj.Profile, asOf), sj.Emb, sj.State, asOf)
+			d, err := seg.Label(sj.Profile, featurestore.NewView(sj.Profile, asOf), sj.Embs, sj.State, asOf)
 			if err != nil {
 				return fmt.Errorf("user %q: %w", sj.User, err)
 			}

@@ -180,7 +180,7 @@ func BenchmarkScore(b *testing.B) {
 			p := &featurestore.Profile{UserID: "u", FirstSeen: v.FirstSeen.Unix(), LastSeen: v.LastSeen.Unix()}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := seg.Label(p, v, tc.emb, nil, v.AsOf.Add(time.Hour)); err != nil {
+				if _, err := seg.Label(p, v, seg.Own(tc.emb), nil, v.AsOf.Add(time.Hour)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/segstream/segstream/classifier/internal/num"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/label"
 	"github.com/segstream/segstream/segments"
@@ -21,6 +22,8 @@ type Segmenter struct {
 	Defs   *segments.Live
 	params map[string]float64
 	rules  Rules
+	// themes are the theme sets of other encoder models (AddThemes).
+	themes []*ThemeSet
 	// byDay caches Params by day of the year when the calibration has a
 	// seasonal term (day -> map[string]float64).
 	byDay sync.Map
@@ -97,6 +100,68 @@ func (r Rules) Params(churnThreshold float64) map[string]float64 {
 	}
 }
 
+// Embedding is one of a profile's stored text embeddings: the vector of
+// the texts of one language, by the encoder model named (its model
+// version). A profile with texts in two languages has two.
+type Embedding struct {
+	Model  string
+	Vector []float32
+}
+
+// AddThemes adds theme sets of other encoder models (ThemeSet, from
+// classifier.theme_files) before the Segmenter is used: a profile's
+// embedding by a set's encoder is compared with its themes, as the
+// model's own themes are compared with the embedding by the model's
+// encoder. A theme of the same name as another (the model's or an earlier
+// set's) shares its interest: the higher similarity counts. A set of the
+// model's own encoder is refused (its themes belong in the model).
+func (s *Segmenter) AddThemes(sets ...*ThemeSet) error {
+	for _, ts := range sets {
+		if err := ts.Check(); err != nil {
+			return err
+		}
+		if s.M.Embedding != nil && ts.Encoder == s.M.Embedding.Encoder {
+			return fmt.Errorf("%w: themes of %s: that is the model's own encoder", ErrBadModel, ts.Encoder)
+		}
+		s.themes = append(s.themes, ts)
+	}
+	return nil
+}
+
+// ThemeSets are the sets AddThemes added.
+func (s *Segmenter) ThemeSets() []*ThemeSet { return s.themes }
+
+// Encoders are the encoder model versions whose embeddings the Segmenter
+// reads: the model's (if it has text) and each theme set's.
+func (s *Segmenter) Encoders() []string {
+	var out []string
+	if s.M.Embedding != nil {
+		out = append(out, s.M.Embedding.Encoder)
+	}
+	for _, ts := range s.themes {
+		out = append(out, ts.Encoder)
+	}
+	return out
+}
+
+// Own is v as the embedding by the model's own encoder (nil for a nil v or
+// a model without text): what Label takes for a profile embedded only by it.
+func (s *Segmenter) Own(v []float32) []Embedding {
+	if v == nil || s.M.Embedding == nil {
+		return nil
+	}
+	return []Embedding{{Model: s.M.Embedding.Encoder, Vector: v}}
+}
+
+func vectorOf(embs []Embedding, model string, dim int) []float32 {
+	for _, e := range embs {
+		if e.Model == model && len(e.Vector) == dim {
+			return e.Vector
+		}
+	}
+	return nil
+}
+
 // Model names the model the decisions come from.
 func (s *Segmenter) Model() label.ModelRef {
 	return label.ModelRef{Name: s.M.Name, Version: s.M.Version}
@@ -108,6 +173,22 @@ func (s *Segmenter) Model() label.ModelRef {
 // of TierNames, label.ScoreInterest for each theme, and ScoreCLV90d and
 // ScoreCLV365d for a model with a spend model; label.Rounded).
 func (s *Segmenter) Input(p *featurestore.Profile, v featurestore.View, emb []float32, asOf time.Time) *segments.Input {
+	return s.input(p, v, emb, nil, asOf)
+}
+
+// InputOf is Input with the profile's embeddings by every encoder model:
+// the model's own encoder's embedding is its text input and the similarity
+// to its themes; the embedding of each theme set's encoder gives that set's
+// interests. Embeddings of other models are ignored.
+func (s *Segmenter) InputOf(p *featurestore.Profile, v featurestore.View, embs []Embedding, asOf time.Time) *segments.Input {
+	var own []float32
+	if s.M.Embedding != nil {
+		own = vectorOf(embs, s.M.Embedding.Encoder, s.M.Embedding.Dim)
+	}
+	return s.input(p, v, own, embs, asOf)
+}
+
+func (s *Segmenter) input(p *featurestore.Profile, v featurestore.View, emb []float32, embs []Embedding, asOf time.Time) *segments.Input {
 	sc := s.M.ScoreHistory(v, HistoryOf(p), emb) // exact purchase days, the view already computed
 	in := &segments.Input{Profile: p, Now: asOf, ChurnRisk: sc.ChurnRisk, ValueTier: TierNames[sc.TierClass],
 		ValueTierP: make(map[string]float64, 3), ValueLogP: make(map[string]float64, 3),
@@ -126,12 +207,25 @@ func (s *Segmenter) Input(p *featurestore.Profile, v featurestore.View, emb []fl
 		in.ValueLogP[name] = lp
 		in.Scores[label.ScoreValueTier(name)] = label.Round(sc.Tier[i])
 	}
-	if len(sc.ThemeSim) > 0 {
-		in.Interests = make(map[string]float64, len(sc.ThemeSim))
-		for i, sim := range sc.ThemeSim {
-			if i < len(s.M.Themes) {
-				in.Interests[s.M.Themes[i].Name] = sim
-				in.Scores[label.ScoreInterest(s.M.Themes[i].Name)] = label.Round(sim)
+	interest := func(name string, sim float64) {
+		if in.Interests == nil {
+			in.Interests = make(map[string]float64, len(sc.ThemeSim))
+		}
+		if old, ok := in.Interests[name]; ok && old >= sim {
+			return
+		}
+		in.Interests[name] = sim
+		in.Scores[label.ScoreInterest(name)] = label.Round(sim)
+	}
+	for i, sim := range sc.ThemeSim {
+		if i < len(s.M.Themes) {
+			interest(s.M.Themes[i].Name, sim)
+		}
+	}
+	for _, ts := range s.themes {
+		if vec := vectorOf(embs, ts.Encoder, ts.Dim); vec != nil {
+			for _, t := range ts.Themes {
+				interest(t.Name, num.Cosine32(vec, t.Centroid))
 			}
 		}
 	}
@@ -171,11 +265,11 @@ func (s *Segmenter) explain(sc Scores, head string) []label.Reason {
 	return out
 }
 
-// Label scores profile p and evaluates the definitions in force, given
-// prev, the state of the previous decision (empty: none). Every score,
-// value and contribution is label.Rounded.
-func (s *Segmenter) Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev []byte, asOf time.Time) (label.Decision, error) {
-	in := s.Input(p, v, emb, asOf)
+// Label scores profile p with its embeddings (see InputOf) and evaluates
+// the definitions in force, given prev, the state of the previous decision
+// (empty: none). Every score, value and contribution is label.Rounded.
+func (s *Segmenter) Label(p *featurestore.Profile, v featurestore.View, embs []Embedding, prev []byte, asOf time.Time) (label.Decision, error) {
+	in := s.InputOf(p, v, embs, asOf)
 	res, err := s.Defs.Set().Evaluate(in, prev)
 	if err != nil {
 		return label.Decision{}, err

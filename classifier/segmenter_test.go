@@ -61,7 +61,7 @@ func TestSegmenterDefaultModel(t *testing.T) {
 	v := featurestore.NewView(p, asOf)
 	emb := slices.Clone(m.Themes[0].Centroid) // similarity 1 to the first theme
 
-	d, err := seg.Label(p, v, emb, nil, asOf)
+	d, err := seg.Label(p, v, seg.Own(emb), nil, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		t.Fatalf("state %s (%v): members %v, segments %v", d.State, err, st.Members(), d.Segments)
 	}
 	for _, later := range []time.Duration{0, time.Hour, 24 * time.Hour} {
-		d2, err := seg.Label(p, featurestore.NewView(p, asOf.Add(later)), emb, d.State, asOf.Add(later))
+		d2, err := seg.Label(p, featurestore.NewView(p, asOf.Add(later)), seg.Own(emb), d.State, asOf.Add(later))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		t.Fatalf("without an embedding: scores %v, segments %v", d3.Scores, d3.Segments)
 	}
 
-	if _, err := seg.Label(p, v, emb, []byte("{not json"), asOf); err == nil {
+	if _, err := seg.Label(p, v, seg.Own(emb), []byte("{not json"), asOf); err == nil {
 		t.Fatal("a corrupt state was accepted")
 	}
 }

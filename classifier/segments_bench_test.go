@@ -131,11 +131,11 @@ func BenchmarkLabelWithDefinitions(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, err := seg.Label(p, featurestore.NewView(p, asOf), emb, nil, asOf)
+			d, err := seg.Label(p, featurestore.NewView(p, asOf), seg.Own(emb), nil, asOf)
 			if err != nil {
 				b.Fatal(err)
 			}
-			d2, err := seg.Label(p, featurestore.NewView(p, asOf), emb, d.State, asOf)
+			d2, err := seg.Label(p, featurestore.NewView(p, asOf), seg.Own(emb), d.State, asOf)
 			if err != nil || !slices.Equal(d2.Segments, d.Segments) || !slices.Equal(d2.State, d.State) || len(d2.Reasons) != 0 {
 				b.Fatalf("not a steady state: %v %v -> %v %v (%d reasons)", err, d.Segments, d2.Segments, d2.State, len(d2.Reasons))
 			}
@@ -143,7 +143,7 @@ func BenchmarkLabelWithDefinitions(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				v := featurestore.NewView(p, asOf)
-				d, err := seg.Label(p, v, emb, st, asOf)
+				d, err := seg.Label(p, v, seg.Own(emb), st, asOf)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -160,6 +160,94 @@ func (r *Router) ProfileText(texts []string) (string, string) {
 	return enc.ProfileText(texts), lang
 }
 
+// ProfilePart is the text of a profile that one model encodes.
+type ProfilePart struct {
+	// Model is the model's version (its spec.json model_version).
+	Model string
+	// Language is the language the part's texts were routed by (the model's
+	// language; the default language for texts of a language without one).
+	Language string
+	// Text is the model's ProfileText of the part's texts.
+	Text string
+}
+
+// ProfileParts splits a profile's texts (newest first) by the model of their
+// language: a text's declared language (langs[i], see lang.Of) or else the
+// detected one. Each model gets one text, its ProfileText of its texts in
+// their order (cut to its token limit). Parts come in the order of their
+// newest text. langs may be nil or shorter than texts (undeclared).
+func (r *Router) ProfileParts(texts, langs []string) []ProfilePart {
+	type group struct {
+		enc   *Encoder
+		lang  string
+		texts []string
+	}
+	var groups []*group
+	for i, t := range texts {
+		declared := ""
+		if i < len(langs) {
+			declared = langs[i]
+		}
+		l := declared
+		if l == "" {
+			l = r.Detect(t)
+		} else {
+			l = lang.Of(t, declared)
+		}
+		enc, l := r.For(l)
+		var g *group
+		for _, x := range groups {
+			if x.enc == enc {
+				g = x
+				break
+			}
+		}
+		if g == nil {
+			g = &group{enc: enc, lang: l}
+			groups = append(groups, g)
+		}
+		g.texts = append(g.texts, t)
+	}
+	out := make([]ProfilePart, 0, len(groups))
+	for _, g := range groups {
+		if text := g.enc.ProfileText(g.texts); text != "" {
+			out = append(out, ProfilePart{Model: g.enc.ModelVersion(), Language: g.lang, Text: text})
+		}
+	}
+	return out
+}
+
+// ByVersion returns the encoder of a model version (ProfilePart.Model).
+func (r *Router) ByVersion(model string) (*Encoder, bool) {
+	for _, e := range r.owned {
+		if e.ModelVersion() == model {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+// EncodeWith embeds texts with the model of that version.
+func (r *Router) EncodeWith(ctx context.Context, model string, texts []string) ([][]float32, error) {
+	e, ok := r.ByVersion(model)
+	if !ok {
+		return nil, fmt.Errorf("%w: no model %q in the router", ErrConfig, model)
+	}
+	return e.Encode(ctx, texts)
+}
+
+// Routing describes which model takes which language: "en=<version>,
+// zh=<version>, default=en", sorted. Texts encoded under another routing
+// may have gone to another model.
+func (r *Router) Routing() string {
+	var b strings.Builder
+	for _, l := range r.Languages() {
+		fmt.Fprintf(&b, "%s=%s,", l, r.encs[l].ModelVersion())
+	}
+	b.WriteString("default=" + r.def)
+	return b.String()
+}
+
 // Encode embeds each text with the model of its language, in order. The
 // languages' encoders run concurrently. Texts that cannot be tokenized fail
 // alone, as in Encoder.Encode: their Vector is nil and the error is a

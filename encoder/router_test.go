@@ -164,3 +164,53 @@ func TestNewRouterErrors(t *testing.T) {
 		t.Error("RouterOf without the default language's encoder: no error")
 	}
 }
+
+// ProfileParts gives each model the texts of its language (declared, else
+// detected), newest first, as that model's ProfileText; EncodeWith encodes
+// with the model of a part's version; Routing names the models.
+func TestRouterProfileParts(t *testing.T) {
+	models := routerModels(t)
+	r, err := NewRouter(Config{LibraryPath: ortLib(t)}, models, "en", zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	en, _ := r.For("en")
+	zh, _ := r.For("zh")
+	texts := []string{"酒店很干净，服务很好", "LOVELY RED TEA CUP", "bien", "物流太慢了", "GREEN MUG"}
+	langs := []string{"", "", "zh-CN", "", ""}
+	parts := r.ProfileParts(texts, langs)
+	if len(parts) != 2 {
+		t.Fatalf("parts %+v", parts)
+	}
+	if parts[0].Model != zh.ModelVersion() || parts[0].Language != "zh" || parts[0].Text != zh.ProfileText([]string{"酒店很干净，服务很好", "bien", "物流太慢了"}) {
+		t.Errorf("Chinese part %+v", parts[0])
+	}
+	if parts[1].Model != en.ModelVersion() || parts[1].Language != "en" || parts[1].Text != "LOVELY RED TEA CUP | GREEN MUG" {
+		t.Errorf("English part %+v", parts[1])
+	}
+	// a declared language without a model goes to the default's
+	if p := r.ProfileParts([]string{"très bien"}, []string{"fr"}); len(p) != 1 || p[0].Language != "en" {
+		t.Errorf("French: %+v", p)
+	}
+	if p := r.ProfileParts(nil, nil); len(p) != 0 {
+		t.Errorf("no texts: %+v", p)
+	}
+	vecs, err := r.EncodeWith(context.Background(), parts[0].Model, []string{parts[0].Text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := zh.Encode(context.Background(), []string{parts[0].Text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cosine(vecs[0], direct[0]); c < 0.999999 {
+		t.Errorf("EncodeWith and the model differ: cosine %.7f", c)
+	}
+	if _, err := r.EncodeWith(context.Background(), "no-such-model", []string{"x"}); !errors.Is(err, ErrConfig) {
+		t.Errorf("an unknown model: %v", err)
+	}
+	if got, want := r.Routing(), "en="+en.ModelVersion()+",zh="+zh.ModelVersion()+",default=en"; got != want {
+		t.Errorf("Routing %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,8 @@ package featurestore
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/segstream/segstream/events"
 )
 
 // Stored record layout (one Redis string per user):
@@ -15,7 +17,15 @@ import (
 //
 // The encoding is compact (Redis memory per profile is a target) and
 // deterministic (the same profile always gives the same bytes).
-const codecVersion = 1
+//
+// Version 2 adds the reviews with a sentiment and the negative ones to each
+// bucket (two more entries of its counts bitmask, nothing when zero) and the
+// declared language to each text. Version 1 records still read.
+const codecVersion = 2
+
+// bucketCounts is a bucket's counts bitmask: the events per type, then
+// ReviewsScored and ReviewsNegative.
+const bucketCounts = events.NumTypes + 2
 
 const revBytes = 8
 
@@ -34,7 +44,10 @@ func Marshal(p *Profile) []byte {
 		bk := &p.Buckets[i]
 		b = binary.AppendVarint(b, int64(bk.Day-prev))
 		prev = bk.Day
-		b = appendCounts32(b, bk.Counts[:])
+		var c [bucketCounts]uint32
+		copy(c[:], bk.Counts[:])
+		c[events.NumTypes], c[events.NumTypes+1] = bk.ReviewsScored, bk.ReviewsNegative
+		b = appendCounts32(b, c[:])
 		b = binary.AppendVarint(b, bk.SpendCents)
 		b = binary.AppendVarint(b, bk.RefundCents)
 	}
@@ -63,6 +76,7 @@ func Marshal(p *Profile) []byte {
 		b = binary.AppendVarint(b, t.TS)
 		b = append(b, byte(t.Kind))
 		b = appendString(b, t.Text)
+		b = appendString(b, t.Lang)
 	}
 	b = binary.LittleEndian.AppendUint64(b, p.TextHash)
 	b = binary.AppendUvarint(b, uint64(len(p.Sources)))
@@ -85,8 +99,9 @@ func Unmarshal(data []byte) (*Profile, error) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptProfile, len(data))
 	}
 	r := reader{b: data[revBytes+1:]}
-	if v := data[revBytes]; v != codecVersion {
-		return nil, fmt.Errorf("%w: codec version %d, this build reads %d", ErrCorruptProfile, v, codecVersion)
+	v := data[revBytes]
+	if v < 1 || v > codecVersion {
+		return nil, fmt.Errorf("%w: codec version %d, this build reads 1 to %d", ErrCorruptProfile, v, codecVersion)
 	}
 	p := &Profile{Rev: binary.BigEndian.Uint64(data)}
 	p.UserID = r.str()
@@ -100,7 +115,14 @@ func Unmarshal(data []byte) (*Profile, error) {
 			bk := &p.Buckets[i]
 			bk.Day = prev + int32(r.varint())
 			prev = bk.Day
-			r.counts32(bk.Counts[:])
+			if v >= 2 {
+				var c [bucketCounts]uint32
+				r.counts32(c[:])
+				copy(bk.Counts[:], c[:])
+				bk.ReviewsScored, bk.ReviewsNegative = c[events.NumTypes], c[events.NumTypes+1]
+			} else {
+				r.counts32(bk.Counts[:])
+			}
 			bk.SpendCents = r.varint()
 			bk.RefundCents = r.varint()
 		}
@@ -131,6 +153,9 @@ func Unmarshal(data []byte) (*Profile, error) {
 		p.Texts = make([]TextEntry, n)
 		for i := range p.Texts {
 			p.Texts[i] = TextEntry{TS: r.varint(), Kind: TextKind(r.byte()), Text: r.str()}
+			if v >= 2 {
+				p.Texts[i].Lang = r.str()
+			}
 		}
 	}
 	p.TextHash = r.u64()

@@ -64,6 +64,10 @@ type Bucket struct {
 	Counts      [events.NumTypes]uint32 // events per type that day
 	SpendCents  int64                   // purchase amounts that day
 	RefundCents int64                   // refund amounts that day
+	// ReviewsScored counts that day's reviews with a known sentiment
+	// (events.Event.Sentiment), ReviewsNegative those of them negative.
+	ReviewsScored   uint32
+	ReviewsNegative uint32
 }
 
 // CategoryCount is one entry of the top-categories summary.
@@ -102,6 +106,9 @@ type TextEntry struct {
 	TS   int64 // event time, unix seconds
 	Kind TextKind
 	Text string
+	// Lang is the language the producer declared for the text (a review's
+	// `lang`); empty: the encoder detects it from the script.
+	Lang string
 }
 
 // SourceMark is the highest offset of one input partition applied to this
@@ -243,6 +250,13 @@ marked:
 			b.SpendCents += amount
 		case events.TypeRefund:
 			b.RefundCents += amount
+		case events.TypeReview:
+			if ev.Sentiment != events.SentimentUnknown {
+				b.ReviewsScored++
+				if ev.Sentiment == events.SentimentNegative {
+					b.ReviewsNegative++
+				}
+			}
 		}
 	}
 	p.pruneBuckets(lim)
@@ -251,7 +265,7 @@ marked:
 	case events.TypeView, events.TypeAddToCart, events.TypeRemoveFromCart:
 		p.addCategory(ev.Category, lim)
 	case events.TypeSearch:
-		p.addText(ts, TextSearch, ev.Query, lim)
+		p.addText(ts, TextSearch, ev.Query, "", lim)
 	case events.TypePurchase:
 		p.SpendCents += amount
 		if p.FirstPurchase == 0 || ts < p.FirstPurchase {
@@ -265,14 +279,14 @@ marked:
 			it := &ev.Items[i]
 			p.UnitsBought += it.Quantity
 			p.addCategory(it.Category, lim)
-			p.addText(ts, TextPurchase, it.Description, lim)
+			p.addText(ts, TextPurchase, it.Description, "", lim)
 		}
 	case events.TypeRefund:
 		p.RefundCents += amount
 	case events.TypeReview:
 		p.RatingCount++
 		p.RatingSum += uint32(ev.Rating)
-		p.addText(ts, TextReview, ev.Text, lim)
+		p.addText(ts, TextReview, ev.Text, clipLang(ev.Lang), lim)
 	}
 	return Applied
 }
@@ -362,13 +376,13 @@ func (p *Profile) sortCategories() {
 
 // addText scrubs and inserts a text, newest first. A text already in the
 // ring moves to its newer time instead of being kept twice.
-func (p *Profile) addText(ts int64, kind TextKind, text string, lim Limits) {
+func (p *Profile) addText(ts int64, kind TextKind, text, lang string, lim Limits) {
 	text = truncateUTF8(Scrub(normalizeSpace(text)), lim.TextEntryBytes)
 	if text == "" {
 		return
 	}
 	for i := range p.Texts {
-		if p.Texts[i].Text == text {
+		if p.Texts[i].Text == text && p.Texts[i].Lang == lang {
 			if ts <= p.Texts[i].TS {
 				return
 			}
@@ -380,7 +394,7 @@ func (p *Profile) addText(ts int64, kind TextKind, text string, lim Limits) {
 	i := sort.Search(len(p.Texts), func(i int) bool { return p.Texts[i].TS <= ts })
 	p.Texts = append(p.Texts, TextEntry{})
 	copy(p.Texts[i+1:], p.Texts[i:])
-	p.Texts[i] = TextEntry{TS: ts, Kind: kind, Text: text}
+	p.Texts[i] = TextEntry{TS: ts, Kind: kind, Text: text, Lang: lang}
 	total := 0
 	for j := range p.Texts {
 		total += len(p.Texts[j].Text)
@@ -400,6 +414,10 @@ func hashTexts(ts []TextEntry) uint64 {
 	for _, t := range ts {
 		_, _ = d.WriteString(t.Text)
 		_, _ = d.Write([]byte{0})
+		if t.Lang != "" { // a declared language routes the text: part of what was encoded
+			_, _ = d.WriteString(t.Lang)
+			_, _ = d.Write([]byte{1})
+		}
 	}
 	return d.Sum64()
 }
@@ -431,8 +449,28 @@ func (p *Profile) Window(asOf time.Time, days int) Bucket {
 		}
 		w.SpendCents += b.SpendCents
 		w.RefundCents += b.RefundCents
+		w.ReviewsScored += b.ReviewsScored
+		w.ReviewsNegative += b.ReviewsNegative
 	}
 	return w
+}
+
+// NegativeReviewShare is the share of negative reviews among the reviews
+// with a known sentiment in a window (0 without any).
+func (w Bucket) NegativeReviewShare() float64 {
+	if w.ReviewsScored == 0 {
+		return 0
+	}
+	return float64(w.ReviewsNegative) / float64(w.ReviewsScored)
+}
+
+// clipLang keeps a declared language code short (the decoder bounds it by
+// the identifier limit; a profile keeps at most 16 bytes of it).
+func clipLang(l string) string {
+	if len(l) > 16 {
+		return l[:16]
+	}
+	return l
 }
 
 // DistinctPurchaseDays is the number of distinct UTC days with a purchase.

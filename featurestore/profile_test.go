@@ -3,6 +3,7 @@ package featurestore
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -172,7 +173,11 @@ func TestTopCategoriesBounded(t *testing.T) {
 }
 
 // randomProfile folds random events, exercising every field.
-func randomProfile(r *rand.Rand, n int) *Profile {
+func randomProfile(r *rand.Rand, n int) *Profile { return randomProfileOf(r, n, true) }
+
+// randomProfileOf builds a profile of n random events; withV2 adds what
+// codec version 2 added (review sentiments, declared languages).
+func randomProfileOf(r *rand.Rand, n int, withV2 bool) *Profile {
 	p := &Profile{}
 	base := at("2011-01-01T00:00:00Z")
 	for i := 0; i < n; i++ {
@@ -189,6 +194,10 @@ func randomProfile(r *rand.Rand, n int) *Profile {
 			ev.Type, ev.Items = events.TypeRefund, []events.Item{{ProductID: "p", Quantity: 1, UnitPrice: 1.25}}
 		case 4:
 			ev.Type, ev.Rating, ev.Text = events.TypeReview, 1+r.IntN(5), fmt.Sprint("review text ", r.IntN(30))
+			if withV2 {
+				ev.Sentiment = events.Sentiment(i % 4)
+				ev.Lang = []string{"", "zh", "en"}[i%3]
+			}
 		}
 		p.Apply(ev, Mark{Source: fmt.Sprint("t/", r.IntN(3)), Offset: int64(i)}, lim)
 	}
@@ -212,6 +221,77 @@ func TestCodecRoundTrip(t *testing.T) {
 			t.Fatalf("n=%d: encoding not deterministic", n)
 		}
 		t.Logf("events=%d record=%d bytes", n, len(b))
+	}
+}
+
+// TestCodecReadsVersion1 decodes a record the version-1 codec wrote
+// (testdata/profile_v1.bin: randomProfileOf(PCG(7, 8), 60, false) marshalled
+// by the build before version 2): it reads as the same profile, without
+// sentiments or languages, and is written again as version 2.
+func TestCodecReadsVersion1(t *testing.T) {
+	b, err := os.ReadFile("testdata/profile_v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[revBytes] != 1 {
+		t.Fatalf("fixture has codec version %d, want 1", b[revBytes])
+	}
+	q, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := randomProfileOf(rand.New(rand.NewPCG(7, 8)), 60, false)
+	if !reflect.DeepEqual(normalize(p), normalize(q)) {
+		t.Fatalf("version-1 record reads differently\nwant %+v\ngot  %+v", p, q)
+	}
+	if len(q.Texts) == 0 || q.Counts[events.TypeReview] == 0 {
+		t.Fatal("fixture has no texts or reviews: it tests nothing")
+	}
+	again := Marshal(q)
+	if again[revBytes] != codecVersion {
+		t.Fatalf("rewritten as version %d", again[revBytes])
+	}
+	if r, err := Unmarshal(again); err != nil || !reflect.DeepEqual(normalize(r), normalize(q)) {
+		t.Fatalf("version-2 rewrite: %v", err)
+	}
+}
+
+// TestReviewSentimentWindows counts scored and negative reviews per window;
+// a review without a sentiment counts in neither, and the text keeps its
+// declared language.
+func TestReviewSentimentWindows(t *testing.T) {
+	p := &Profile{}
+	rv := func(id, ts string, s events.Sentiment, text, lang string) *events.Event {
+		return &events.Event{EventID: id, Type: events.TypeReview, UserID: "u", TS: at(ts), ProductID: "p", Rating: 3, Text: text, Lang: lang, Sentiment: s}
+	}
+	p.Apply(rv("1", "2011-01-01T10:00:00Z", events.SentimentNegative, "太差了", "zh"), Mark{}, lim)
+	p.Apply(rv("2", "2011-03-01T10:00:00Z", events.SentimentPositive, "很好", ""), Mark{}, lim)
+	p.Apply(rv("3", "2011-03-20T10:00:00Z", events.SentimentNegative, "broke after a day", "en"), Mark{}, lim)
+	p.Apply(rv("4", "2011-03-21T10:00:00Z", events.SentimentUnknown, "", ""), Mark{}, lim)
+	asOf := at("2011-03-25T00:00:00Z")
+	w30, w90 := p.Window(asOf, 30), p.Window(asOf, 90)
+	if w30.ReviewsScored != 2 || w30.ReviewsNegative != 1 || w30.NegativeReviewShare() != 0.5 {
+		t.Errorf("30 days: scored %d negative %d", w30.ReviewsScored, w30.ReviewsNegative)
+	}
+	if w90.ReviewsScored != 3 || w90.ReviewsNegative != 2 {
+		t.Errorf("90 days: scored %d negative %d", w90.ReviewsScored, w90.ReviewsNegative)
+	}
+	if (Bucket{}).NegativeReviewShare() != 0 {
+		t.Error("share without reviews")
+	}
+	q, err := Unmarshal(Marshal(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := q.Window(asOf, 30); w.ReviewsScored != 2 || w.ReviewsNegative != 1 {
+		t.Errorf("after the codec: %+v", w)
+	}
+	langs := map[string]string{}
+	for _, e := range q.Texts {
+		langs[e.Text] = e.Lang
+	}
+	if langs["broke after a day"] != "en" || langs["很好"] != "" {
+		t.Errorf("languages %v", langs)
 	}
 }
 

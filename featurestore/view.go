@@ -37,6 +37,10 @@ type WindowView struct {
 	Counts map[string]uint32 `json:"counts"`
 	Spend  float64           `json:"spend"`
 	Refund float64           `json:"refund"`
+	// ScoredReviews are the window's reviews with a known sentiment,
+	// NegativeReviews those of them negative.
+	ScoredReviews   uint32 `json:"scored_reviews,omitempty"`
+	NegativeReviews uint32 `json:"negative_reviews,omitempty"`
 }
 
 // RFMView is recency, frequency and monetary value.
@@ -65,6 +69,7 @@ type TextView struct {
 	TS   time.Time `json:"ts"`
 	Kind string    `json:"kind"`
 	Text string    `json:"text"`
+	Lang string    `json:"lang,omitempty"` // the declared language, if any
 }
 
 // WindowDays are the rolling windows every view reports.
@@ -102,7 +107,8 @@ func NewView(p *Profile, asOf time.Time) View {
 	}
 	for _, d := range WindowDays {
 		w := p.Window(asOf, d)
-		wv := WindowView{Counts: map[string]uint32{}, Spend: float64(w.SpendCents) / 100, Refund: float64(w.RefundCents) / 100}
+		wv := WindowView{Counts: map[string]uint32{}, Spend: float64(w.SpendCents) / 100, Refund: float64(w.RefundCents) / 100,
+			ScoredReviews: w.ReviewsScored, NegativeReviews: w.ReviewsNegative}
 		for t := 1; t < events.NumTypes; t++ {
 			if c := w.Counts[t]; c > 0 {
 				wv.Counts[events.Type(t).String()] = c
@@ -120,7 +126,7 @@ func NewView(p *Profile, asOf time.Time) View {
 		v.TopCategories = append(v.TopCategories, CategoryView{Category: c.Category, Count: c.Count})
 	}
 	for _, t := range p.Texts {
-		v.Texts = append(v.Texts, TextView{TS: time.Unix(t.TS, 0).UTC(), Kind: t.Kind.String(), Text: t.Text})
+		v.Texts = append(v.Texts, TextView{TS: time.Unix(t.TS, 0).UTC(), Kind: t.Kind.String(), Text: t.Text, Lang: t.Lang})
 	}
 	for _, s := range p.Sources {
 		v.AppliedOffsets[s.Source] = s.Offset

@@ -26,15 +26,26 @@ func (st *Stage) paceEncoder(ctx context.Context, busy time.Duration) {
 	}
 }
 
+// encode embeds the claimed users' profile texts: each text goes to the
+// model of its language (Encoder.Parts), a part whose text did not change
+// keeps its stored vector, and the rest are encoded in one batch per model.
 func (st *Stage) encode(ctx context.Context, claims []keyspace.Claim) error {
 	users := usersOf(claims)
 	pipe := st.rdb.Pipeline()
 	profs := st.store.QueueReads(ctx, pipe, users)
+	olds := make([]*redis.StringCmd, len(users))
+	for i, u := range users {
+		olds[i] = pipe.Get(ctx, st.sp.Embedding(u))
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("reading %d profiles: %w", len(users), err)
 	}
-	var ids, texts []string
-	var hashes []uint64
+	type pending struct{ user, part int }
+	var ids []string
+	var recs []embRecord
+	todo := map[string][]pending{} // by model
+	var texts = map[string][]string{}
+	var models []string
 	for i, u := range users {
 		p, ok, err := profs.Profile(i)
 		if err != nil {
@@ -43,31 +54,55 @@ func (st *Stage) encode(ctx context.Context, claims []keyspace.Claim) error {
 		if !ok || p.TextHash == 0 {
 			continue
 		}
+		old, _ := olds[i].Bytes()
+		prev, _ := decodeEmbRecord(old)
 		ts := make([]string, len(p.Texts))
+		langs := make([]string, len(p.Texts))
 		for j, t := range p.Texts {
-			ts[j] = t.Text
+			ts[j], langs[j] = t.Text, t.Lang
+		}
+		rec := embRecord{TextHash: p.TextHash, Sig: st.enc.Signature()}
+		for _, part := range st.enc.Parts(ts, langs) {
+			h := partHash(part.Text)
+			v, kept := prev.part(part.Model, h)
+			rec.Parts = append(rec.Parts, embPart{Model: part.Model, Hash: h, Vector: v})
+			if !kept {
+				if _, seen := todo[part.Model]; !seen {
+					models = append(models, part.Model)
+				}
+				todo[part.Model] = append(todo[part.Model], pending{len(recs), len(rec.Parts) - 1})
+				texts[part.Model] = append(texts[part.Model], part.Text)
+			}
 		}
 		ids = append(ids, u)
-		texts = append(texts, st.enc.ProfileText(ts))
-		hashes = append(hashes, p.TextHash)
+		recs = append(recs, rec)
 	}
-	if len(texts) == 0 {
+	if len(ids) == 0 {
 		return nil
 	}
 	t0 := time.Now()
-	vecs, err := st.enc.Encode(ctx, texts)
-	if err != nil {
-		return fmt.Errorf("encoding %d profile texts: %w", len(texts), err)
+	n := 0
+	for _, model := range models {
+		vecs, err := st.enc.Encode(ctx, model, texts[model])
+		if err != nil {
+			return fmt.Errorf("encoding %d profile texts with %s: %w", len(texts[model]), model, err)
+		}
+		for k, pd := range todo[model] {
+			recs[pd.user].Parts[pd.part].Vector = vecs[k]
+		}
+		n += len(vecs)
 	}
-	st.m.encodeSeconds.Observe(time.Since(t0).Seconds())
-	st.m.encodes.Add(float64(len(texts)))
+	if n > 0 {
+		st.m.encodeSeconds.Observe(time.Since(t0).Seconds())
+		st.m.encodes.Add(float64(n))
+	}
 	nowMs := float64(time.Now().UnixMilli())
 	// the embeddings first, then the users back on the change feed: the
 	// evaluator must not take a user before its new embedding is there
 	wb := st.sp.NewBatch(ctx)
 	back := make([]redis.Z, len(ids))
 	for i, u := range ids {
-		wb.First(st.sp.Embedding(u)).Set(ctx, st.sp.Embedding(u), encodeEmb(hashes[i], st.enc.ModelVersion(), vecs[i]), 0)
+		wb.First(st.sp.Embedding(u)).Set(ctx, st.sp.Embedding(u), encodeEmbRecord(recs[i]), 0)
 		back[i] = redis.Z{Score: nowMs, Member: u}
 	}
 	wb.Then(st.sp.Changes()).ZAddNX(ctx, st.sp.Changes(), back...)

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
@@ -28,7 +29,7 @@ type subject struct {
 	c    keyspace.Claim
 	p    *featurestore.Profile
 	rec  label.Record
-	emb  []float32
+	embs []classifier.Embedding
 	asOf time.Time
 }
 
@@ -78,11 +79,11 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 		if st.enc != nil && p.TextHash != 0 {
 			eb, _ := embs[i].Bytes()
-			h, model, v, ok := decodeEmb(eb)
-			if ok && model == st.enc.ModelVersion() {
-				sj.emb = v // current, or the previous text's until the new one is encoded
+			er, ok := decodeEmbRecord(eb)
+			if ok {
+				sj.embs = er.embeddings() // current, or the previous text's until the new one is encoded
 			}
-			if ok && h == p.TextHash && model == st.enc.ModelVersion() {
+			if ok && er.TextHash == p.TextHash && er.Sig == st.enc.Signature() {
 				st.m.encodesSkipped.Inc()
 			} else {
 				wb.First(st.sp.Encode()).ZAddNX(ctx, st.sp.Encode(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: c.User})
@@ -102,7 +103,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		return st.sp.Members(seg)
 	}
 	for _, sj := range subjects {
-		d, err := st.seg.Label(sj.p, featurestore.NewView(sj.p, sj.asOf), sj.emb, sj.rec.State, sj.asOf)
+		d, err := st.seg.Label(sj.p, featurestore.NewView(sj.p, sj.asOf), sj.embs, sj.rec.State, sj.asOf)
 		if err != nil {
 			return fmt.Errorf("labelling %q: %w", sj.c.User, err)
 		}

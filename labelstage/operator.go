@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/keyspace"
 	"github.com/segstream/segstream/label"
@@ -109,11 +110,11 @@ func (st *Stage) Backlog(ctx context.Context) (labels, interests int64, err erro
 }
 
 // Subject is one user as a segment evaluation sees it: the profile, the
-// current text embedding (nil when none) and the stored segment state.
+// current text embeddings (none without text) and the stored segment state.
 type Subject struct {
 	User    string
 	Profile *featurestore.Profile
-	Emb     []float32
+	Embs    []classifier.Embedding
 	State   []byte
 }
 
@@ -164,8 +165,8 @@ func (st *Stage) EachSubject(ctx context.Context, fn func([]Subject) error) erro
 				sj.State = b
 			}
 			if b, err := embs[i].Bytes(); err == nil {
-				if _, _, v, ok := decodeEmb(b); ok {
-					sj.Emb = v
+				if r, ok := decodeEmbRecord(b); ok {
+					sj.Embs = r.embeddings()
 				}
 			}
 			out = append(out, sj)

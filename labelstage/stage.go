@@ -24,10 +24,10 @@ import (
 // Segmenter turns a profile and its embedding into a labelling decision
 // (classifier.Segmenter in the service; fakes in tests).
 type Segmenter interface {
-	// Label decides from the profile (p), its view as of asOf (v), the
-	// text embedding (nil when none) and the segmenter's previous state
-	// (nil the first time).
-	Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev []byte, asOf time.Time) (label.Decision, error)
+	// Label decides from the profile (p), its view as of asOf (v), its text
+	// embeddings (one per model its texts went to; none without text) and
+	// the segmenter's previous state (nil the first time).
+	Label(p *featurestore.Profile, v featurestore.View, embs []classifier.Embedding, prev []byte, asOf time.Time) (label.Decision, error)
 	Model() label.ModelRef
 }
 
@@ -43,7 +43,7 @@ type Stage struct {
 	rdb   redis.UniversalClient
 	sp    *keyspace.Space
 	store *featurestore.Store
-	enc   classifier.TextEncoder // nil: no embeddings
+	enc   Encoder // nil: no embeddings
 	seg   Segmenter
 	pub   Publisher
 	locks *keyspace.Locker
@@ -65,7 +65,7 @@ type Stage struct {
 // New builds the label stage on the store's key space. enc may be nil (no
 // text embeddings); seg and pub may be nil for a stage used only for
 // operator calls (Label, Erase, Pending). log and reg may be nil.
-func New(store *featurestore.Store, enc classifier.TextEncoder, seg Segmenter, pub Publisher,
+func New(store *featurestore.Store, enc Encoder, seg Segmenter, pub Publisher,
 	cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Stage, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
@@ -27,22 +28,22 @@ import (
 // changes the state and not the segments).
 type fakeSeg struct {
 	mu   sync.Mutex
-	embs map[string][]float32
+	embs map[string][]classifier.Embedding
 	fail error
 }
 
 func (f *fakeSeg) Model() label.ModelRef { return label.ModelRef{Name: "fake", Version: "f1"} }
 
-func (f *fakeSeg) Label(p *featurestore.Profile, v featurestore.View, emb []float32, prev []byte, asOf time.Time) (label.Decision, error) {
+func (f *fakeSeg) Label(p *featurestore.Profile, v featurestore.View, embs []classifier.Embedding, prev []byte, asOf time.Time) (label.Decision, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		return label.Decision{}, f.fail
 	}
 	if f.embs == nil {
-		f.embs = map[string][]float32{}
+		f.embs = map[string][]classifier.Embedding{}
 	}
-	f.embs[p.UserID] = emb
+	f.embs[p.UserID] = embs
 	d := label.Decision{Segments: []string{"visitor"}, Scores: map[string]float64{label.ScoreChurnRisk: label.Round(1 / 3.0)}}
 	events := 0
 	for _, c := range p.Counts {
@@ -53,14 +54,25 @@ func (f *fakeSeg) Label(p *featurestore.Profile, v featurestore.View, emb []floa
 		d.Segments = append(d.Segments, "buyer")
 		d.Reasons = append(d.Reasons, label.Reason{Segment: "buyer", Input: "orders", Value: float64(p.Orders()), Contribution: 1})
 	}
-	if emb != nil {
+	if len(embs) > 0 {
 		d.Segments = append(d.Segments, "reader")
 	}
 	d.State = []byte(fmt.Sprintf(`{"events":%d}`, events))
 	return d, nil
 }
 
+// embedding is the vector of the first embedding the segmenter got for u.
 func (f *fakeSeg) embedding(u string) []float32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.embs[u]) == 0 {
+		return nil
+	}
+	return f.embs[u][0].Vector
+}
+
+// embeddings are all the embeddings the segmenter got for u.
+func (f *fakeSeg) embeddings(u string) []classifier.Embedding {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.embs[u]
@@ -156,7 +168,7 @@ func newHarnessOn(t *testing.T, rdb *redis.Client, prefix string, cfg Config, lo
 	}
 	h := &harness{t: t, rdb: rdb, store: store, seg: &fakeSeg{}, enc: &fakeEnc{}, log: log}
 	h.pub = &fakePub{log: log}
-	h.st, err = New(store, h.enc, h.seg, h.pub, cfg, nil, nil)
+	h.st, err = New(store, Single(h.enc), h.seg, h.pub, cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +194,18 @@ func (h *harness) fold(user string, typ events.Type, text string) {
 	default:
 		ev.ProductID, ev.Price = "p1", 2
 	}
+	rec := events.Record{Event: ev, Source: "t/0", Offset: int64(h.n), Received: time.Now().Add(-time.Second)}
+	if _, err := h.store.Fold(context.Background(), []events.Record{rec}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// foldReview folds a review of text for user, with a declared language.
+func (h *harness) foldReview(user, text, lang string) {
+	h.t.Helper()
+	h.n++
+	ev := &events.Event{EventID: fmt.Sprint("e", h.n), Type: events.TypeReview, UserID: user, TS: day0.Add(time.Duration(h.n) * time.Hour),
+		ProductID: "p1", Rating: 4, Text: text, Lang: lang}
 	rec := events.Record{Event: ev, Source: "t/0", Offset: int64(h.n), Received: time.Now().Add(-time.Second)}
 	if _, err := h.store.Fold(context.Background(), []events.Record{rec}); err != nil {
 		h.t.Fatal(err)
@@ -364,9 +388,9 @@ func TestEncodeQueueThenEmbedding(t *testing.T) {
 	if len(h.enc.texts) != 1 || !strings.Contains(h.enc.texts[0], "lovely red tea cup") {
 		t.Fatalf("encoder got %q", h.enc.texts)
 	}
-	v, model, err := h.st.Embedding(context.Background(), "u2")
-	if err != nil || model != "fake-enc-1" || len(v) != 2 {
-		t.Fatalf("stored embedding %v %q %v", v, model, err)
+	embs, err := h.st.Embeddings(context.Background(), "u2")
+	if err != nil || len(embs) != 1 || embs[0].Model != "fake-enc-1" || len(embs[0].Vector) != 2 {
+		t.Fatalf("stored embeddings %v %v", embs, err)
 	}
 	if n := h.evaluate(); n != 1 {
 		t.Fatal("the encoder did not put the user back on the change feed")

@@ -701,7 +701,8 @@ func (estimator) EstimateCallCost(function, overloadID string, target *cost.AstN
 	switch function {
 	case "rank":
 		return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: 256}, nil)
-	case "count", "count_in", "spend_in", "refund_amount_in", "purchase_days_in", "segment", "days":
+	case "count", "count_in", "spend_in", "refund_amount_in", "purchase_days_in", "segment", "days",
+		"negative_reviews_in", "scored_reviews_in", "negative_review_share_in":
 		return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: 4}, nil)
 	}
 	return nil
@@ -721,8 +722,8 @@ func (estimator) EstimateCallCost(function, overloadID string, target *cost.AstN
 //   - !, &&, || and c ? x : y on bools, c ? x : y on doubles; ==, != on
 //     two bools; <, <=, >, >=, ==, != on two ints or two doubles (no int
 //     against double);
-//   - segment, count, count_in, spend_in, refund_amount_in and
-//     purchase_days_in with constant arguments (an unknown event type or
+//   - segment, count, count_in, spend_in, refund_amount_in,
+//     purchase_days_in and the review-sentiment windows with constant arguments (an unknown event type or
 //     a window out of bounds is left to CEL);
 //
 // is also compiled into Go closures (fastBool) that give its CEL value,
@@ -1014,7 +1015,7 @@ func compileDouble(a *celast.AST, e celast.Expr) fastDouble {
 			return nil
 		}
 		switch {
-		case fn == "spend_in" || fn == "refund_amount_in":
+		case fn == "spend_in" || fn == "refund_amount_in" || fn == "negative_review_share_in":
 			return fastDoubleCall(fn, args)
 		case fn == operators.Index && len(args) == 2:
 			if id, ok := familyLookup(args[0], args[1]); ok {
@@ -1107,6 +1108,20 @@ func fastIntCall(fn string, args []celast.Expr) fastInt {
 				return a.countIn(t, d), true
 			}
 		}
+	case (fn == "negative_reviews_in" || fn == "scored_reviews_in") && len(args) == 1:
+		if d, ok := litInt(args[0]); ok {
+			neg := fn == "negative_reviews_in"
+			return func(a *activation) (int64, bool) {
+				if checkWindow(fn, d, a.set.opt.RetentionDays) != nil {
+					return 0, false
+				}
+				if w := a.window(d); neg {
+					return int64(w.ReviewsNegative), true
+				} else {
+					return int64(w.ReviewsScored), true
+				}
+			}
+		}
 	case fn == "purchase_days_in" && len(args) == 1:
 		if d, ok := litInt(args[0]); ok {
 			return func(a *activation) (int64, bool) {
@@ -1120,7 +1135,8 @@ func fastIntCall(fn string, args []celast.Expr) fastInt {
 	return nil
 }
 
-// fastDoubleCall is spend_in or refund_amount_in with a constant window.
+// fastDoubleCall is spend_in, refund_amount_in or negative_review_share_in
+// with a constant window.
 func fastDoubleCall(fn string, args []celast.Expr) fastDouble {
 	if len(args) != 1 {
 		return nil
@@ -1129,13 +1145,15 @@ func fastDoubleCall(fn string, args []celast.Expr) fastDouble {
 	if !ok {
 		return nil
 	}
-	in := fn == "spend_in"
 	return func(a *activation) (float64, bool) {
 		if checkWindow(fn, d, a.set.opt.RetentionDays) != nil {
 			return 0, false
 		}
-		if in {
+		switch fn {
+		case "spend_in":
 			return a.spendIn(d), true
+		case "negative_review_share_in":
+			return a.window(d).NegativeReviewShare(), true
 		}
 		return a.refundIn(d), true
 	}

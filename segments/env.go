@@ -110,6 +110,9 @@ var Funcs = []Func{
 	{Signature: "count_in(type string, days int) int", Doc: "events of a type in the last days (1 to featurestore.limits.retention_days, counting today)", Example: `count_in("view", 7) >= 10`},
 	{Signature: "spend_in(days int) double", Doc: "gross purchase amount in the last days", Example: `spend_in(30) > 400.0`},
 	{Signature: "refund_amount_in(days int) double", Doc: "refunded amount in the last days", Example: `refund_amount_in(90) > 0.0`},
+	{Signature: "negative_reviews_in(days int) int", Doc: "reviews in the last days whose sentiment is negative (the producer's `sentiment`, else the service's sentiment model of the text's language, else a rating of 1 or 2)", Example: `negative_reviews_in(90) >= 2`},
+	{Signature: "scored_reviews_in(days int) int", Doc: "reviews in the last days with a known sentiment (negative, neutral or positive)", Example: `scored_reviews_in(30) > 0`},
+	{Signature: "negative_review_share_in(days int) double", Doc: "negative_reviews_in(days) / scored_reviews_in(days); 0 without scored reviews", Example: `scored_reviews_in(90) >= 2 && negative_review_share_in(90) >= 0.5`},
 	{Signature: "purchase_days_in(days int) int", Doc: "distinct purchase days in the last days (any length: the profile keeps featurestore.limits.max_purchase_days of them)", Example: `purchase_days_in(365) >= 4`},
 	{Signature: "segment(name string) bool", Doc: "membership of another segment in this evaluation (composition; cycles are refused)", Example: `segment("active") && churn_risk > 0.7`},
 	{Signature: "rank(m map(string, double), key string) int", Doc: "0-based rank of key when m is sorted by value, highest first (ties by key); -1 when absent", Example: `rank(interests, key) < 2`},
@@ -119,10 +122,12 @@ var Funcs = []Func{
 var eachable = map[string]bool{"interests": true, "categories": true, "scores": true, "value_tier_p": true}
 
 // windowFuncs take a number of days as their last argument.
-var windowFuncs = map[string]bool{"count_in": true, "spend_in": true, "refund_amount_in": true, "purchase_days_in": true}
+var windowFuncs = map[string]bool{"count_in": true, "spend_in": true, "refund_amount_in": true, "purchase_days_in": true,
+	"negative_reviews_in": true, "scored_reviews_in": true, "negative_review_share_in": true}
 
 // inputFuncs are read as reasons when their arguments are constants.
-var inputFuncs = map[string]bool{"count": true, "count_in": true, "spend_in": true, "refund_amount_in": true, "purchase_days_in": true}
+var inputFuncs = map[string]bool{"count": true, "count_in": true, "spend_in": true, "refund_amount_in": true, "purchase_days_in": true,
+	"negative_reviews_in": true, "scored_reviews_in": true, "negative_review_share_in": true}
 
 var varIDs = func() map[string]int {
 	m := map[string]int{}
@@ -153,6 +158,9 @@ func newEnv() (*cel.Env, error) {
 		cel.Function("spend_in", cel.Overload("spend_in_int", []*cel.Type{cel.IntType}, cel.DoubleType, late)),
 		cel.Function("refund_amount_in", cel.Overload("refund_amount_in_int", []*cel.Type{cel.IntType}, cel.DoubleType, late)),
 		cel.Function("purchase_days_in", cel.Overload("purchase_days_in_int", []*cel.Type{cel.IntType}, cel.IntType, late)),
+		cel.Function("negative_reviews_in", cel.Overload("negative_reviews_in_int", []*cel.Type{cel.IntType}, cel.IntType, late)),
+		cel.Function("scored_reviews_in", cel.Overload("scored_reviews_in_int", []*cel.Type{cel.IntType}, cel.IntType, late)),
+		cel.Function("negative_review_share_in", cel.Overload("negative_review_share_in_int", []*cel.Type{cel.IntType}, cel.DoubleType, late)),
 		cel.Function("segment", cel.Overload("segment_string", []*cel.Type{cel.StringType}, cel.BoolType, late)),
 		// late-bound: the activation ranks a variable's map once per user
 		cel.Function("rank", cel.Overload("rank_map_string", []*cel.Type{mapSD, cel.StringType}, cel.IntType, late)),

@@ -689,6 +689,27 @@ func (a *activation) bind() {
 			}
 			return types.Double(a.refundIn(d))
 		},
+		"negative_reviews_in": func(_ string, args ...ref.Val) ref.Val {
+			d, e := daysArg("negative_reviews_in", args[0])
+			if e != nil {
+				return e
+			}
+			return types.Int(a.window(d).ReviewsNegative)
+		},
+		"scored_reviews_in": func(_ string, args ...ref.Val) ref.Val {
+			d, e := daysArg("scored_reviews_in", args[0])
+			if e != nil {
+				return e
+			}
+			return types.Int(a.window(d).ReviewsScored)
+		},
+		"negative_review_share_in": func(_ string, args ...ref.Val) ref.Val {
+			d, e := daysArg("negative_review_share_in", args[0])
+			if e != nil {
+				return e
+			}
+			return types.Double(a.window(d).NegativeReviewShare())
+		},
 		"purchase_days_in": func(_ string, args ...ref.Val) ref.Val {
 			d, e := daysArg("purchase_days_in", args[0])
 			if e != nil {

@@ -59,7 +59,7 @@ func genInt(r *rand.Rand) string {
 	case 2:
 		return fmt.Sprintf("count_in(%q, %d)", []string{"view", "purchase", "add_to_cart"}[r.Intn(3)], 1+r.Intn(90))
 	}
-	return []string{`count("view")`, `purchase_days_in(30)`, `purchase_days_in(400)`}[r.Intn(3)]
+	return []string{`count("view")`, `purchase_days_in(30)`, `purchase_days_in(400)`, `negative_reviews_in(30)`, `scored_reviews_in(90)`}[r.Intn(5)]
 }
 
 var (
@@ -82,6 +82,10 @@ func genDouble(r *rand.Rand) string {
 		return []string{"churn_risk", "days_since_last_purchase", "days_since_first_event", "days_since_last_event", "spend", "net_spend", "avg_order_value", "rating_mean", "refund_amount"}[r.Intn(9)]
 	case 2:
 		return fmt.Sprintf("spend_in(%d)", 1+r.Intn(90))
+	case 3:
+		if r.Intn(2) == 0 {
+			return fmt.Sprintf("negative_review_share_in(%d)", 1+r.Intn(90))
+		}
 	}
 	return fmt.Sprintf("refund_amount_in(%d)", 1+r.Intn(90))
 }
@@ -99,6 +103,9 @@ func TestFastMatchesCEL(t *testing.T) {
 			e := &events.Event{EventID: fmt.Sprint(i), UserID: "u", Type: events.TypeView, TS: now.Add(-time.Duration(i*37) * time.Hour), Category: []string{"c", "kitchen", "toys"}[i%3]}
 			if i%3 == 0 {
 				e.Type, e.OrderID, e.Currency, e.Items = events.TypePurchase, fmt.Sprint("o", i), "GBP", []events.Item{{ProductID: "p", Category: "c", Quantity: 1, UnitPrice: float64(i) * 1.5}}
+			}
+			if i%5 == 1 {
+				e.Type, e.ProductID, e.Rating, e.Sentiment = events.TypeReview, "p", 1+i%5, events.Sentiment(i%4)
 			}
 			p.Apply(e, featurestore.Mark{}, featurestore.DefaultLimits)
 		}

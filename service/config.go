@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,38 @@ type ModelConfig struct {
 	// `segstream train`; relative paths are tried from the working
 	// directory, then from the repository root).
 	Path string `yaml:"path"`
+	// ThemeFiles are interest themes of other encoder models
+	// (classifier.ThemeSet files, made by `segstream themes`): the themes of
+	// a language whose model is not the classifier's text encoder. Default
+	// models/themes-zh.json (bge-small-zh-v1.5, from the Chinese review
+	// categories); [] for none. A file whose encoder no configured model
+	// has is loaded and logged as unused.
+	ThemeFiles []string `yaml:"theme_files"`
+}
+
+// DefaultThemeFiles are the theme files the service loads by default.
+var DefaultThemeFiles = []string{"models/themes-zh.json"}
+
+// DefaultChineseModel is the model of Chinese texts in the default encoder
+// set (tools/encoder/setup.sh builds it).
+const DefaultChineseModel = "var/models/bge-small-zh-v15-q"
+
+// EncoderConfig is the text encoder: a model per language and the runtime
+// settings they share.
+type EncoderConfig struct {
+	// Config holds the shared settings (library_path, provider, threads,
+	// batching, nice); its model_dir is the English model of the default set.
+	encoder.Config `yaml:",inline"`
+	// Models is the model of each language (encoder.LanguageModel:
+	// language, model_dir). A text goes to the model of its language: a
+	// review's declared lang, else the one its script says (Chinese when
+	// Han characters dominate, else English); a language without a model
+	// goes to DefaultLanguage's. Default: en → model_dir (USE-lite), zh →
+	// var/models/bge-small-zh-v15-q (bge-small-zh-v1.5, int8).
+	Models []encoder.LanguageModel `yaml:"models"`
+	// DefaultLanguage takes the texts of languages without a model
+	// (default: the first of Models).
+	DefaultLanguage string `yaml:"default_language"`
 }
 
 // LabelStageConfig switches the label stage and its text encoder.
@@ -95,7 +128,7 @@ type Config struct {
 	Featurestore featurestore.Config `yaml:"featurestore"`
 	Labels       LabelStageConfig    `yaml:"labels"`
 	Segments     segments.Config     `yaml:"segments"`
-	Encoder      encoder.Config      `yaml:"encoder"`
+	Encoder      EncoderConfig       `yaml:"encoder"`
 	Model        ModelConfig         `yaml:"model"`
 	Producer     producer.Config     `yaml:"producer"`
 	HTTP         HTTPConfig          `yaml:"http"`
@@ -147,6 +180,15 @@ func (c *Config) SetDefaults() {
 		c.Encoder.Nice = 10
 	}
 	c.Encoder.SetDefaults()
+	if len(c.Encoder.Models) == 0 {
+		c.Encoder.Models = []encoder.LanguageModel{{Language: "en", ModelDir: c.Encoder.ModelDir}, {Language: "zh", ModelDir: DefaultChineseModel}}
+	}
+	if c.Encoder.DefaultLanguage == "" {
+		c.Encoder.DefaultLanguage = c.Encoder.Models[0].Language
+	}
+	if c.Model.ThemeFiles == nil {
+		c.Model.ThemeFiles = slices.Clone(DefaultThemeFiles)
+	}
 	if c.Model.Path == "" {
 		c.Model.Path = "models/default.json"
 	}
@@ -213,6 +255,19 @@ func (c *Config) Validate() error {
 		if *c.Labels.Encode {
 			if err := c.Encoder.Validate(); err != nil {
 				return err
+			}
+			seen := map[string]bool{}
+			for i, m := range c.Encoder.Models {
+				if m.Language == "" || m.ModelDir == "" {
+					return fmt.Errorf("encoder.models[%d]: language and model_dir must both be set", i)
+				}
+				if seen[m.Language] {
+					return fmt.Errorf("encoder.models[%d]: language %q is listed twice", i, m.Language)
+				}
+				seen[m.Language] = true
+			}
+			if !seen[c.Encoder.DefaultLanguage] {
+				return fmt.Errorf("encoder.default_language: %q has no model in encoder.models", c.Encoder.DefaultLanguage)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,6 +42,7 @@ var (
 	_ labelstage.Segmenter   = (*classifier.Segmenter)(nil)
 	_ labelstage.Publisher   = (*producer.Publisher)(nil)
 	_ classifier.TextEncoder = (*encoder.Encoder)(nil)
+	_ labelstage.Encoder     = routed{}
 )
 
 // NewLogger builds the zap logger the config asks for.
@@ -136,7 +138,7 @@ type Service struct {
 	// Segments are the definitions in force (nil without the label stage).
 	Segments *segments.Live
 
-	enc *encoder.Encoder
+	enc *encoder.Router
 	pub *producer.Publisher
 
 	ready   atomic.Bool
@@ -195,19 +197,18 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 		return fmt.Errorf("model.path: %w (train one with `segstream train`, or set labels.enabled: false)", err)
 	}
 	s.model = seg.M
-	var te classifier.TextEncoder
+	var te labelstage.Encoder
 	lc := cfg.Labels.Config
 	if *cfg.Labels.Encode {
-		enc, err := encoder.New(cfg.Encoder, s.Log, reg)
+		router, err := encoder.NewRouter(cfg.Encoder.Config, cfg.Encoder.Models, cfg.Encoder.DefaultLanguage, s.Log, reg)
 		if err != nil {
 			return fmt.Errorf("encoder: %w (run tools/encoder/setup.sh, or set labels.encode: false)", err)
 		}
-		if seg.M.TextDim() > 0 && seg.M.TextDim() != enc.Dim() {
-			_ = enc.Close()
-			return fmt.Errorf("model.path: the model expects %d-d text embeddings, encoder %s gives %d", seg.M.TextDim(), enc.ModelVersion(), enc.Dim())
+		s.enc = router
+		if err := s.loadThemes(seg, router); err != nil {
+			return err
 		}
-		s.enc = enc
-		te = enc
+		te = routed{router}
 	} else {
 		lc.NoEncoder = true
 	}
@@ -226,6 +227,57 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 	s.Consumer.SetGate(s.Labels.WaitBacklog)
 	return nil
 }
+
+// loadThemes checks the classifier's text input against the encoder models
+// and adds the theme files (model.theme_files) to the segmenter. The
+// model's text input needs its own encoder among the models; themes of a
+// model that is not configured are logged as unused.
+func (s *Service) loadThemes(seg *classifier.Segmenter, router *encoder.Router) error {
+	if e := seg.M.Embedding; e != nil {
+		enc, ok := router.ByVersion(e.Encoder)
+		switch {
+		case ok && enc.Dim() != e.Dim:
+			return fmt.Errorf("model.path: the model expects %d-d text embeddings, encoder %s gives %d", e.Dim, enc.ModelVersion(), enc.Dim())
+		case !ok && seg.M.TextDim() > 0:
+			return fmt.Errorf("model.path: the model's text input was trained on encoder %s, which encoder.models does not have (%s)", e.Encoder, router.Routing())
+		case !ok:
+			s.Log.Warn("the model's interest themes are unused: no encoder model of theirs", zap.String("encoder", e.Encoder), zap.String("routing", router.Routing()))
+		}
+	}
+	for _, f := range s.Cfg.Model.ThemeFiles {
+		ts, err := classifier.LoadThemeSet(RepoFile(f))
+		if err != nil {
+			return fmt.Errorf("model.theme_files: %w", err)
+		}
+		if _, ok := router.ByVersion(ts.Encoder); !ok {
+			s.Log.Warn("theme file unused: no encoder model of its encoder", zap.String("file", f), zap.String("encoder", ts.Encoder), zap.String("routing", router.Routing()))
+			continue
+		}
+		if err := seg.AddThemes(ts); err != nil {
+			return fmt.Errorf("model.theme_files: %s: %w", f, err)
+		}
+		s.Log.Info("interest themes", zap.String("file", f), zap.String("encoder", ts.Encoder), zap.Int("themes", len(ts.Themes)))
+	}
+	return nil
+}
+
+// routed is the router as the label stage's encoder.
+type routed struct{ r *encoder.Router }
+
+func (r routed) Parts(texts, langs []string) []labelstage.TextPart {
+	ps := r.r.ProfileParts(texts, langs)
+	out := make([]labelstage.TextPart, len(ps))
+	for i, p := range ps {
+		out[i] = labelstage.TextPart{Model: p.Model, Text: p.Text}
+	}
+	return out
+}
+
+func (r routed) Encode(ctx context.Context, model string, texts []string) ([][]float32, error) {
+	return r.r.EncodeWith(ctx, model, texts)
+}
+
+func (r routed) Signature() uint64 { return xxhash.Sum64String(r.r.Routing()) }
 
 // followSegments keeps the definitions current (the topic, the folder)
 // and asks the label stage to backfill whenever they change. It returns

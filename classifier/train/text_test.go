@@ -116,7 +116,7 @@ func TestTextEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	prof := &featurestore.Profile{UserID: "u", FirstSeen: e.View.FirstSeen.Unix(), LastSeen: e.View.LastSeen.Unix()}
-	d, err := seg.Label(prof, e.View, vecs[0], nil, e.View.AsOf)
+	d, err := seg.Label(prof, e.View, seg.Own(vecs[0]), nil, e.View.AsOf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -611,7 +611,6 @@ func checkImagePaths(t *testing.T, r *render, img *image, gpu bool) {
 	want := map[string]string{
 		"encoder.model_dir":    img.copied("var/models/use-lite"),
 		"encoder.library_path": img.copied("var/lib/libonnxruntime.so.1"),
-		"model.path":           img.copied("models/default.json"),
 	}
 	if gpu {
 		want["encoder.library_path"] = filepath.Join(img.copied("var/lib/gpu"), "libonnxruntime.so")
@@ -619,6 +618,25 @@ func checkImagePaths(t *testing.T, r *render, img *image, gpu bool) {
 	for k, w := range want {
 		if got, _ := lookup(r.configMap, k); got != w || w == "" {
 			t.Errorf("%s = %v, the image has it at %q", k, got, w)
+		}
+	}
+	// every other file the config names is in the image
+	paths := map[string]any{}
+	paths["model.path"], _ = lookup(r.configMap, "model.path")
+	if v, ok := lookup(r.configMap, "model.theme_files"); ok {
+		for i, f := range v.([]any) {
+			paths[fmt.Sprintf("model.theme_files[%d]", i)] = f
+		}
+	}
+	if v, ok := lookup(r.configMap, "encoder.models"); ok {
+		for i, m := range v.([]any) {
+			paths[fmt.Sprintf("encoder.models[%d].model_dir", i)] = m.(map[string]any)["model_dir"]
+		}
+	}
+	for k, v := range paths {
+		p, _ := v.(string)
+		if !filepath.IsAbs(p) || !img.has(p) {
+			t.Errorf("%s = %v: not an absolute path the image has", k, v)
 		}
 	}
 }

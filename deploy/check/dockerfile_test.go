@@ -47,6 +47,26 @@ func (img *image) copied(suffix string) string {
 	return ""
 }
 
+// has reports whether the runtime image has path p (absolute): a COPY
+// destination, or a file under a copied folder whose source is in the
+// repository (COPY /src/models/ brings every file of models/).
+func (img *image) has(p string) bool {
+	for _, c := range img.copies {
+		dest := strings.TrimSuffix(c.DestPath, "/")
+		for _, src := range c.SourcePaths {
+			if p == dest {
+				return true
+			}
+			if rel, err := filepath.Rel(dest, p); err == nil && !strings.HasPrefix(rel, "..") {
+				if repo, ok := strings.CutPrefix(strings.TrimSuffix(src, "/"), "/src/"); ok && fileExists(repoPath(repo, rel)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 var (
 	imageOnce sync.Once
 	imageVal  *image
@@ -192,12 +212,18 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal("build stage: tools/encoder/setup.sh is not run (with SEGSTREAM_VAR)")
 	}
 	varDir := setup[1]
-	// setup.sh's optional downloads that the image does not ship stay off
-	// (--no-bert: the BERT-family models would need Maven in the build stage).
+	// setup.sh's optional downloads that the image does not ship stay off:
+	// --no-bert, or --bert= naming the BERT-family models it ships (each
+	// must then be copied into the runtime stage, checked below).
+	var bertModels []string
 	if script := string(readFile(t, "tools", "encoder", "setup.sh")); strings.Contains(script, "--no-bert)") {
 		for _, l := range regexp.MustCompile(`tools/encoder/setup\.sh[^;\n]*`).FindAllString(runs, -1) {
-			if !strings.Contains(l, "--no-bert") {
-				t.Errorf("build stage runs %q without --no-bert", l)
+			m := regexp.MustCompile(`--bert=(\S+)`).FindStringSubmatch(l)
+			switch {
+			case m != nil && strings.Contains(script, "--bert=*)"):
+				bertModels = append(bertModels, strings.Split(m[1], ",")...)
+			case !strings.Contains(l, "--no-bert"):
+				t.Errorf("build stage runs %q without --no-bert or --bert=MODELS", l)
 			}
 		}
 	}
@@ -244,10 +270,34 @@ func TestDockerfile(t *testing.T) {
 	if err := yaml.Unmarshal(readFile(t, "deploy", "segstream.yaml"), &def); err != nil {
 		t.Fatal(err)
 	}
-	for key, dest := range map[string]string{"encoder.model_dir": model, "encoder.library_path": lib, "model.path": from["/src/models/default.json"]} {
+	// every file or folder the default config names is in the image: a
+	// copied destination, or under a copied folder whose source is in the
+	// repository (COPY /src/models/ brings every file of models/)
+	inImage := img.has
+	paths := map[string]string{}
+	for _, key := range []string{"encoder.model_dir", "encoder.library_path", "model.path"} {
 		v, _ := lookup(def, key)
-		if p, _ := v.(string); filepath.Join(img.workdir, p) != dest || dest == "" {
-			t.Errorf("%s: %v from WORKDIR %s is not %q", key, v, img.workdir, dest)
+		p, _ := v.(string)
+		paths[key] = p
+	}
+	if v, ok := lookup(def, "model.theme_files"); ok {
+		for i, f := range v.([]any) {
+			paths[fmt.Sprintf("model.theme_files[%d]", i)] = fmt.Sprint(f)
+		}
+	}
+	if v, ok := lookup(def, "encoder.models"); ok {
+		for i, m := range v.([]any) {
+			paths[fmt.Sprintf("encoder.models[%d].model_dir", i)] = fmt.Sprint(m.(map[string]any)["model_dir"])
+		}
+	}
+	for key, p := range paths {
+		if p == "" || !inImage(filepath.Join(img.workdir, p)) {
+			t.Errorf("%s: %q from WORKDIR %s is not in the image (copied: %v)", key, p, img.workdir, from)
+		}
+	}
+	for _, name := range bertModels {
+		if !inImage(filepath.Join(img.workdir, "var/models", name)) || from[varDir+"/models/"+name] == "" {
+			t.Errorf("setup.sh --bert=%s: the model is not copied from %s/models/%s", name, varDir, name)
 		}
 	}
 	// EXPOSE covers the default listen ports.

