@@ -58,6 +58,23 @@ func (s *Space) Watermark(ctx context.Context) (time.Time, error) {
 	return time.Unix(int64(v), 0).UTC(), nil
 }
 
+// QueueWatermark queues the read of the event-time clock on a caller's
+// pipeline (saving the round trip of Watermark); the returned function
+// gives its value once the pipeline has run.
+func (s *Space) QueueWatermark(ctx context.Context, pipe redis.Pipeliner) func() (time.Time, error) {
+	cmd := pipe.ZScore(ctx, s.Clock(), "watermark")
+	return func() (time.Time, error) {
+		v, err := cmd.Result()
+		if errors.Is(err, redis.Nil) {
+			return time.Time{}, nil
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("keyspace: reading the event-time clock %s: %w", s.Clock(), err)
+		}
+		return time.Unix(int64(v), 0).UTC(), nil
+	}
+}
+
 // Sizes returns the member count of each sorted set in one round trip.
 func (s *Space) Sizes(ctx context.Context, keys ...string) ([]int64, error) {
 	pipe := s.rdb.Pipeline()

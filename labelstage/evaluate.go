@@ -40,12 +40,9 @@ type subject struct {
 // of each segment entered or left).
 func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	t0 := time.Now()
-	clock, err := st.clock(ctx)
-	if err != nil {
-		return err
-	}
 	users := usersOf(claims)
 	pipe := st.rdb.Pipeline()
+	clockOf := st.queueClock(ctx, pipe) // the clock with the reads: one round trip
 	profs := st.store.QueueReads(ctx, pipe, users)
 	labs := make([]*redis.MapStringStringCmd, len(claims))
 	embs := make([]*redis.StringCmd, len(claims))
@@ -57,6 +54,10 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("reading %d users: %w", len(claims), err)
+	}
+	clock, err := clockOf()
+	if err != nil {
+		return err
 	}
 	wb := st.sp.NewBatch(ctx)
 	var subjects []*subject

@@ -158,6 +158,16 @@ func (st *Stage) clock(ctx context.Context) (time.Time, error) {
 	return st.sp.Watermark(ctx)
 }
 
+// queueClock queues the clock's read on pipe (see clock); the function
+// gives it after the pipeline ran.
+func (st *Stage) queueClock(ctx context.Context, pipe redis.Pipeliner) func() (time.Time, error) {
+	if st.cfg.Clock == "wall" {
+		now := time.Now().UTC()
+		return func() (time.Time, error) { return now, nil }
+	}
+	return st.sp.QueueWatermark(ctx, pipe)
+}
+
 func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():

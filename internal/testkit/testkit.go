@@ -58,7 +58,8 @@ func RepoFile(rel string) string {
 // builds the first two (tools/setup.sh) and the third is committed.
 func NeedModels(t testing.TB) {
 	t.Helper()
-	for _, p := range []string{"var/models/use-lite/model.onnx", "var/lib/libonnxruntime.so.1", "models/default.json"} {
+	for _, p := range []string{"var/models/use-lite/model.onnx", "var/models/bge-small-zh-v15-q/model.onnx", "var/lib/libonnxruntime.so.1",
+		"models/default.json", "models/themes-zh.json"} {
 		if _, err := os.Stat(RepoFile(p)); err != nil {
 			if os.Getenv("CI") != "" {
 				t.Fatalf("%s missing: run tools/setup.sh (make test does)", p)
