@@ -130,9 +130,9 @@ func TestDefaultDefinitionsReproduceBuiltInSizes(t *testing.T) {
 // legacyState and legacyDecide are the built-in rules as they were
 // (classifier.State and Labeler.Decide), without interests (no text here)
 // and without reasons; at_risk is the rule of the current definition
-// (issue 12: a repeat buyer with a purchase in the last 90 days whose
-// churn risk is at or above the enter threshold, leaving when any of it
-// no longer holds below the exit threshold), written in Go.
+// (issue 12: a buyer, one-time or repeat, with a purchase in the last 90
+// days whose churn risk is at or above the enter threshold, leaving when
+// the purchase is older or below the exit threshold), written in Go.
 type legacyState struct {
 	Decided     bool
 	AtRisk      bool
@@ -156,7 +156,7 @@ func legacyDecide(m *classifier.Model, r classifier.Rules, prev legacyState, s c
 	default:
 		segs = append(segs, "dormant")
 	}
-	slipping := v.RFM.PurchaseDays >= 2 && v.RFM.RecencyDays != nil && *v.RFM.RecencyDays <= 90
+	slipping := v.RFM.RecencyDays != nil && *v.RFM.RecencyDays <= 90
 	enter := slipping && s.ChurnRisk >= r.AtRiskEnter
 	if !prev.Decided {
 		st.AtRisk = enter

@@ -58,7 +58,7 @@ func tiers(in *segments.Input, p [3]float64) {
 
 func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 	s := defaults(t)
-	// a repeat buyer who bought 20 days ago (the definition needs both)
+	// a repeat buyer who bought 20 days ago (recent: the definition needs it)
 	p := profile(t, purchase(t0.Add(-80*24*time.Hour), 10), purchase(t0.Add(-20*24*time.Hour), 10))
 	day := 24 * time.Hour
 	steps := []struct {
@@ -89,23 +89,44 @@ func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 		}
 		state = r.State
 	}
-	// not worth an alert: a one-time buyer, and a repeat buyer long gone
+	// at risk 0.95: a recent buyer is worth an alert whether it bought on
+	// one day or on several (one-time buyers churn the most: issue 12), a
+	// buyer long gone is not, and a recent buyer below the band is not
 	for _, c := range []struct {
-		name string
-		p    *featurestore.Profile
+		name   string
+		p      *featurestore.Profile
+		risk   float64
+		atRisk bool
 	}{
-		{"one purchase day", profile(t, purchase(t0.Add(-20*day), 10))},
-		{"last purchase 100 days ago", profile(t, purchase(t0.Add(-200*day), 10), purchase(t0.Add(-100*day), 10))},
+		{"one purchase day, 20 days ago", profile(t, purchase(t0.Add(-20*day), 10)), 0.95, true},
+		{"one purchase day of high value, 60 days ago", profile(t, purchase(t0.Add(-60*day), 5000)), 0.95, true},
+		{"one purchase day, 20 days ago, below enter", profile(t, purchase(t0.Add(-20*day), 10)), 0.55, false},
+		{"repeat buyer, last purchase 100 days ago", profile(t, purchase(t0.Add(-200*day), 10), purchase(t0.Add(-100*day), 10)), 0.95, false},
+		{"one purchase day, 100 days ago", profile(t, purchase(t0.Add(-100*day), 5000)), 0.95, false},
 	} {
 		in := withParams(input(c.p, t0), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
-		in.ChurnRisk = 0.95
+		in.ChurnRisk = c.risk
 		r, err := s.Evaluate(in, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(r.Segments, "at_risk") {
-			t.Errorf("%s at risk 0.95: in at_risk", c.name)
+		if got := slices.Contains(r.Segments, "at_risk"); got != c.atRisk {
+			t.Errorf("%s at risk %.2f: at_risk = %v, segments %v", c.name, c.risk, got, r.Segments)
 		}
+	}
+	// a member leaves once its last purchase is more than 90 days old,
+	// however high the risk (after the dwell)
+	one := profile(t, purchase(t0.Add(-85*day), 10))
+	in := withParams(input(one, t0), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
+	in.ChurnRisk = 0.95
+	r, err := s.Evaluate(in, nil)
+	if err != nil || !slices.Contains(r.Segments, "at_risk") {
+		t.Fatalf("bought 85 days ago at 0.95: %v %v", r.Segments, err)
+	}
+	in = withParams(input(one, t0.Add(8*day)), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
+	in.ChurnRisk = 0.95
+	if r, err = s.Evaluate(in, r.State); err != nil || slices.Contains(r.Segments, "at_risk") {
+		t.Fatalf("bought 93 days ago at 0.95, after the dwell: %v %v", r.Segments, err)
 	}
 }
 

@@ -85,6 +85,35 @@ type ModelConfig struct {
 	ThemeFiles []string `yaml:"theme_files"`
 }
 
+// SentimentModel is the sentiment model of one language.
+type SentimentModel struct {
+	// Language is a language code ("zh"): a review's declared lang, else the
+	// one its script says.
+	Language string `yaml:"language"`
+	// File is the model (made by `segstream sentiment train`).
+	File string `yaml:"file"`
+}
+
+// SentimentConfig decides the sentiment of reviews before they are folded:
+// the producer's `sentiment` field when given, else the model of the
+// review's language, else its rating (1-2 negative, 3 neutral, 4-5
+// positive). segments read it through negative_reviews_in and friends.
+type SentimentConfig struct {
+	// Models are the text models by language. Default: zh →
+	// models/sentiment-zh.bin (character n-gram TF-IDF + logistic
+	// regression on the Chinese review corpus). [] for none: every review
+	// by its rating.
+	Models []SentimentModel `yaml:"models"`
+	// Threshold: a review is negative when the model's P(negative) is above
+	// Threshold + Neutral, positive at or below Threshold - Neutral, neutral
+	// between. Default 0.5 and 0.
+	Threshold float64 `yaml:"threshold"`
+	Neutral   float64 `yaml:"neutral"`
+}
+
+// DefaultSentimentModels are the sentiment models the service loads by default.
+var DefaultSentimentModels = []SentimentModel{{Language: "zh", File: "models/sentiment-zh.bin"}}
+
 // DefaultThemeFiles are the theme files the service loads by default.
 var DefaultThemeFiles = []string{"models/themes-zh.json"}
 
@@ -130,6 +159,7 @@ type Config struct {
 	Segments     segments.Config     `yaml:"segments"`
 	Encoder      EncoderConfig       `yaml:"encoder"`
 	Model        ModelConfig         `yaml:"model"`
+	Sentiment    SentimentConfig     `yaml:"sentiment"`
 	Producer     producer.Config     `yaml:"producer"`
 	HTTP         HTTPConfig          `yaml:"http"`
 	API          api.Config          `yaml:"api"`
@@ -185,6 +215,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Encoder.DefaultLanguage == "" {
 		c.Encoder.DefaultLanguage = c.Encoder.Models[0].Language
+	}
+	if c.Sentiment.Models == nil {
+		c.Sentiment.Models = slices.Clone(DefaultSentimentModels)
+	}
+	if c.Sentiment.Threshold == 0 {
+		c.Sentiment.Threshold = 0.5
 	}
 	if c.Model.ThemeFiles == nil {
 		c.Model.ThemeFiles = slices.Clone(DefaultThemeFiles)
@@ -273,6 +309,19 @@ func (c *Config) Validate() error {
 	}
 	if err := c.API.Validate(); err != nil {
 		return err
+	}
+	seenLang := map[string]bool{}
+	for i, m := range c.Sentiment.Models {
+		if m.Language == "" || m.File == "" {
+			return fmt.Errorf("sentiment.models[%d]: language and file must both be set", i)
+		}
+		if seenLang[m.Language] {
+			return fmt.Errorf("sentiment.models[%d]: language %q is listed twice", i, m.Language)
+		}
+		seenLang[m.Language] = true
+	}
+	if t, n := c.Sentiment.Threshold, c.Sentiment.Neutral; !(t > 0 && t < 1) || !(n >= 0) || t-n < 0 || t+n > 1 {
+		return fmt.Errorf("sentiment.threshold %v, sentiment.neutral %v: want 0 < threshold < 1 and the band threshold ± neutral within [0, 1]", t, n)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -251,8 +251,9 @@ func TestLabelsEndToEnd(t *testing.T) {
 	if entered["low_value"] == 0 || entered["mid_value"]+entered["high_value"] == 0 {
 		t.Errorf("the heads do not split users: %v", entered)
 	}
-	// everyone is new, so nobody is a slipping repeat buyer (at_risk), but
-	// the churn head still ranks them
+	// everyone is new (at_risk, which takes any recent buyer since issue
+	// 12, holds only the few the churn head is surest about), but the
+	// churn head still ranks them
 	risks := map[float64]bool{}
 	for _, ds := range docs {
 		risks[ds[len(ds)-1].Scores["churn_risk"]] = true

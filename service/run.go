@@ -34,6 +34,7 @@ import (
 	"github.com/segstream/segstream/producer"
 	"github.com/segstream/segstream/secure"
 	"github.com/segstream/segstream/segments"
+	"github.com/segstream/segstream/sentiment"
 	"github.com/segstream/segstream/web"
 )
 
@@ -168,7 +169,14 @@ func New(cfg Config, log *zap.Logger, hooks consumer.Hooks) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	cons, err := consumer.New(cfg.Kafka.Config, Folder(store), log, reg, hooks)
+	sent, err := LoadSentiment(cfg.Sentiment)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Sentiment.Models) > 0 {
+		log.Info("review sentiment models", zap.Strings("languages", sent.Languages()), zap.Float64("threshold", cfg.Sentiment.Threshold))
+	}
+	cons, err := consumer.New(cfg.Kafka.Config, Folder(store, sent, reg), log, reg, hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -314,9 +322,45 @@ func (s *Service) followSegments(ctx context.Context, g *errgroup.Group) error {
 	return nil
 }
 
-// Folder is the consumer's view of the store: it folds each batch.
-func Folder(store *featurestore.Store) consumer.Folder {
+// LoadSentiment loads the review sentiment models of the configuration.
+func LoadSentiment(c SentimentConfig) (*sentiment.Set, error) {
+	files := map[string]string{}
+	for _, m := range c.Models {
+		files[m.Language] = RepoFile(m.File)
+	}
+	set, err := sentiment.LoadSet(files)
+	if err != nil {
+		return nil, fmt.Errorf("sentiment.models: %w (train one with `segstream sentiment train`, or set sentiment.models: [])", err)
+	}
+	if set, err = set.WithThreshold(c.Threshold, c.Neutral); err != nil {
+		return nil, fmt.Errorf("sentiment: %w", err)
+	}
+	return set, nil
+}
+
+// Folder is the consumer's view of the store: it gives each review its
+// sentiment (sent; nil: none) and folds each batch. reg (may be nil) gets
+// segstream_sentiment_reviews_total{source}.
+func Folder(store *featurestore.Store, sent *sentiment.Set, reg prometheus.Registerer) consumer.Folder {
+	var bySource [4]prometheus.Counter
+	if sent != nil {
+		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "segstream", Subsystem: "sentiment", Name: "reviews_total",
+			Help: "Reviews given a sentiment before the fold, by what decided it: given (the producer), model (the text model of its language), rating."}, []string{"source"})
+		for _, src := range []sentiment.Source{sentiment.SourceGiven, sentiment.SourceModel, sentiment.SourceRating} {
+			bySource[src] = cv.WithLabelValues(src.String())
+		}
+		if reg != nil {
+			reg.MustRegister(cv)
+		}
+	}
 	return consumer.FoldFunc(func(ctx context.Context, recs []events.Record) (consumer.Folded, error) {
+		if sent != nil {
+			for _, r := range recs {
+				if c := bySource[sent.Annotate(r.Event)]; c != nil {
+					c.Inc()
+				}
+			}
+		}
 		r, err := store.Fold(ctx, recs)
 		return consumer.Folded{SkippedOffset: r.SkippedOffset, SkippedDupID: r.SkippedDupID}, err
 	})

@@ -432,8 +432,13 @@ func writeAtRisk(w writer, res *train.Result, meta Meta) {
 	}
 	w("| customers | active | active churn rate | at_risk | share of active | precision (± standard error) | lift | BG/NBD precision at that size | recency alone at that size |\n|---|---|---|---|---|---|---|---|---|\n")
 	w("| %d | %d | %s | %d | **%s** | **%s** (± %s) | %.2f | %s | %s |\n\n", a.Customers, a.Active, f3(a.ActiveChurn), a.Members, pct(a.Share), f3(a.Precision), f3(se(a.Precision, a.Members)), a.Lift, f3(a.BGNBD), f3(a.Recency))
-	w("Whatever the churn risk, the definition admits %d customers (%s of the active), whose churn rate is %s; the %d active customers it does not admit (one-time buyers) churn at %s. BG/NBD and recency rank all active customers, these included.\n\n",
-		a.Eligible, pct(float64(a.Eligible)/math.Max(float64(a.Active), 1)), f3(a.EligibleChurn), a.Active-a.Eligible, f3(a.OtherActiveChurn))
+	if out := a.Active - a.Eligible; out > 0 {
+		w("Whatever the churn risk, the definition admits %d customers (%s of the active), whose churn rate is %s; the %d active customers it does not admit churn at %s. BG/NBD and recency rank all active customers, these included.\n\n",
+			a.Eligible, pct(float64(a.Eligible)/math.Max(float64(a.Active), 1)), f3(a.EligibleChurn), out, f3(a.OtherActiveChurn))
+	} else {
+		w("Whatever the churn risk, the definition admits %d customers (every active customer: %s), whose churn rate is %s; BG/NBD and recency rank the same population.\n\n",
+			a.Eligible, pct(float64(a.Eligible)/math.Max(float64(a.Active), 1)), f3(a.EligibleChurn))
+	}
 	w("Precision (lift) at the top of the active customers by churn risk:\n\n| top | customers | segstream | BG/NBD | recency alone |\n|---|---|---|---|---|\n")
 	for _, t := range a.Top {
 		w("| %.0f%% | %d | %s (%.2f) | %s (%.2f) | %s (%.2f) |\n", 100*t.Frac, t.K, f3(t.Segstream), t.SegstreamLift, f3(t.BGNBD), t.BGNBDLift, f3(t.Recency), t.RecencyLift)
@@ -541,11 +546,15 @@ func writeBacktests(w writer, res *train.Result, meta Meta) {
 	w("\n")
 
 	// at_risk
-	w("### at_risk\n\n| test cutoff | active | admitted (churn rate) | one-time active (churn rate) | at_risk | share of active | precision (± s.e.) | lift | BG/NBD at that size | recency at that size | top 5%%: segstream / BG/NBD / recency | top 10%% | top 20%% |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("### at_risk\n\n| test cutoff | active | admitted (churn rate) | active, not admitted (churn rate) | at_risk | share of active | precision (± s.e.) | lift | BG/NBD at that size | recency at that size | top 5%%: segstream / BG/NBD / recency | top 10%% | top 20%% |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var sh, pr, li, bgp, rp []float64
 	top := make([][3][]float64, 3)
 	line := func(label string, a train.AtRiskEval) {
-		w("| %s | %d | %d (%s) | %d (%s) | %d | %s | %s (± %s) | %.2f | %s | %s |", label, a.Active, a.Eligible, f3(a.EligibleChurn), a.Active-a.Eligible, f3(a.OtherActiveChurn),
+		other := "n/a" // every active customer admitted
+		if a.Active > a.Eligible {
+			other = f3(a.OtherActiveChurn)
+		}
+		w("| %s | %d | %d (%s) | %d (%s) | %d | %s | %s (± %s) | %.2f | %s | %s |", label, a.Active, a.Eligible, f3(a.EligibleChurn), a.Active-a.Eligible, other,
 			a.Members, pct(a.Share), f3(a.Precision), f3(se(a.Precision, a.Members)), a.Lift, f3(a.BGNBD), f3(a.Recency))
 		for _, t := range a.Top {
 			w(" %s / %s / %s |", f3(t.Segstream), f3(t.BGNBD), f3(t.Recency))

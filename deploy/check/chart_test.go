@@ -628,6 +628,11 @@ func checkImagePaths(t *testing.T, r *render, img *image, gpu bool) {
 			paths[fmt.Sprintf("model.theme_files[%d]", i)] = f
 		}
 	}
+	if v, ok := lookup(r.configMap, "sentiment.models"); ok {
+		for i, m := range v.([]any) {
+			paths[fmt.Sprintf("sentiment.models[%d].file", i)] = m.(map[string]any)["file"]
+		}
+	}
 	if v, ok := lookup(r.configMap, "encoder.models"); ok {
 		for i, m := range v.([]any) {
 			paths[fmt.Sprintf("encoder.models[%d].model_dir", i)] = m.(map[string]any)["model_dir"]

@@ -285,6 +285,11 @@ func TestDockerfile(t *testing.T) {
 			paths[fmt.Sprintf("model.theme_files[%d]", i)] = fmt.Sprint(f)
 		}
 	}
+	if v, ok := lookup(def, "sentiment.models"); ok {
+		for i, m := range v.([]any) {
+			paths[fmt.Sprintf("sentiment.models[%d].file", i)] = fmt.Sprint(m.(map[string]any)["file"])
+		}
+	}
 	if v, ok := lookup(def, "encoder.models"); ok {
 		for i, m := range v.([]any) {
 			paths[fmt.Sprintf("encoder.models[%d].model_dir", i)] = fmt.Sprint(m.(map[string]any)["model_dir"])

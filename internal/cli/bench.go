@@ -120,7 +120,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr *output) error 
 	}
 	cons, err := consumer.New(consumer.Config{Brokers: []string{addr}, GroupID: prefix, MaxBatch: *batch,
 		HeartbeatInterval: 500 * time.Millisecond, SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second,
-		JoinGroupBackoff: 100 * time.Millisecond}, service.Folder(store), nil, reg, consumer.Hooks{})
+		JoinGroupBackoff: 100 * time.Millisecond}, service.Folder(store, nil, nil), nil, reg, consumer.Hooks{})
 	if err != nil {
 		return err
 	}
