@@ -61,7 +61,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	wb := st.sp.NewBatch(ctx)
 	var subjects []*subject
-	queuedEncodes := false
+	queuedEncodes, queuedOutbox := false, false
 	for i, c := range claims {
 		p, ok, err := profs.Profile(i)
 		if err != nil {
@@ -124,6 +124,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			// the outbox entry first: a crash after it and before the label
 			// write leaves an entry the publisher finds already published
 			wb.First(st.sp.Outbox()).ZAdd(ctx, st.sp.Outbox(), redis.Z{Score: nowUs, Member: sj.c.User})
+			queuedOutbox = true
 		}
 		key := st.sp.Label(sj.c.User)
 		if !out.NewVersion { // the state alone: the stored document stays as it is
@@ -184,6 +185,9 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	}
 	if queuedEncodes {
 		st.encodeWake.wake()
+	}
+	if queuedOutbox {
+		st.publishWake.wake()
 	}
 	var conflicts []redis.Z
 	for _, wr := range writes {

@@ -18,6 +18,16 @@ import (
 const outboxGrace = 5 * time.Second
 
 func (st *Stage) publishLoop(ctx context.Context) error {
+	wake := st.publishWake.add()
+	idle := func() { // until this process's evaluators add to the outbox, or the poll interval (other instances')
+		t := time.NewTimer(st.cfg.PollInterval)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-t.C:
+		}
+	}
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down (Run filters it)
@@ -32,7 +42,7 @@ func (st *Stage) publishLoop(ctx context.Context) error {
 			continue
 		}
 		if len(zs) == 0 {
-			sleep(ctx, st.cfg.PollInterval)
+			idle()
 			continue
 		}
 		// a round in hand is finished on shutdown: its own deadline
@@ -118,7 +128,7 @@ func (st *Stage) publish(ctx context.Context, zs []redis.Z) (n int, err error) {
 			pubs = append(pubs, label.Publication{UserID: u, Erased: true})
 			continue
 		}
-		pubs = append(pubs, label.Publication{UserID: u, Label: rec.Doc, Changes: rec.Changes})
+		pubs = append(pubs, label.Publication{UserID: u, Label: rec.Doc, Changes: unpublished(rec)})
 	}
 	if len(pubs) > 0 {
 		published = true
@@ -147,6 +157,21 @@ func (st *Stage) publish(ctx context.Context, zs []redis.Z) (n int, err error) {
 		return 0, nil
 	}
 	return len(done), nil
+}
+
+// unpublished are the record's changes of versions above its published
+// one. A version carries the changes of the versions before it that were
+// not yet published when it was evaluated; one of those may have been
+// published since (its publish ran while this version was evaluated), and
+// its changes are not sent twice.
+func unpublished(rec label.Record) []label.Change {
+	out := rec.Changes[:0:0]
+	for _, c := range rec.Changes {
+		if c.Version > rec.Published {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // settled is an outbox entry read (z) and the version found under the lock.

@@ -54,6 +54,7 @@ type Stage struct {
 	backlog atomic.Int64 // users waiting in the change feed and the encode queue
 
 	evalWake, encodeWake waker // work arrived: a fold of this process; encodes queued
+	publishWake          waker // label versions of this process went into the outbox
 	// indexed: segments this process has registered in Indexes
 	indexed sync.Map
 

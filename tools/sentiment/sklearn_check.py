@@ -15,7 +15,7 @@ What it runs:
      predictions and the split (0-based CSV data rows).
   3. scikit-learn on that split: TfidfVectorizer(analyzer='char', ngram_range=(1, 3),
      sublinear_tf=True, min_df=2) fitted on the training rows, LogisticRegressionCV (the
-     C grid of the Go trainer, 5-fold, liblinear, accuracy), scored on the test rows.
+     C grid of the Go trainer, shuffled stratified 5-fold, liblinear, accuracy), scored on the test rows.
   4. The Go figures recomputed here from the predictions (a check of the Go metrics code),
      both models side by side, their agreement and McNemar's exact test.
   5. (--sweep) the hash size: the Go model retrained with each number of bits at the chosen C.
@@ -289,8 +289,8 @@ def write_report(a, res, split):
       f" C = {info['C']:g} chosen by {info['Folds']}-fold cross-validated accuracy on the training part only"
       f" (grid {', '.join('%g' % c for c in CS)}; CV accuracy {info['CVAccuracy']:.4f}). Weights int16, idf 1/2048.")
     w(f"- scikit-learn {res['versions']['sklearn']}: `TfidfVectorizer(analyzer='char', ngram_range=(1, 3), sublinear_tf=True,"
-      f" min_df=2)` fitted on the training part ({sk['features']:,} features), `LogisticRegressionCV(Cs={CS}, cv=5,"
-      f" solver='liblinear', scoring='accuracy')`: C = {sk['C']:g} (CV accuracy {sk['cv_accuracy']:.4f}); {sk['fit_s']:.0f} s.")
+      f" min_df=2)` fitted on the training part ({sk['features']:,} features), `LogisticRegressionCV(Cs={CS},"
+      f" cv=StratifiedKFold(5, shuffle=True), solver='liblinear', scoring='accuracy')`: C = {sk['C']:g} (CV accuracy {sk['cv_accuracy']:.4f}); {sk['fit_s']:.0f} s.")
     w("- 95% intervals: Wilson score intervals of the test accuracy.")
     w("")
     w("## Held-out test figures")
@@ -342,7 +342,7 @@ def write_report(a, res, split):
     if "bench" in res:
         b = res["bench"]
         w(f"`go test -run '^$' -bench 'BenchmarkNegative$' -benchmem -benchtime 2s -count 5 -cpu 1 ./sentiment/`:"
-          f" `(*Model).Negative` over the {len(split['test']):,} test reviews in turn (mean 58 characters):"
+          f" `(*Model).Negative` over the {len(split['test']):,} held-out test reviews in turn (the corpus's mean is 58 characters):"
           f" **{min(b['ns_per_op']) / 1e3:.1f} µs per review** (best of 5; median {np.median(b['ns_per_op']) / 1e3:.1f} µs;"
           f" CPU time {np.median(b['cpu_ns_per_op']) / 1e3:.1f} µs), {b['allocs_per_op']:.0f} allocations"
           f" ({b['bytes_per_op']:.0f} B) per review, one goroutine: about {1e9 / min(b['ns_per_op']) / 1e3:.0f}k reviews/s"
