@@ -3,6 +3,7 @@ package featurestore
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/segstream/segstream/events"
 )
@@ -94,11 +95,20 @@ func Marshal(p *Profile) []byte {
 }
 
 // Unmarshal decodes a stored record. It never panics on corrupt input.
-func Unmarshal(data []byte) (*Profile, error) {
+func Unmarshal(data []byte) (*Profile, error) { return unmarshal(data, false) }
+
+// unmarshalShared is Unmarshal with the profile's strings pointing into
+// data instead of copies of it (its texts, categories, sources: most of a
+// decode's allocations). data must never change afterwards: the store
+// passes the records it read from Redis or its cache, which nothing
+// writes to.
+func unmarshalShared(data []byte) (*Profile, error) { return unmarshal(data, true) }
+
+func unmarshal(data []byte, shared bool) (*Profile, error) {
 	if len(data) < revBytes+1 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptProfile, len(data))
 	}
-	r := reader{b: data[revBytes+1:]}
+	r := reader{b: data[revBytes+1:], shared: shared}
 	v := data[revBytes]
 	if v < 1 || v > codecVersion {
 		return nil, fmt.Errorf("%w: codec version %d, this build reads 1 to %d", ErrCorruptProfile, v, codecVersion)
@@ -220,8 +230,9 @@ func appendCounts32(b []byte, c []uint32) []byte {
 }
 
 type reader struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	shared bool // strings point into b (see unmarshalShared)
 }
 
 func (r *reader) fail(what string) {
@@ -288,7 +299,14 @@ func (r *reader) str() string {
 		r.fail("string")
 		return ""
 	}
-	s := string(r.b[:n])
+	var s string
+	switch {
+	case n == 0:
+	case r.shared:
+		s = unsafe.String(&r.b[0], int(n))
+	default:
+		s = string(r.b[:n])
+	}
 	r.b = r.b[n:]
 	return s
 }

@@ -220,6 +220,10 @@ func TestCodecRoundTrip(t *testing.T) {
 		if string(Marshal(q)) != string(b) {
 			t.Fatalf("n=%d: encoding not deterministic", n)
 		}
+		sq, err := unmarshalShared(b)
+		if err != nil || !reflect.DeepEqual(normalize(q), normalize(sq)) {
+			t.Fatalf("n=%d: the shared decode differs (%v)", n, err)
+		}
 		t.Logf("events=%d record=%d bytes", n, len(b))
 	}
 }
@@ -371,4 +375,23 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUnmarshal decodes a 500-event profile with copied strings
+// (Unmarshal) and with strings shared with the record (the store's reads).
+func BenchmarkUnmarshal(b *testing.B) {
+	rec := Marshal(randomProfile(rand.New(rand.NewPCG(3, 4)), 500))
+	for _, bc := range []struct {
+		name string
+		fn   func([]byte) (*Profile, error)
+	}{{"copy", Unmarshal}, {"shared", unmarshalShared}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.fn(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -38,7 +38,7 @@ func (r *ProfileReads) Profile(i int) (p *Profile, ok bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("featurestore: reading the profile of %q: %w", r.users[i], err)
 	}
-	p, err = Unmarshal(raw)
+	p, err = unmarshalShared(raw) // raw is this read's own copy
 	if err != nil {
 		return nil, false, fmt.Errorf("featurestore: user %q: %w", r.users[i], err)
 	}

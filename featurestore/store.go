@@ -332,7 +332,7 @@ func (s *Store) apply(u *userBatch) error {
 	u.baseRev = 0
 	if u.base != nil {
 		var err error
-		if p, err = Unmarshal(u.base); err != nil {
+		if p, err = unmarshalShared(u.base); err != nil { // a record read or cached: never written to
 			return fmt.Errorf("featurestore: user %q: %w", u.id, err)
 		}
 		u.baseRev = p.Rev
