@@ -71,6 +71,11 @@ type Config struct {
 	// keeps labels within their latency; a lower share leaves more CPU to
 	// the rest of the machine and lets interests lag further.
 	EncodeShare float64 `yaml:"encode_share"`
+	// EncodeYield: before each encoder call the encoder waits while this
+	// process's evaluators are labelling, at most this long (default 0:
+	// off). Labels go first and interests take the gaps; the bound keeps
+	// interests moving under a stream that never leaves a gap.
+	EncodeYield time.Duration `yaml:"encode_yield"`
 	// MaxBacklog pauses intake (every partition waits before its next fetch)
 	// while more users than this wait for labelling or encoding (default
 	// 100000): backpressure from the label stage and the encoder to the
@@ -157,6 +162,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("labels.publish_timeout: %s is below 10ms", c.PublishTimeout)
 	case c.LockTTL < 30*time.Millisecond:
 		return fmt.Errorf("labels.lock_ttl: %s is below 30ms", c.LockTTL)
+	case c.EncodeYield < 0:
+		return fmt.Errorf("labels.encode_yield: %s is negative", c.EncodeYield)
 	case !(c.EncodeShare > 0 && c.EncodeShare <= 1):
 		return fmt.Errorf("labels.encode_share: %g is outside (0, 1]", c.EncodeShare)
 	case c.History < 1 || c.History > 10000:

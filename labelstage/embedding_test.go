@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/lang"
@@ -162,5 +163,29 @@ func TestVersion1EmbeddingIsUsedThenReplaced(t *testing.T) {
 	embs, err := h.st.Embeddings(context.Background(), "u3")
 	if err != nil || len(embs) != 1 || embs[0].Vector[0] != float32(len("lovely red tea cup")) {
 		t.Fatalf("after encoding: %v %v", embs, err)
+	}
+}
+
+// The encoder waits while evaluations run, at most labels.encode_yield,
+// and not at all when off or when nothing is being evaluated.
+func TestEncoderYieldsToEvaluations(t *testing.T) {
+	st := &Stage{cfg: Config{EncodeYield: 80 * time.Millisecond}}
+	ctx := context.Background()
+	took := func() time.Duration { t0 := time.Now(); st.yieldToLabels(ctx); return time.Since(t0) }
+	if d := took(); d > 20*time.Millisecond {
+		t.Fatalf("waited %s with no evaluation running", d)
+	}
+	st.evaluating.Add(1)
+	if d := took(); d < 80*time.Millisecond {
+		t.Fatalf("waited %s while an evaluation ran, want the 80ms bound", d)
+	}
+	go func() { time.Sleep(20 * time.Millisecond); st.evaluating.Add(-1) }()
+	if d := took(); d < 15*time.Millisecond || d > 70*time.Millisecond {
+		t.Fatalf("waited %s, want until the evaluation ended (about 20ms)", d)
+	}
+	st.cfg.EncodeYield = 0
+	st.evaluating.Add(1)
+	if d := took(); d > 20*time.Millisecond {
+		t.Fatalf("waited %s with the yield off", d)
 	}
 }

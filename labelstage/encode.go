@@ -16,7 +16,19 @@ import (
 // feed so their labels (interests) use the new embedding.
 func (st *Stage) encodeLoop(ctx context.Context) error {
 	return st.workLoop(ctx, loop{stage: "encode", q: st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), batch: st.cfg.EncodeBatch,
-		work: st.encode, pace: st.paceEncoder, wake: st.encodeWake.add()})
+		work: st.encode, pace: st.paceEncoder, wake: st.encodeWake.add(), before: st.yieldToLabels})
+}
+
+// yieldToLabels waits, before an encoder call, while this process's
+// evaluators are labelling, at most labels.encode_yield.
+func (st *Stage) yieldToLabels(ctx context.Context) {
+	if st.cfg.EncodeYield <= 0 {
+		return
+	}
+	deadline := time.Now().Add(st.cfg.EncodeYield)
+	for st.evaluating.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		sleep(ctx, time.Millisecond)
+	}
 }
 
 // paceEncoder keeps the encoder within labels.encode_share of wall time.

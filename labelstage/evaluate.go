@@ -21,7 +21,7 @@ import (
 // window.
 func (st *Stage) evaluateLoop(ctx context.Context) error {
 	return st.workLoop(ctx, loop{stage: "evaluate", q: st.sp.Queue(st.sp.Changes(), st.sp.Inflight()), batch: st.cfg.BatchSize,
-		delay: st.cfg.Coalesce, work: st.evaluate, wake: st.evalWake.add()})
+		delay: st.cfg.Coalesce, work: st.evaluate, wake: st.evalWake.add(), busy: &st.evaluating})
 }
 
 // subject is one claimed user being evaluated.

@@ -53,8 +53,9 @@ type Stage struct {
 
 	backlog atomic.Int64 // users waiting in the change feed and the encode queue
 
-	evalWake, encodeWake waker // work arrived: a fold of this process; encodes queued
-	publishWake          waker // label versions of this process went into the outbox
+	evalWake, encodeWake waker        // work arrived: a fold of this process; encodes queued
+	publishWake          waker        // label versions of this process went into the outbox
+	evaluating           atomic.Int32 // evaluate batches in progress (the encoder yields to them)
 	// indexed: segments this process has registered in Indexes
 	indexed sync.Map
 

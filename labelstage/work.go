@@ -2,12 +2,12 @@ package labelstage
 
 import (
 	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-
-	"strconv"
-	"sync"
 
 	"github.com/segstream/segstream/keyspace"
 )
@@ -27,6 +27,10 @@ type loop struct {
 	// wake is signalled when work may have arrived (a fold of this
 	// process, an evaluation that queued encodes)
 	wake <-chan struct{}
+	// before (may be nil) runs before each claim (the encoder's yield)
+	before func(ctx context.Context)
+	// busy (may be nil) counts the batches of this loop in progress
+	busy *atomic.Int32
 }
 
 // workLoop claims up to l.batch users of l.q that are due, runs l.work on
@@ -40,6 +44,9 @@ func (st *Stage) workLoop(ctx context.Context, l loop) error {
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down (Run filters it)
+		}
+		if l.before != nil {
+			l.before(ctx)
 		}
 		claims, err := q.Claim(ctx, dueBy(time.Now(), l.delay), batch, st.cfg.Lease)
 		if ctx.Err() != nil {
@@ -57,7 +64,13 @@ func (st *Stage) workLoop(ctx context.Context, l loop) error {
 		// the batch in hand is finished on shutdown: its own deadline, not ctx
 		wctx, cancel := context.WithTimeout(context.Background(), st.cfg.Lease)
 		began := time.Now()
+		if l.busy != nil {
+			l.busy.Add(1)
+		}
 		err = work(wctx, claims)
+		if l.busy != nil {
+			l.busy.Add(-1)
+		}
 		busy := time.Since(began)
 		cancel()
 		if err != nil {
