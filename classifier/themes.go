@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/segstream/segstream/classifier/internal/num"
 )
 
 // ThemeSetFormat and ThemeSetFormatVersion identify a theme file.
@@ -108,3 +110,7 @@ func (ts *ThemeSet) Save(path string) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// Cosine is the cosine similarity of two embeddings (0 when either is
+// zero): how interests compare a profile's embedding with a theme.
+func Cosine(a, b []float32) float64 { return num.Cosine32(a, b) }

@@ -85,6 +85,24 @@ type ModelConfig struct {
 	ThemeFiles []string `yaml:"theme_files"`
 }
 
+// languages checks a list of per-language entries (field names the list,
+// what the other key each entry must have): every entry has both, and no
+// language is listed twice. It returns the languages listed.
+func languages(field, what string, n int, entry func(int) (lang, value string)) (map[string]bool, error) {
+	seen := map[string]bool{}
+	for i := range n {
+		l, v := entry(i)
+		if l == "" || v == "" {
+			return nil, fmt.Errorf("%s[%d]: language and %s must both be set", field, i, what)
+		}
+		if seen[l] {
+			return nil, fmt.Errorf("%s[%d]: language %q is listed twice", field, i, l)
+		}
+		seen[l] = true
+	}
+	return seen, nil
+}
+
 // SentimentModel is the sentiment model of one language.
 type SentimentModel struct {
 	// Language is a language code ("zh"): a review's declared lang, else the
@@ -292,15 +310,11 @@ func (c *Config) Validate() error {
 			if err := c.Encoder.Validate(); err != nil {
 				return err
 			}
-			seen := map[string]bool{}
-			for i, m := range c.Encoder.Models {
-				if m.Language == "" || m.ModelDir == "" {
-					return fmt.Errorf("encoder.models[%d]: language and model_dir must both be set", i)
-				}
-				if seen[m.Language] {
-					return fmt.Errorf("encoder.models[%d]: language %q is listed twice", i, m.Language)
-				}
-				seen[m.Language] = true
+			seen, err := languages("encoder.models", "model_dir", len(c.Encoder.Models), func(i int) (string, string) {
+				return c.Encoder.Models[i].Language, c.Encoder.Models[i].ModelDir
+			})
+			if err != nil {
+				return err
 			}
 			if !seen[c.Encoder.DefaultLanguage] {
 				return fmt.Errorf("encoder.default_language: %q has no model in encoder.models", c.Encoder.DefaultLanguage)
@@ -310,15 +324,10 @@ func (c *Config) Validate() error {
 	if err := c.API.Validate(); err != nil {
 		return err
 	}
-	seenLang := map[string]bool{}
-	for i, m := range c.Sentiment.Models {
-		if m.Language == "" || m.File == "" {
-			return fmt.Errorf("sentiment.models[%d]: language and file must both be set", i)
-		}
-		if seenLang[m.Language] {
-			return fmt.Errorf("sentiment.models[%d]: language %q is listed twice", i, m.Language)
-		}
-		seenLang[m.Language] = true
+	if _, err := languages("sentiment.models", "file", len(c.Sentiment.Models), func(i int) (string, string) {
+		return c.Sentiment.Models[i].Language, c.Sentiment.Models[i].File
+	}); err != nil {
+		return err
 	}
 	if t, n := c.Sentiment.Threshold, c.Sentiment.Neutral; !(t > 0 && t < 1) || !(n >= 0) || t-n < 0 || t+n > 1 {
 		return fmt.Errorf("sentiment.threshold %v, sentiment.neutral %v: want 0 < threshold < 1 and the band threshold ± neutral within [0, 1]", t, n)

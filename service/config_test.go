@@ -77,6 +77,12 @@ featurestore:
 		{"producer attempts", "kafka: {brokers: [k:1]}\nproducer: {max_attempts: 0, batch_size: -1}\n", nil, "producer.batch_size"},
 		{"producer write timeout", "kafka: {brokers: [k:1]}\nproducer: {write_timeout: 1ms}\n", nil, "producer.write_timeout"},
 		{"text entry above ring", "kafka: {brokers: [k:1]}\nfeaturestore: {limits: {text_entry_bytes: 4096}}\n", nil, "featurestore.limits.text_entry_bytes"},
+		{"encoder model without a dir", "kafka: {brokers: [k:1]}\nencoder: {models: [{language: en, model_dir: a}, {language: zh}]}\n", nil, "encoder.models[1]"},
+		{"encoder language twice", "kafka: {brokers: [k:1]}\nencoder: {models: [{language: en, model_dir: a}, {language: en, model_dir: b}]}\n", nil, "encoder.models[1]"},
+		{"default language without a model", "kafka: {brokers: [k:1]}\nencoder: {default_language: fr}\n", nil, "encoder.default_language"},
+		{"sentiment model without a file", "kafka: {brokers: [k:1]}\nsentiment: {models: [{language: zh}]}\n", nil, "sentiment.models[0]"},
+		{"sentiment band", "kafka: {brokers: [k:1]}\nsentiment: {threshold: 0.9, neutral: 0.2}\n", nil, "sentiment.threshold"},
+		{"encode yield", "kafka: {brokers: [k:1]}\nlabels: {encode_yield: -1s}\n", nil, "labels.encode_yield"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,5 +152,26 @@ func TestDeployExampleLoads(t *testing.T) {
 	d.SetDefaults()
 	if !reflect.DeepEqual(c, d) {
 		t.Errorf("deploy/segstream.yaml and the defaults disagree:\n%+v\n%+v", c, d)
+	}
+}
+
+// The sentiment models load from the default config; a missing or foreign
+// file is refused naming the option.
+func TestLoadSentiment(t *testing.T) {
+	c := Config{}
+	c.Kafka.Brokers = []string{"k:1"}
+	c.SetDefaults()
+	set, err := LoadSentiment(c.Sentiment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(set.Languages(), ","); got != "zh" {
+		t.Fatalf("languages %q", got)
+	}
+	for _, f := range []string{filepath.Join(t.TempDir(), "none.bin"), RepoFile("models/themes-zh.json")} {
+		_, err := LoadSentiment(SentimentConfig{Models: []SentimentModel{{Language: "zh", File: f}}, Threshold: 0.5})
+		if err == nil || !strings.Contains(err.Error(), "sentiment.models") {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

@@ -103,7 +103,7 @@ func themesCmd(ctx context.Context, args []string, stdout, stderr *output) error
 	if *digits > 0 {
 		for i := range themes {
 			r := roundSignificant(themes[i].Centroid, *digits)
-			minCos = math.Min(minCos, cosine32(r, themes[i].Centroid))
+			minCos = math.Min(minCos, classifier.Cosine(r, themes[i].Centroid))
 			themes[i].Centroid = r
 		}
 	}
@@ -308,19 +308,6 @@ func roundSignificant(v []float32, digits int) []float32 {
 		out[i] = float32(r)
 	}
 	return out
-}
-
-func cosine32(a, b []float32) float64 {
-	var d, na, nb float64
-	for i := range a {
-		d += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return d / math.Sqrt(na*nb)
 }
 
 // writeThemesReport prints the themes and the held-out figures as Markdown.

@@ -135,7 +135,7 @@ func TestThemesZhHeldOut(t *testing.T) {
 	for i, r := range reviews {
 		own, best, bestName := math.Inf(-1), math.Inf(-1), ""
 		for _, th := range ts.Themes {
-			s := cosine32(vecs[i], th.Centroid)
+			s := classifier.Cosine(vecs[i], th.Centroid)
 			if th.Name == r.theme {
 				own = s
 			} else if s > best {
