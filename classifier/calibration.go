@@ -53,11 +53,20 @@ func (c *Calibration) SeasonOffset(asOf time.Time) float64 {
 		return 0
 	}
 	type pt struct{ f, o float64 }
-	pts := make([]pt, len(c.Season))
-	for i, s := range c.Season {
-		pts[i] = pt{yearFrac(s.Cutoff), s.Offset}
+	// on the stack for the usual twelve points, sorted by insertion: this
+	// runs for every scored profile
+	var buf [16]pt
+	pts := buf[:0]
+	for _, s := range c.Season {
+		p := pt{yearFrac(s.Cutoff), s.Offset}
+		i := len(pts)
+		pts = append(pts, p)
+		for i > 0 && pts[i-1].f > p.f {
+			pts[i] = pts[i-1]
+			i--
+		}
+		pts[i] = p
 	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].f < pts[j].f })
 	f := yearFrac(asOf)
 	n := len(pts)
 	if n == 1 {
