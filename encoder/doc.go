@@ -22,7 +22,7 @@
 //     attention mask or take [CLS], and are L2-normalised here. Encode sorts a
 //     call's texts by length so that a batch pads little.
 //
-// Router holds one Encoder per language (DetectLanguage: "zh" or "en") and
+// Router holds one Encoder per language (lang.Detect: "zh" or "en") and
 // tags each embedding with the ModelVersion of the model that made it.
 //
 // # Concurrency

@@ -15,19 +15,9 @@ import (
 	"github.com/segstream/segstream/lang"
 )
 
-// Language codes DetectLanguage returns.
-const (
-	LangChinese = lang.Chinese
-	LangEnglish = lang.English
-)
-
-// DetectLanguage says which model a text is for (lang.Detect): "zh" when Han
-// characters dominate, else "en".
-func DetectLanguage(text string) string { return lang.Detect(text) }
-
 // LanguageModel names the model of one language for NewRouter.
 type LanguageModel struct {
-	// Language is a code DetectLanguage returns ("zh", "en").
+	// Language is a language code (lang.Detect returns "zh" or "en").
 	Language string `yaml:"language" json:"language"`
 	// ModelDir is a model folder or a name under var/models (see ModelDir).
 	ModelDir string `yaml:"model_dir" json:"model_dir"`
@@ -45,13 +35,13 @@ type Embedding struct {
 }
 
 // Router holds one Encoder per language and encodes each text with the model
-// of its language (DetectLanguage); a language without a model goes to the
+// of its language (lang.Detect); a language without a model goes to the
 // default language's. Safe for concurrent use.
 type Router struct {
 	encs  map[string]*Encoder
 	def   string
 	owned []*Encoder // distinct encoders, closed by Close
-	// Detect is the language detector; DetectLanguage unless replaced before use.
+	// Detect is the language detector; lang.Detect unless replaced before use.
 	Detect func(string) string
 }
 
@@ -67,7 +57,7 @@ func NewRouter(base Config, models []LanguageModel, def string, log *zap.Logger,
 	if def == "" {
 		def = models[0].Language
 	}
-	r := &Router{encs: map[string]*Encoder{}, def: def, Detect: DetectLanguage}
+	r := &Router{encs: map[string]*Encoder{}, def: def, Detect: lang.Detect}
 	byDir := map[string]*Encoder{}
 	for i, m := range models {
 		if m.Language == "" || m.ModelDir == "" {
@@ -111,7 +101,7 @@ func RouterOf(encs map[string]*Encoder, def string) (*Router, error) {
 	if _, ok := encs[def]; !ok {
 		return nil, fmt.Errorf("%w: default language %q has no encoder", ErrConfig, def)
 	}
-	r := &Router{encs: make(map[string]*Encoder, len(encs)), def: def, Detect: DetectLanguage}
+	r := &Router{encs: make(map[string]*Encoder, len(encs)), def: def, Detect: lang.Detect}
 	seen := map[*Encoder]bool{}
 	for lang, e := range encs {
 		if e == nil {

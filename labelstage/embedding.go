@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -34,9 +33,14 @@ type Encoder interface {
 }
 
 // Single is an Encoder that encodes every text with enc.
-func Single(enc classifier.TextEncoder) Encoder { return single{enc} }
+func Single(enc classifier.TextEncoder) Encoder {
+	return single{enc: enc, sig: xxhash.Sum64String("single\x00" + enc.ModelVersion())}
+}
 
-type single struct{ enc classifier.TextEncoder }
+type single struct {
+	enc classifier.TextEncoder
+	sig uint64
+}
 
 func (s single) Parts(texts, _ []string) []TextPart {
 	return []TextPart{{Model: s.enc.ModelVersion(), Text: s.enc.ProfileText(texts)}}
@@ -46,7 +50,7 @@ func (s single) Encode(ctx context.Context, _ string, texts []string) ([][]float
 	return s.enc.Encode(ctx, texts)
 }
 
-func (s single) Signature() uint64 { return xxhash.Sum64String("single\x00" + s.enc.ModelVersion()) }
+func (s single) Signature() uint64 { return s.sig }
 
 // An embedding record (keyspace.Keys.Embedding) holds a profile's
 // embeddings, one per model its texts went to. Version 2, little endian:
@@ -192,13 +196,4 @@ func (st *Stage) Embeddings(ctx context.Context, user string) ([]classifier.Embe
 		return nil, errors.New("labelstage: corrupt embedding record of " + user)
 	}
 	return r.embeddings(), nil
-}
-
-// modelsOf names the models of embeddings, for logs and tests.
-func modelsOf(embs []classifier.Embedding) string {
-	ms := make([]string, len(embs))
-	for i, e := range embs {
-		ms[i] = e.Model
-	}
-	return strings.Join(ms, ",")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/lang"
 )
@@ -188,4 +189,13 @@ func TestEncoderYieldsToEvaluations(t *testing.T) {
 	if d := took(); d > 20*time.Millisecond {
 		t.Fatalf("waited %s with the yield off", d)
 	}
+}
+
+// modelsOf names the models of embeddings.
+func modelsOf(embs []classifier.Embedding) string {
+	ms := make([]string, len(embs))
+	for i, e := range embs {
+		ms[i] = e.Model
+	}
+	return strings.Join(ms, ",")
 }

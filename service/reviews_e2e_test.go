@@ -1,55 +1,41 @@
 package service_test
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segstream/segstream/events"
 	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/sentiment"
 )
 
-// corpusReviews reads n reviews of one category (cat, as the corpus
-// writes it) and polarity (label "1" positive, "0" negative) from the
-// Chinese review corpus, skipping the first skip of them.
-func corpusReviews(t *testing.T, cat, polarity string, skip, n int) []string {
+// corpusReviews returns n reviews of one category (cat, as the corpus
+// writes it) and polarity (negative or not) of the Chinese review corpus,
+// read as the sentiment model reads it, skipping the first skip of them.
+func corpusReviews(t *testing.T, cat string, negative bool, skip, n int) []string {
 	t.Helper()
-	f, err := os.Open(testkit.RepoFile("../shared/data/online_shopping_10_cats.csv.gz"))
+	c, err := sentiment.ReadCorpus(testkit.RepoFile("../shared/data/online_shopping_10_cats.csv.gz"))
 	if err != nil {
 		t.Skipf("the Chinese review corpus is not here: %v", err)
 	}
-	defer func() { _ = f.Close() }()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := csv.NewReader(zr)
-	r.FieldsPerRecord = -1
 	var out []string
-	for len(out) < n {
-		rec, err := r.Read()
-		if err == io.EOF {
-			t.Fatalf("only %d %s reviews of %s", len(out), polarity, cat)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rec) < 3 || rec[0] != cat || rec[1] != polarity || len([]rune(rec[2])) < 12 || len([]rune(rec[2])) > 120 {
+	for _, r := range c.Reviews {
+		if r.Category != cat || r.Negative != negative || len([]rune(r.Text)) < 12 || len([]rune(r.Text)) > 120 {
 			continue
 		}
 		if skip > 0 {
 			skip--
 			continue
 		}
-		out = append(out, strings.Join(strings.Fields(rec[2]), " "))
+		if out = append(out, r.Text); len(out) == n {
+			return out
+		}
 	}
-	return out
+	t.Fatalf("only %d reviews of %s (negative %v)", len(out), cat, negative)
+	return nil
 }
 
 // TestReviewsInTwoLanguages: the whole path with real Chinese and English
@@ -72,10 +58,10 @@ func TestReviewsInTwoLanguages(t *testing.T) {
 			ProductID: "p" + fmt.Sprint(n), Rating: rating, Text: text, Lang: lang}
 	}
 	var evs []*events.Event
-	for _, text := range corpusReviews(t, "酒店", "0", 0, 3) {
+	for _, text := range corpusReviews(t, "酒店", true, 0, 3) {
 		evs = append(evs, review("zh-hotel-unhappy", text, "", 3))
 	}
-	for _, text := range corpusReviews(t, "手机", "1", 0, 3) {
+	for _, text := range corpusReviews(t, "手机", false, 0, 3) {
 		evs = append(evs, review("zh-phone-happy", text, "zh-CN", 3))
 	}
 	evs = append(evs,

@@ -43,7 +43,7 @@ var (
 	_ labelstage.Segmenter   = (*classifier.Segmenter)(nil)
 	_ labelstage.Publisher   = (*producer.Publisher)(nil)
 	_ classifier.TextEncoder = (*encoder.Encoder)(nil)
-	_ labelstage.Encoder     = routed{}
+	_ labelstage.Encoder     = (*routed)(nil)
 )
 
 // NewLogger builds the zap logger the config asks for.
@@ -216,7 +216,7 @@ func (s *Service) buildLabels(reg prometheus.Registerer) error {
 		if err := s.loadThemes(seg, router); err != nil {
 			return err
 		}
-		te = routed{router}
+		te = newRouted(router)
 	} else {
 		lc.NoEncoder = true
 	}
@@ -269,10 +269,19 @@ func (s *Service) loadThemes(seg *classifier.Segmenter, router *encoder.Router) 
 	return nil
 }
 
-// routed is the router as the label stage's encoder.
-type routed struct{ r *encoder.Router }
+// routed is the router as the label stage's encoder. The routing does not
+// change while the service runs: its signature, read for every evaluated
+// user, is computed once.
+type routed struct {
+	r   *encoder.Router
+	sig uint64
+}
 
-func (r routed) Parts(texts, langs []string) []labelstage.TextPart {
+func newRouted(r *encoder.Router) *routed {
+	return &routed{r: r, sig: xxhash.Sum64String(r.Routing())}
+}
+
+func (r *routed) Parts(texts, langs []string) []labelstage.TextPart {
 	ps := r.r.ProfileParts(texts, langs)
 	out := make([]labelstage.TextPart, len(ps))
 	for i, p := range ps {
@@ -281,11 +290,11 @@ func (r routed) Parts(texts, langs []string) []labelstage.TextPart {
 	return out
 }
 
-func (r routed) Encode(ctx context.Context, model string, texts []string) ([][]float32, error) {
+func (r *routed) Encode(ctx context.Context, model string, texts []string) ([][]float32, error) {
 	return r.r.EncodeWith(ctx, model, texts)
 }
 
-func (r routed) Signature() uint64 { return xxhash.Sum64String(r.r.Routing()) }
+func (r *routed) Signature() uint64 { return r.sig }
 
 // followSegments keeps the definitions current (the topic, the folder)
 // and asks the label stage to backfill whenever they change. It returns
