@@ -9,6 +9,7 @@ import "github.com/prometheus/client_golang/prometheus"
 //	skipped_total{why}                  counter    redelivered (offset) or duplicate (dup_id) events skipped
 //	batch_size                          histogram  messages per micro-batch
 //	fold_seconds                        histogram  time to make a batch durable in Redis
+//	event_to_fold_seconds               histogram  Kafka timestamp of a batch's oldest event → the batch durable in Redis
 //	lag{topic,partition}                gauge      high watermark − last folded offset − 1
 //	commits_total                       counter    successful offset commits
 //	retries_total{stage}                counter    fold / dlq attempts that failed and were retried
@@ -19,6 +20,7 @@ type metrics struct {
 	skipped     *prometheus.CounterVec
 	batchSize   prometheus.Histogram
 	foldSeconds prometheus.Histogram
+	eventToFold prometheus.Histogram
 	lag         *prometheus.GaugeVec
 	commits     prometheus.Counter
 	retries     *prometheus.CounterVec
@@ -35,13 +37,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
 		foldSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "fold_seconds", Help: "Time to make one batch durable in Redis.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		eventToFold: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "event_to_fold_seconds",
+			Help:    "Kafka timestamp of a micro-batch's oldest event to the batch durable in Redis (the intake's share of event-to-label latency).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 		lag:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lag", Help: "Messages behind the high watermark, per owned partition."}, []string{"topic", "partition"}),
 		commits:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "commits_total", Help: "Successful offset commits."}),
 		groupErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "group_errors_total", Help: "Consumer group join/sync errors (the group retries)."}),
 		retries:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "retries_total", Help: "Failed attempts retried, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.eventsIn, m.dlq, m.skipped, m.batchSize, m.foldSeconds, m.lag, m.commits, m.retries, m.groupErrors)
+		reg.MustRegister(m.eventsIn, m.dlq, m.skipped, m.batchSize, m.foldSeconds, m.eventToFold, m.lag, m.commits, m.retries, m.groupErrors)
 	}
 	return m
 }

@@ -125,6 +125,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 		return err
 	}
 	sendEnd := time.Now()
+	cpuSend := processCPU() - cpu0
 	// drain: everything folded and labelled, then the encoder's queue
 	var labelsDone, interestsDone time.Time
 	for interestsDone.IsZero() {
@@ -164,6 +165,9 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	stdout.printf("labels drained         %s after the stream stopped (%.0f events/s end to end)\n", labelsDone.Sub(sendEnd).Round(time.Millisecond), float64(sent)/labelsWall.Seconds())
 	stdout.printf("interests drained      %s after the stream stopped (encoder queue empty)\n", interestsDone.Sub(sendEnd).Round(time.Millisecond))
 	stdout.printf("event-to-label latency p50 %s  p99 %s (interpolated in histogram buckets)\n", p50, p99)
+	stdout.printf("event-to-fold latency  p50 %s  p99 %s (a batch's oldest event to the batch in Redis); intake paused %.0f times\n",
+		histQuantile(svc.Registry, "segstream_consumer_event_to_fold_seconds", 0.5), histQuantile(svc.Registry, "segstream_consumer_event_to_fold_seconds", 0.99),
+		counter(svc.Registry, "segstream_labels_intake_pauses_total", ""))
 	stdout.printf("evaluations            %.0f (%.1f per 100 events; %.0f labels/s while labelling)\n", ev, 100*ev/float64(sent), ev/labelsWall.Seconds())
 	evN, _ := histCount(svc.Registry, "segstream_labels_evaluate_seconds")
 	foldN, _ := histCount(svc.Registry, "segstream_consumer_fold_seconds")
@@ -173,6 +177,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	stdout.printf("encodes                %.0f (%.1f per 100 events), coalesce %s, workers %d, encoder %v\n", enc, 100*enc/float64(sent), *coalesce, *workers, *encode)
 	stdout.printf("labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
 	stdout.printf("Redis CPU              %.1f s (%.2f cores)\n", rcpu.Seconds(), rcpu.Seconds()/wall.Seconds())
+	stdout.printf("service CPU            %.2f cores while the stream ran\n", cpuSend.Seconds()/sendEnd.Sub(t0).Seconds())
 	stdout.printf("service CPU            %.1f s in %s (%.2f cores)%s\n", cpu.Seconds(), wall.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(), stageCPU(prof.Bytes()))
 	return nil
 }
