@@ -117,11 +117,19 @@ func TestFoldIdempotentUnderRedelivery(t *testing.T) {
 // same time (their partitions owned by different instances): the
 // compare-and-set makes sure no update is lost.
 func TestConcurrentWritersLoseNothing(t *testing.T) {
+	// few users in small batches: conflicts on most writes; many users in
+	// large batches: a batch's compare-and-sets span several script calls
+	// (casChunk), and the conflicts fall in any of them
+	t.Run("20 users, 100 events a batch", func(t *testing.T) { concurrentWriters(t, 20, 100) })
+	t.Run("600 users, 1000 events a batch", func(t *testing.T) { concurrentWriters(t, 600, 1000) })
+}
+
+func concurrentWriters(t *testing.T, users, batch int) {
 	rdb, prefix := testkit.Redis(t)
 	a, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
 	b, _ := featurestore.New(rdb, featurestore.Config{Prefix: prefix}, nil, nil)
-	ra := records(4000, 20, "events.clickstream/0", 2)
-	rb := records(4000, 20, "events.purchases/0", 3)
+	ra := records(4000, users, "events.clickstream/0", 2)
+	rb := records(4000, users, "events.purchases/0", 3)
 	var wg sync.WaitGroup
 	var conflicts int
 	var mu sync.Mutex
@@ -132,8 +140,8 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < len(job.recs); i += 100 {
-				res, err := job.s.Fold(context.Background(), job.recs[i:i+100])
+			for i := 0; i < len(job.recs); i += batch {
+				res, err := job.s.Fold(context.Background(), job.recs[i:i+batch])
 				if err != nil {
 					t.Error(err)
 					return
@@ -146,6 +154,9 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("compare-and-set conflicts retried: %d", conflicts)
+	if conflicts == 0 {
+		t.Fatal("no compare-and-set conflict: the test did not race the writers")
+	}
 	for id := range truth(ra, rb) {
 		p, err := a.Get(context.Background(), id)
 		if err != nil {

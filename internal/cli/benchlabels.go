@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func init() {
 }
 
 func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) error {
-	fs := newFlags("bench-labels", "[--rate 0] [--share 0.25] [--seconds 20] [--coalesce 50ms] [--workers 2] [--encode=false] [--fold=false]", stderr)
+	fs := newFlags("bench-labels", "[--rate 0] [--share 0.25] [--seconds 20] [--coalesce 50ms] [--workers 2] [--encode=false] [--fold=false] [--cpuprofile F] [--trace F]", stderr)
 	rate := fs.Float64("rate", 0, "steady events per second offered to the pipeline (0: --share of the fold-only rate measured first)")
 	share := fs.Float64("share", 0.25, "with --rate 0: the share of the fold-only rate to offer")
 	seconds := fs.Float64("seconds", 20, "how long to send")
@@ -47,6 +48,7 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	brokers := fs.String("brokers", "", "use this broker instead of an embedded one")
 	retail := fs.Bool("retail", false, "replay the full Online Retail history as fast as possible instead (encodes per 100 events)")
 	cpuProfile := fs.String("cpuprofile", "", "also write the measuring process's CPU profile (the service) to this file")
+	traceFile := fs.String("trace", "", "also write an execution trace of the service while the stream runs to this file (go tool trace; -pprof=sched|net|sync shows where goroutines wait)")
 	sender := fs.Bool("sender", false, "internal: be the sending process that the measuring process starts")
 	count := fs.Int("count", 0, "internal (--sender): send this many events as fast as possible")
 	topicPrefix := fs.String("topic-prefix", "", "internal (--sender): prefix of the input topics")
@@ -115,6 +117,13 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 		return err
 	}
 	profiling := true
+	var traceBuf bytes.Buffer
+	if *traceFile != "" {
+		if err := trace.Start(&traceBuf); err != nil {
+			return err
+		}
+		defer trace.Stop() // a no-op once stopped
+	}
 	defer func() {
 		if profiling {
 			pprof.StopCPUProfile()
@@ -126,6 +135,12 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	}
 	sendEnd := time.Now()
 	cpuSend := processCPU() - cpu0
+	if *traceFile != "" {
+		trace.Stop()
+		if err := os.WriteFile(*traceFile, traceBuf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
 	// drain: everything folded and labelled, then the encoder's queue
 	var labelsDone, interestsDone time.Time
 	for interestsDone.IsZero() {
