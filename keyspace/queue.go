@@ -35,7 +35,20 @@ type Claim struct {
 // Redis score bound: a number, "+inf", or "(" before a number) to Inflight
 // with the lease deadline now+lease, and returns them.
 func (q Queue) Claim(ctx context.Context, maxScore string, n int, lease time.Duration) ([]Claim, error) {
-	res, err := ClaimScript.Run(ctx, q.s.rdb, []string{q.Pending, q.Inflight}, maxScore, n, time.Now().Add(lease).UnixMilli()).StringSlice()
+	return q.claims(ClaimScript.Run(ctx, q.s.rdb, []string{q.Pending, q.Inflight}, maxScore, n, time.Now().Add(lease).UnixMilli()))
+}
+
+// QueueClaim queues Claim on pipe (by SHA: a NOSCRIPT answer is for
+// Recover) and returns how to read its result once pipe has run. The
+// queue's other writes (an Ack of the previous batch) go in the same round
+// trip.
+func (q Queue) QueueClaim(ctx context.Context, pipe redis.Pipeliner, maxScore string, n int, lease time.Duration) func() ([]Claim, error) {
+	cmd := ClaimScript.EvalSha(ctx, pipe, []string{q.Pending, q.Inflight}, maxScore, n, time.Now().Add(lease).UnixMilli())
+	return func() ([]Claim, error) { return q.claims(cmd) }
+}
+
+func (q Queue) claims(cmd *redis.Cmd) ([]Claim, error) {
+	res, err := cmd.StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("keyspace: claiming from %s: %w", q.Pending, err)
 	}
@@ -59,6 +72,14 @@ func (q Queue) Ack(ctx context.Context, claims []Claim) error {
 		return fmt.Errorf("keyspace: acknowledging %d users of %s: %w", len(claims), q.Inflight, err)
 	}
 	return nil
+}
+
+// QueueAck queues Ack on pipe (nil for no claims).
+func (q Queue) QueueAck(ctx context.Context, pipe redis.Pipeliner, claims []Claim) *redis.IntCmd {
+	if len(claims) == 0 {
+		return nil
+	}
+	return pipe.ZRem(ctx, q.Inflight, members(claims)...)
 }
 
 // Release hands claimed users back to Pending with their scores (keeping a

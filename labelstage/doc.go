@@ -10,7 +10,7 @@
 //	config.go    Config (YAML section labels) with defaults and Validate
 //	work.go      the claim loop over a keyspace.Queue shared by evaluation and encoding; hand-back on failure;
 //	             the idle wait (until the oldest waiting user is due, a wake-up, or labels.poll_interval)
-//	evaluate.go  one evaluation batch: read (one round trip), decide (Segmenter), version (label.Next), write (keyspace.Batch)
+//	evaluate.go  one evaluation batch: read (one round trip), decide (Segmenter), version (label.Next), write (keyspace.Batch); its flow counts go with the next claim
 //	encode.go    one encoder batch: profile texts → embeddings, then the users back on the change feed
 //	schedule.go  due users and expired leases back to their queues; queue sizes for gauges and the gate
 //	publish.go   the outbox: lock, read the latest version, publish, mark published

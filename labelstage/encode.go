@@ -15,8 +15,18 @@ import (
 // embeddings beside the profiles, and puts the users back on the change
 // feed so their labels (interests) use the new embedding.
 func (st *Stage) encodeLoop(ctx context.Context) error {
-	return st.workLoop(ctx, loop{stage: "encode", q: st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), batch: st.cfg.EncodeBatch,
-		work: st.encode, pace: st.paceEncoder, wake: st.encodeWake.add(), before: st.yieldToLabels})
+	l := loop{stage: "encode", q: st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), batch: st.cfg.EncodeBatch,
+		work: func(ctx context.Context, claims []keyspace.Claim) (bookkeeping, error) { return nil, st.encode(ctx, claims) },
+		wake: st.encodeWake.add()}
+	// only when configured: a loop that may wait between batches
+	// acknowledges each at once instead of with the next claim
+	if st.cfg.EncodeShare < 1 {
+		l.pace = st.paceEncoder
+	}
+	if st.cfg.EncodeYield > 0 {
+		l.before = st.yieldToLabels
+	}
+	return st.workLoop(ctx, l)
 }
 
 // yieldToLabels waits, before an encoder call, while this process's

@@ -38,7 +38,7 @@ type subject struct {
 // versions; one batch writes (queue and outbox entries first, then the
 // label records, compare-and-set on their versions, and the member index
 // of each segment entered or left).
-func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
+func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) (bookkeeping, error) {
 	t0 := time.Now()
 	users := usersOf(claims)
 	pipe := st.rdb.Pipeline()
@@ -53,11 +53,11 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("reading %d users: %w", len(claims), err)
+		return nil, fmt.Errorf("reading %d users: %w", len(claims), err)
 	}
 	clock, err := clockOf()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wb := st.sp.NewBatch(ctx)
 	var subjects []*subject
@@ -65,14 +65,14 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	for i, c := range claims {
 		p, ok, err := profs.Profile(i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
 			continue // nothing to label: no profile, or erased
 		}
 		rec, err := parseForEvaluate(labs[i].Val())
 		if err != nil {
-			return fmt.Errorf("user %q: %w", c.User, err)
+			return nil, fmt.Errorf("user %q: %w", c.User, err)
 		}
 		sj := &subject{c: c, p: p, rec: rec, asOf: clock}
 		if lastSeen := time.Unix(p.LastSeen, 0).UTC(); sj.asOf.Before(lastSeen) {
@@ -106,7 +106,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	for _, sj := range subjects {
 		d, err := st.seg.Label(sj.p, featurestore.NewView(sj.p, sj.asOf), sj.embs, sj.rec.State, sj.asOf)
 		if err != nil {
-			return fmt.Errorf("labelling %q: %w", sj.c.User, err)
+			return nil, fmt.Errorf("labelling %q: %w", sj.c.User, err)
 		}
 		st.m.evaluated.Inc()
 		// time alone must be able to move the user: schedule the next look
@@ -141,7 +141,7 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		}
 		args, err := casArgs(sj.rec.Version, next, st.cfg.History)
 		if err != nil {
-			return fmt.Errorf("user %q: %w", sj.c.User, err)
+			return nil, fmt.Errorf("user %q: %w", sj.c.User, err)
 		}
 		writes = append(writes, written{sj: sj, cmd: keyspace.LabelCAS.EvalSha(ctx, wb.Then(key), []string{key, st.sp.History(sj.c.User)}, args...)})
 		// the member index, in the same batch as the record it mirrors
@@ -173,12 +173,12 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 	err = wb.Exec()
 	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry {
 		if lerr != nil {
-			return lerr
+			return nil, lerr
 		}
-		return errors.New("label scripts were not loaded; retrying") // nothing written under a stale version: the CAS guards it
+		return nil, errors.New("label scripts were not loaded; retrying") // nothing written under a stale version: the CAS guards it
 	}
 	if err != nil {
-		return fmt.Errorf("writing labels: %w", err)
+		return nil, fmt.Errorf("writing labels: %w", err)
 	}
 	for _, seg := range newIndexes {
 		st.indexed.Store(seg, struct{}{})
@@ -198,7 +198,6 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 			}
 		}
 	}
-	st.countFlow(ctx, writes)
 	if len(conflicts) > 0 {
 		// another evaluator won (should not happen with claims): look again
 		st.m.errors.WithLabelValues("label_conflict").Add(float64(len(conflicts)))
@@ -213,17 +212,21 @@ func (st *Stage) evaluate(ctx context.Context, claims []keyspace.Claim) error {
 		st.m.latency.Observe(done.Sub(sj.c.Since).Seconds())
 	}
 	st.m.evaluateSeconds.Observe(time.Since(t0).Seconds())
-	return nil
+	// the flow counts go with the next claim (workLoop)
+	return st.flowCounts(writes), nil
 }
 
-// countFlow adds the entries and exits of the label writes that won their
-// compare-and-set to each segment's hourly flow. After the batch, not in
-// it: a pipeline runs every command even when the script beside it failed
-// (NOSCRIPT, a lost compare-and-set), and a retried batch would count
-// twice. A crash here loses a count; nothing is counted twice.
-func (st *Stage) countFlow(ctx context.Context, writes []written) {
-	pipe := st.rdb.Pipeline()
-	n := 0
+// flowCounts adds the entries and exits of the label writes that won their
+// compare-and-set to each segment's hourly flow (nil: none). After the
+// batch, not in it: a pipeline runs every command even when the script
+// beside it failed (NOSCRIPT, a lost compare-and-set), and a retried batch
+// would count twice. A crash before they are sent loses a count; nothing is
+// counted twice.
+func (st *Stage) flowCounts(writes []written) bookkeeping {
+	type count struct {
+		key, field string
+	}
+	var counts []count
 	for _, wr := range writes {
 		if len(wr.entered)+len(wr.exited) == 0 {
 			continue
@@ -233,19 +236,28 @@ func (st *Stage) countFlow(ctx context.Context, writes []written) {
 		}
 		hour := strconv.FormatInt(wr.sj.asOf.Unix()-wr.sj.asOf.Unix()%3600, 10)
 		for _, seg := range wr.entered {
-			pipe.HIncrBy(ctx, st.sp.Flow(seg), hour+":e", 1)
-			n++
+			counts = append(counts, count{st.sp.Flow(seg), hour + ":e"})
 		}
 		for _, seg := range wr.exited {
-			pipe.HIncrBy(ctx, st.sp.Flow(seg), hour+":x", 1)
-			n++
+			counts = append(counts, count{st.sp.Flow(seg), hour + ":x"})
 		}
 	}
-	if n == 0 {
-		return
+	if len(counts) == 0 {
+		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		st.failed("flow", "counting entries and exits failed", err, zap.Int("changes", n))
+	return func(ctx context.Context, pipe redis.Pipeliner) func() {
+		cmds := make([]*redis.IntCmd, len(counts))
+		for i, c := range counts {
+			cmds[i] = pipe.HIncrBy(ctx, c.key, c.field, 1)
+		}
+		return func() {
+			for _, c := range cmds {
+				if err := c.Err(); err != nil {
+					st.failed("flow", "counting entries and exits failed", err, zap.Int("changes", len(counts)))
+					return
+				}
+			}
+		}
 	}
 }
 

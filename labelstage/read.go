@@ -273,7 +273,7 @@ type FlowHour struct {
 
 // Flow returns a segment's entries and exits per clock hour from the hour
 // of from to the hour of to, ascending, every hour present (zeros where
-// none). The counts follow the label writes that won (countFlow).
+// none). The counts follow the label writes that won (flowCounts).
 func (st *Stage) Flow(ctx context.Context, segment string, from, to time.Time) ([]FlowHour, error) {
 	m, err := st.rdb.HGetAll(ctx, st.sp.Flow(segment)).Result()
 	if err != nil {

@@ -213,7 +213,7 @@ func (h *harness) foldReview(user, text, lang string) {
 }
 
 // run claims what waits in q and runs work on it, as the work loop does.
-func (h *harness) run(q keyspace.Queue, work func(context.Context, []keyspace.Claim) error) int {
+func (h *harness) run(q keyspace.Queue, work func(context.Context, []keyspace.Claim) (bookkeeping, error)) int {
 	h.t.Helper()
 	ctx := context.Background()
 	claims, err := q.Claim(ctx, "+inf", 1000, time.Minute)
@@ -223,11 +223,13 @@ func (h *harness) run(q keyspace.Queue, work func(context.Context, []keyspace.Cl
 	if len(claims) == 0 {
 		return 0
 	}
-	if err := work(ctx, claims); err != nil {
+	after, err := work(ctx, claims)
+	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := q.Ack(ctx, claims); err != nil {
-		h.t.Fatal(err)
+	h.st.settleBatch(ctx, q, claims, after) // as workLoop does, with the next claim
+	if n, err := h.st.rdb.ZCard(ctx, q.Inflight).Result(); err != nil || n != 0 {
+		h.t.Fatalf("%d users still in flight after the acknowledgement (%v)", n, err)
 	}
 	return len(claims)
 }
@@ -237,7 +239,7 @@ func (h *harness) evaluate() int {
 }
 
 func (h *harness) encode() int {
-	return h.run(h.st.sp.Queue(h.st.sp.Encode(), h.st.sp.Encoding()), h.st.encode)
+	return h.run(h.st.sp.Queue(h.st.sp.Encode(), h.st.sp.Encoding()), func(ctx context.Context, c []keyspace.Claim) (bookkeeping, error) { return nil, h.st.encode(ctx, c) })
 }
 
 func (h *harness) publishAll() int {
@@ -666,5 +668,72 @@ func TestCarriedChangesPublishedOnce(t *testing.T) {
 	pubs := h.log.all()
 	if len(pubs) != 1 || pubs[0].Label.Version != 2 || changesOf(pubs[0].Changes) != "entered:buyer@2" {
 		t.Fatalf("published %+v, want v2 with entered:buyer@2 alone", pubs)
+	}
+}
+
+// A finished batch is acknowledged, and its flow counted, in the round trip
+// of the next claim (workLoop): acknowledged before the claim, so a user
+// folded again while in flight is claimed again and stays in flight; the
+// counts are sent once.
+func TestAckAndFlowGoWithTheNextClaim(t *testing.T) {
+	h := newHarness(t, Config{NoEncoder: true})
+	ctx := context.Background()
+	q := h.st.sp.Queue(h.st.sp.Changes(), h.st.sp.Inflight())
+	h.fold("u1", events.TypeView, "")
+	h.fold("u2", events.TypeView, "")
+	claims, err := q.Claim(ctx, "+inf", 10, time.Minute)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("claimed %d users (%v), want 2", len(claims), err)
+	}
+	after, err := h.st.evaluate(ctx, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == nil {
+		t.Fatal("two users entered visitor: the batch must leave flow counts to send")
+	}
+	flow := func() int64 {
+		t.Helper()
+		hours, err := h.st.Flow(ctx, "visitor", day0, day0.Add(48*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, fh := range hours {
+			n += fh.Entered
+		}
+		return n
+	}
+	if n := flow(); n != 0 {
+		t.Fatalf("flow counted %d entries before the next claim", n)
+	}
+	h.fold("u1", events.TypeView, "") // u1 is on the feed again while in flight
+	next, err := h.st.claimAfter(ctx, q, claims, after, "+inf", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next) != 1 || next[0].User != "u1" {
+		t.Fatalf("claimed %v, want u1 again", next)
+	}
+	inflight, err := h.rdb.ZRange(ctx, q.Inflight, 0, -1).Result()
+	if err != nil || strings.Join(inflight, ",") != "u1" {
+		t.Fatalf("in flight %v (%v): u2 acknowledged, u1 claimed again after its acknowledgement", inflight, err)
+	}
+	if n := flow(); n != 2 {
+		t.Fatalf("flow counted %d entries, want 2", n)
+	}
+	// the second claim's batch: nothing entered, nothing more counted
+	after, err = h.st.evaluate(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.st.claimAfter(ctx, q, next, after, "+inf", 10); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := h.rdb.ZCard(ctx, q.Inflight).Result(); n != 0 {
+		t.Fatalf("%d users still in flight", n)
+	}
+	if n := flow(); n != 2 {
+		t.Fatalf("flow counted %d entries after a batch without entries, want 2", n)
 	}
 }

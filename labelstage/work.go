@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/segstream/segstream/keyspace"
@@ -20,7 +21,7 @@ type loop struct {
 	// delay: a user is due this long after its pending score (the
 	// coalesce window of the change feed; 0 for the encode queue)
 	delay time.Duration
-	work  func(context.Context, []keyspace.Claim) error
+	work  func(context.Context, []keyspace.Claim) (bookkeeping, error)
 	// pace (may be nil) is told how long each successful batch took, after
 	// its users are acknowledged, and may wait (the encoder's share)
 	pace func(ctx context.Context, busy time.Duration)
@@ -33,14 +34,34 @@ type loop struct {
 	busy *atomic.Int32
 }
 
+// bookkeeping queues writes that follow a finished batch and need not
+// delay it (the hourly flow counts of the label writes that won) on pipe;
+// check, called once pipe has run, reports what failed. It is sent once,
+// whatever happens: a lost count is allowed, a double count is not.
+type bookkeeping func(ctx context.Context, pipe redis.Pipeliner) (check func())
+
 // workLoop claims up to l.batch users of l.q that are due, runs l.work on
 // them under the lease as deadline, and acknowledges them; on failure they
 // go back to pending with their scores. Users of a worker that dies come
 // back when the lease expires (scheduleLoop). With nothing due it waits
 // until the oldest waiting user is, or until woken, or at most
 // labels.poll_interval (other instances' folds are seen by polling).
+//
+// A finished batch's acknowledgement and bookkeeping go in the round trip
+// of the next claim, which follows at once: a batch costs the claim, its
+// reads and its writes, not two round trips more. (A loop that may wait
+// between batches, the paced encoder, acknowledges at once.)
 func (st *Stage) workLoop(ctx context.Context, l loop) error {
 	q, stage, batch, work, pace := l.q, l.stage, l.batch, l.work, l.pace
+	var acks []keyspace.Claim // finished: acknowledged with the next claim
+	var after bookkeeping
+	defer func() { // shutting down: what is owed goes out on its own
+		if len(acks) > 0 || after != nil {
+			fctx, cancel := context.WithTimeout(context.Background(), st.cfg.RetryBackoff+5*time.Second)
+			defer cancel()
+			st.settleBatch(fctx, q, acks, after)
+		}
+	}()
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down (Run filters it)
@@ -48,7 +69,8 @@ func (st *Stage) workLoop(ctx context.Context, l loop) error {
 		if l.before != nil {
 			l.before(ctx)
 		}
-		claims, err := q.Claim(ctx, dueBy(time.Now(), l.delay), batch, st.cfg.Lease)
+		claims, err := st.claimAfter(ctx, q, acks, after, dueBy(time.Now(), l.delay), batch)
+		acks, after = nil, nil
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: whatever Claim moved, the lease brings back
 		}
@@ -67,7 +89,7 @@ func (st *Stage) workLoop(ctx context.Context, l loop) error {
 		if l.busy != nil {
 			l.busy.Add(1)
 		}
-		err = work(wctx, claims)
+		keep, err := work(wctx, claims)
 		if l.busy != nil {
 			l.busy.Add(-1)
 		}
@@ -79,13 +101,70 @@ func (st *Stage) workLoop(ctx context.Context, l loop) error {
 			st.handBack(ctx, q, claims)
 			continue
 		}
-		if err := q.Ack(context.Background(), claims); err != nil {
-			// they stay in flight until the lease ends, then are looked at again
-			st.failed("ack", "acknowledging finished users failed; the lease brings them back", err, zap.Int("users", len(claims)))
+		acks, after = claims, keep
+		if pace != nil || l.before != nil {
+			st.settleBatch(context.Background(), q, acks, after)
+			acks, after = nil, nil
 		}
 		if pace != nil {
 			pace(ctx, busy)
 		}
+	}
+}
+
+// claimAfter claims like Queue.Claim, sending the acknowledgement of the
+// previous batch (acks) and its bookkeeping first in the same pipeline:
+// acknowledged before the claim, so a user queued again meanwhile and
+// claimed by it stays in flight.
+func (st *Stage) claimAfter(ctx context.Context, q keyspace.Queue, acks []keyspace.Claim, after bookkeeping, maxScore string, n int) ([]keyspace.Claim, error) {
+	if len(acks) == 0 && after == nil {
+		return q.Claim(ctx, maxScore, n, st.cfg.Lease)
+	}
+	pipe := st.rdb.Pipeline()
+	ack := q.QueueAck(ctx, pipe, acks)
+	var check func()
+	if after != nil {
+		check = after(ctx, pipe)
+	}
+	claimed := q.QueueClaim(ctx, pipe, maxScore, n, st.cfg.Lease)
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	st.ackChecked(ack, len(acks))
+	if check != nil {
+		check()
+	}
+	claims, err := claimed()
+	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry && lerr == nil {
+		return q.Claim(ctx, maxScore, n, st.cfg.Lease) // the scripts are back: claim alone
+	}
+	return claims, err
+}
+
+// settleBatch acknowledges a finished batch and sends its bookkeeping in
+// a round trip of their own.
+func (st *Stage) settleBatch(ctx context.Context, q keyspace.Queue, acks []keyspace.Claim, after bookkeeping) {
+	pipe := st.rdb.Pipeline()
+	ack := q.QueueAck(ctx, pipe, acks)
+	var check func()
+	if after != nil {
+		check = after(ctx, pipe)
+	}
+	if pipe.Len() == 0 {
+		return
+	}
+	_, _ = pipe.Exec(ctx)
+	st.ackChecked(ack, len(acks))
+	if check != nil {
+		check()
+	}
+}
+
+func (st *Stage) ackChecked(ack *redis.IntCmd, users int) {
+	if ack == nil {
+		return
+	}
+	if err := ack.Err(); err != nil {
+		// they stay in flight until the lease ends, then are looked at again
+		st.failed("ack", "acknowledging finished users failed; the lease brings them back", err, zap.Int("users", users))
 	}
 }
 
