@@ -16,7 +16,9 @@ import (
 // feed so their labels (interests) use the new embedding.
 func (st *Stage) encodeLoop(ctx context.Context) error {
 	l := loop{stage: "encode", q: st.sp.Queue(st.sp.Encode(), st.sp.Encoding()), batch: st.cfg.EncodeBatch,
-		work: func(ctx context.Context, claims []keyspace.Claim) (bookkeeping, error) { return nil, st.encode(ctx, claims) },
+		work: func(ctx context.Context, claims []keyspace.Claim) (bookkeeping, error) {
+			return nil, st.encode(ctx, claims)
+		},
 		wake: st.encodeWake.add()}
 	// only when configured: a loop that may wait between batches
 	// acknowledges each at once instead of with the next claim
