@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -49,6 +52,9 @@ featurestore:
 	if c.Featurestore.Prefix != "prod" || c.Featurestore.Limits.TextRingBytes != 2048 || c.Featurestore.Limits.RetentionDays != 90 {
 		t.Errorf("featurestore: %+v", c.Featurestore)
 	}
+	if c.GC.Percent != 400 || c.GC.MemoryLimitBytes != 0 {
+		t.Errorf("gc defaults: %+v", c.GC)
+	}
 	if c.Kafka.Topics.DLQ != "events.dlq" || c.HTTP.Listen != ":9464" || !*c.Kafka.CreateTopics {
 		t.Errorf("defaults not applied: %+v %+v", c.Kafka.Topics, c.HTTP)
 	}
@@ -83,6 +89,9 @@ featurestore:
 		{"sentiment model without a file", "kafka: {brokers: [k:1]}\nsentiment: {models: [{language: zh}]}\n", nil, "sentiment.models[0]"},
 		{"sentiment band", "kafka: {brokers: [k:1]}\nsentiment: {threshold: 0.9, neutral: 0.2}\n", nil, "sentiment.threshold"},
 		{"encode yield", "kafka: {brokers: [k:1]}\nlabels: {encode_yield: -1s}\n", nil, "labels.encode_yield"},
+		{"gc percent", "kafka: {brokers: [k:1]}\ngc: {percent: 5}\n", nil, "gc.percent"},
+		{"gc percent from the environment", "kafka: {brokers: [k:1]}\n", []string{"SEGSTREAM_GC_PERCENT=-1"}, "gc.percent"},
+		{"gc memory limit", "kafka: {brokers: [k:1]}\ngc: {memory_limit_bytes: -1}\n", nil, "gc.memory_limit_bytes"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,5 +182,31 @@ func TestLoadSentiment(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "sentiment.models") {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// gc.percent sets the collector unless the process's GOGC is set;
+// gc.memory_limit_bytes likewise with GOMEMLIMIT.
+func TestApplyGC(t *testing.T) {
+	was, wasMem := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	defer func() { debug.SetGCPercent(was); debug.SetMemoryLimit(wasMem) }()
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	applyGC(GCConfig{Percent: 250, MemoryLimitBytes: 3 << 30}, zap.NewNop())
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Fatalf("GC percent %d, want gc.percent 250", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 3<<30 {
+		t.Fatalf("memory limit %d, want gc.memory_limit_bytes", got)
+	}
+	debug.SetMemoryLimit(wasMem)
+	t.Setenv("GOGC", "150") // the runtime read it at start; the service leaves it
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	applyGC(GCConfig{Percent: 250, MemoryLimitBytes: 3 << 30}, zap.NewNop())
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent %d: gc.percent overrode GOGC", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != wasMem {
+		t.Fatalf("memory limit %d: gc.memory_limit_bytes overrode GOMEMLIMIT", got)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -538,6 +540,7 @@ func (s *Service) HTTPAddr() string {
 func (s *Service) Run(ctx context.Context) error {
 	defer func() { _ = s.Redis.Close() }() // at exit: every write was already acknowledged
 	defer s.Close()
+	applyGC(s.Cfg.GC, s.Log)
 	if err := PingRedis(ctx, s.Redis, s.Cfg.Redis); err != nil {
 		return err
 	}
@@ -650,4 +653,26 @@ func (s *Service) mux() *http.ServeMux {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	return mux
+}
+
+// applyGC sets the collector from gc.* unless the process's GOGC or
+// GOMEMLIMIT say otherwise, and logs what holds.
+func applyGC(c GCConfig, log *zap.Logger) {
+	percent, limit := "GOGC", "GOMEMLIMIT"
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(c.Percent)
+		percent = "gc.percent"
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && c.MemoryLimitBytes > 0 {
+		debug.SetMemoryLimit(c.MemoryLimitBytes)
+		limit = "gc.memory_limit_bytes"
+	}
+	cur := debug.SetGCPercent(-1)
+	debug.SetGCPercent(cur)
+	mem := debug.SetMemoryLimit(-1) // negative: read only
+	if mem == math.MaxInt64 {
+		mem, limit = 0, "none"
+	}
+	log.Info("garbage collector", zap.Int("percent", cur), zap.String("percent_from", percent),
+		zap.Int64("memory_limit_bytes", mem), zap.String("memory_limit_from", limit))
 }

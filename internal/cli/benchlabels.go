@@ -192,7 +192,8 @@ func cmdBenchLabels(ctx context.Context, args []string, stdout, stderr *output) 
 	stdout.printf("encodes                %.0f (%.1f per 100 events), coalesce %s, workers %d, encoder %v\n", enc, 100*enc/float64(sent), *coalesce, *workers, *encode)
 	stdout.printf("labels published       %.0f, changes %.0f\n", counter(svc.Registry, "segstream_labels_published_total", ""), counter(svc.Registry, "segstream_labels_changes_total", ""))
 	stdout.printf("Redis CPU              %.1f s (%.2f cores)\n", rcpu.Seconds(), rcpu.Seconds()/wall.Seconds())
-	stdout.printf("service CPU            %.2f cores while the stream ran\n", cpuSend.Seconds()/sendEnd.Sub(t0).Seconds())
+	stdout.printf("service CPU            %.2f cores while the stream ran; peak RSS %.0f MiB (the encoder's models included)\n",
+		cpuSend.Seconds()/sendEnd.Sub(t0).Seconds(), float64(peakRSS())/(1<<20))
 	stdout.printf("service CPU            %.1f s in %s (%.2f cores)%s\n", cpu.Seconds(), wall.Round(time.Millisecond), cpu.Seconds()/wall.Seconds(), stageCPU(prof.Bytes()))
 	return nil
 }
