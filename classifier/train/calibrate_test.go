@@ -50,6 +50,7 @@ func TestAtRiskRankingChosenOnValidation(t *testing.T) {
 		t.Fatalf("%d grid points", len(pts))
 	}
 	best := bestAtRiskPoint(pts)
+	t.Logf("validation grid %+v: weight %g", pts, best.W)
 	if got := res.Eval.AtRisk.Ranking; (best.W == 0) != (got == nil) || got != nil && got.W != best.W || got != m.AtRisk {
 		t.Fatalf("ranking %+v, the grid chooses weight %g: %+v", got, best.W, pts)
 	}
