@@ -46,7 +46,7 @@ const (
 const ScoreAtRisk = "at_risk_score"
 
 // AtRiskRanking is the score the at_risk segment thresholds: the churn
-// head's calibrated log-odds averaged with BG/NBD's log-odds of no
+// head's calibrated log-odds plus W times BG/NBD's log-odds of no
 // purchase in the next HorizonDays days (the feature bgnbd_logit_p_buy90,
 // negated), recalibrated on the validation cutoff:
 //
