@@ -22,9 +22,10 @@
 // heads' contributions (Explain). Segmenter.Label evaluates the set in
 // force on it and returns a label.Decision in contract form: scores named
 // label.ScoreChurnRisk (the calibrated churn probability, Calibration),
-// label.ScoreValueTier, label.ScoreInterest and, for a model with a spend
-// model, ScoreCLV90d and ScoreCLV365d (expected spend, Gamma-Gamma on
-// BG/NBD),
+// label.ScoreValueTier, label.ScoreInterest, ScoreAtRisk (what the
+// at_risk band is tuned on: AtRiskRanking, the churn risk averaged with
+// BG/NBD's) and, for a model with a spend model, ScoreCLV90d and
+// ScoreCLV365d (expected spend, Gamma-Gamma on BG/NBD),
 // every number through label.Round, reasons as label.Reason, and as State
 // the segments.State (memberships and their since times), which the
 // caller feeds back with the next profile. TextEncoder is the one
@@ -37,14 +38,15 @@
 //     Extractor.Features (the one function that maps a view and its
 //     History to the numeric inputs, in training and serving), History and
 //     HistoryOf, HorizonDays, NumFeaturesV1, TextFeature.
-//   - model.go: the versioned model file (format 2; format 1 is still
-//     read) (Model with its Head, Stats,
+//   - model.go: the versioned model file (format 3; formats 1 and 2 are
+//     still read) (Model with its Head, Stats,
 //     Theme, TextSpec, EmbeddingSpec, DataRange, HeadMetrics and Report
 //     records), Model.Encode and Model.Save, Load and Decode, Scores,
 //     Model.Score, Model.ScoreProfile, Model.ScoreHistory, Model.Inputs and
 //     Model.Contributions (each input's share of a head's logit), the
-//     customer-value scores (Model.spend) and ValueTierModel (the value
-//     tier derived from predicted value).
+//     customer-value scores (Model.spend), ValueTierModel (the value
+//     tier derived from predicted value) and AtRiskRanking (the at_risk
+//     score).
 //   - softmax.go: the linear heads (Softmax: Logits, Probs) and the
 //     TrainConfig and FitLog records the file keeps with them.
 //   - gbdt.go: boosted-tree heads (GBDT: Logits, Attribute, Valid) and

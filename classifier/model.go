@@ -19,12 +19,15 @@ import (
 
 // ModelFormat and ModelFormatVersion identify the model file layout.
 // Version 2 added the churn calibration, the Gamma-Gamma spend model and
-// the value tier derived from predicted value; files of version 1 (none
-// of them: the raw churn head, the value head's tier, no spend scores)
-// are still read.
+// the value tier derived from predicted value; version 3 the at_risk
+// ranking (AtRiskRanking). Files of version 1 (none of them: the raw
+// churn head, the value head's tier, no spend scores) and 2 (no at_risk
+// ranking: the at_risk score is the churn risk) are still read. A file
+// with a ranking says version 3 so that an older build, which would
+// serve it without the score the at_risk definition reads, refuses it.
 const (
 	ModelFormat        = "segstream.classifier"
-	ModelFormatVersion = 2
+	ModelFormatVersion = 3
 )
 
 // ScoreCLV90d and ScoreCLV365d name the predicted-value scores of a
@@ -35,6 +38,57 @@ const (
 	ScoreCLV90d  = "clv_90d"
 	ScoreCLV365d = "clv_365d"
 )
+
+// ScoreAtRisk names the score the at_risk band (model["at_risk_enter"],
+// model["at_risk_exit"]) is tuned on, in the label document and in
+// `scores[...]` of the segment definitions: Scores.AtRisk, the churn
+// risk itself for a model without an at_risk ranking.
+const ScoreAtRisk = "at_risk_score"
+
+// AtRiskRanking is the score the at_risk segment thresholds: the churn
+// head's calibrated log-odds plus W times BG/NBD's log-odds of no
+// purchase in the next HorizonDays days (the feature bgnbd_logit_p_buy90,
+// negated), recalibrated on the validation cutoff:
+//
+//	at_risk log-odds = A·(c + W·b) + B + Season(asOf)
+//
+// where c is the churn head's log-odds through the churn calibration
+// without its seasonal term (Calibration.Logit at the zero time) and b =
+// -bgnbd_logit_p_buy90. W is chosen on the validation cutoff by the
+// precision at the top of its active customers (classifier/train); A and
+// B are Platt scaling of c + W·b there, so Scores.AtRisk is a calibrated
+// P(no purchase) like ChurnRisk. The seasonal term is the churn
+// calibration's, added once, so Segmenter.Params moves the at_risk band
+// with the score by the same offset. Why a blend: the churn head is
+// fitted on every customer at every training cutoff, BG/NBD on each
+// customer's own purchase rhythm; at the top of the recently active
+// customers, where at_risk draws from, each ranks some customers better
+// than the other (docs/eval/EXPERIMENTS.md, #8).
+type AtRiskRanking struct {
+	W float64 `json:"bgnbd_weight"`
+	A float64 `json:"a"`
+	B float64 `json:"b"`
+}
+
+// Logit is the at_risk log-odds of churn-calibrated log-odds c (without
+// the seasonal term), BG/NBD log-odds of no purchase b and the seasonal
+// offset off; a nil ranking gives c + off, the churn log-odds.
+func (r *AtRiskRanking) Logit(c, b, off float64) float64 {
+	if r == nil {
+		return c + off
+	}
+	return r.A*(c+r.W*b) + r.B + off
+}
+
+func (r *AtRiskRanking) valid() bool {
+	if r == nil {
+		return true
+	}
+	return r.A > 0 && r.W >= 0 && !math.IsInf(r.A, 0) && !math.IsInf(r.W, 0) && !math.IsNaN(r.B) && !math.IsInf(r.B, 0)
+}
+
+// bgnbdFeature is the index of the BG/NBD feature in NumericFeatures.
+var bgnbdFeature = slices.Index(NumericFeatures, "bgnbd_logit_p_buy90")
 
 // EmbeddingSpec names the text encoder whose embeddings the model's themes
 // (and text input, when it has one) were computed with.
@@ -175,14 +229,18 @@ type Model struct {
 	Calibration *Calibration `json:"calibration,omitempty"`
 	// ValueTier, when set, derives the value tier from predicted value
 	// (see ValueTierModel) instead of the value head.
-	ValueTier *ValueTierModel        `json:"value_tier_model,omitempty"`
-	Churn     Head                   `json:"churn"`
-	Value     Head                   `json:"value"`
-	Rules     Rules                  `json:"rules"`
-	Themes    []Theme                `json:"themes,omitempty"`
-	Data      DataRange              `json:"data"`
-	Metrics   map[string]HeadMetrics `json:"metrics,omitempty"` // by cutoff name: "validation", "test"
-	Seed      uint64                 `json:"seed"`
+	ValueTier *ValueTierModel `json:"value_tier_model,omitempty"`
+	// AtRisk, when set, is the at_risk score (Scores.AtRisk); nil: the
+	// churn risk (files of format 1 and 2, and a model whose validation
+	// cutoff chose no blend).
+	AtRisk  *AtRiskRanking         `json:"at_risk_ranking,omitempty"`
+	Churn   Head                   `json:"churn"`
+	Value   Head                   `json:"value"`
+	Rules   Rules                  `json:"rules"`
+	Themes  []Theme                `json:"themes,omitempty"`
+	Data    DataRange              `json:"data"`
+	Metrics map[string]HeadMetrics `json:"metrics,omitempty"` // by cutoff name: "validation", "test"
+	Seed    uint64                 `json:"seed"`
 }
 
 // TextDim is the embedding size the model takes (0: no text input).
@@ -339,6 +397,12 @@ func (m *Model) check() error {
 	if m.ValueTier != nil && (m.GammaGamma == nil || !m.ValueTier.valid()) {
 		return fmt.Errorf("%w: value-tier model without a spend model, or with a zero scale", ErrBadModel)
 	}
+	if m.FormatVersion < 3 && m.AtRisk != nil {
+		return fmt.Errorf("%w: format version %d cannot hold an at_risk ranking", ErrBadModel, m.FormatVersion)
+	}
+	if !m.AtRisk.valid() || m.AtRisk != nil && !(m.BGNBD.R > 0) {
+		return fmt.Errorf("%w: at_risk ranking %+v is not increasing and finite, or has no BG/NBD fit to blend", ErrBadModel, *m.AtRisk)
+	}
 	return nil
 }
 
@@ -351,6 +415,11 @@ type Scores struct {
 	ChurnLogit float64 `json:"churn_logit"`
 	// ChurnHeadLogit is the churn head's own log-odds, before calibration.
 	ChurnHeadLogit float64 `json:"churn_head_logit"`
+	// AtRisk is the score the at_risk band is tuned on (ScoreAtRisk; see
+	// AtRiskRanking), AtRiskLogit its log-odds; ChurnRisk and ChurnLogit
+	// for a model without a ranking.
+	AtRisk      float64 `json:"at_risk_score"`
+	AtRiskLogit float64 `json:"at_risk_logit"`
 	// Tier holds the value-tier probabilities, in TierNames order.
 	Tier [3]float64 `json:"value_tier"`
 	// TierClass is the predicted tier (argmax with the tuned offsets).
@@ -409,6 +478,12 @@ func (m *Model) ScoreHistory(v featurestore.View, h History, emb []float32) Scor
 	s.ChurnHeadLogit = m.Churn.churnLogit(s.input)
 	s.ChurnLogit = m.Calibration.Logit(s.ChurnHeadLogit, v.AsOf)
 	s.ChurnRisk = 1 / (1 + math.Exp(-s.ChurnLogit))
+	s.AtRisk, s.AtRiskLogit = s.ChurnRisk, s.ChurnLogit
+	if m.AtRisk != nil {
+		c, b := m.AtRiskInputs(&s)
+		s.AtRiskLogit = m.AtRisk.Logit(c, b, m.Calibration.SeasonOffset(v.AsOf))
+		s.AtRisk = 1 / (1 + math.Exp(-s.AtRiskLogit))
+	}
 	m.Value.valueLogits(s.input, z[:3])
 	num.SoftmaxInPlace(z[:])
 	s.Tier = z
@@ -418,6 +493,20 @@ func (m *Model) ScoreHistory(v featurestore.View, h History, emb []float32) Scor
 	}
 	s.TierClass = num.ArgmaxOffset(s.Tier[:], m.Value.Offsets)
 	return s
+}
+
+// AtRiskInputs are the inputs of the at_risk ranking (AtRiskRanking) of
+// a scored profile: the churn head's log-odds through the calibration
+// without its seasonal term, and BG/NBD's log-odds of no purchase in the
+// next HorizonDays days (the BG/NBD feature, negated: 0 for a customer
+// without a purchase). Training chooses the ranking with them, so serving
+// and training blend the same numbers.
+func (m *Model) AtRiskInputs(s *Scores) (c, b float64) {
+	c = m.Calibration.Logit(s.ChurnHeadLogit, time.Time{})
+	if bgnbdFeature < len(s.raw) {
+		b = -s.raw[bgnbdFeature]
+	}
+	return c, b
 }
 
 // spend fills the predicted-value scores of s (a model without a spend

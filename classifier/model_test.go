@@ -194,7 +194,7 @@ func BenchmarkScore(b *testing.B) {
 // new fields is refused.
 func TestReadsFormat1(t *testing.T) {
 	old := *sliceRun(t).Model
-	old.FormatVersion, old.Calibration, old.GammaGamma, old.ValueTier = 1, nil, nil, nil
+	old.FormatVersion, old.Calibration, old.GammaGamma, old.ValueTier, old.AtRisk = 1, nil, nil, nil, nil
 	b, err := old.Encode()
 	if err != nil {
 		t.Fatal(err)

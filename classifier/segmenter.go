@@ -54,8 +54,10 @@ func NewSegmenterFor(m *Model, defs *segments.Live) (*Segmenter, error) {
 // Params are the parameters the definitions read as model["..."] at asOf:
 // Rules.Params, with at_risk_enter and at_risk_exit moved by the
 // calibration's seasonal term (Calibration.SeasonOffset, on the log-odds
-// scale). They were tuned on the validation cutoff, where the term is 0;
-// moved with it, `churn_risk >= model["at_risk_enter"]` compares the risk
+// scale). They were tuned on the validation cutoff, where the term is 0,
+// on the at_risk score (ScoreAtRisk), which carries the same term once
+// (AtRiskRanking; the churn risk for a model without one); moved with it,
+// `scores["at_risk_score"] >= model["at_risk_enter"]` compares the score
 // with what is high for the time of year, so at_risk keeps about the size
 // it was tuned to through the seasons instead of swelling in the months
 // when every customer is less likely to buy. The maps are shared: do not
@@ -170,8 +172,9 @@ func (s *Segmenter) Model() label.ModelRef {
 // Input scores profile p (v is its view as of asOf, emb its text
 // embedding or nil) into what a segment evaluation reads, with the
 // document's scores (label.ScoreChurnRisk, label.ScoreValueTier for each
-// of TierNames, label.ScoreInterest for each theme, and ScoreCLV90d and
-// ScoreCLV365d for a model with a spend model; label.Rounded).
+// of TierNames, ScoreAtRisk, label.ScoreInterest for each theme, and
+// ScoreCLV90d and ScoreCLV365d for a model with a spend model;
+// label.Rounded).
 func (s *Segmenter) Input(p *featurestore.Profile, v featurestore.View, emb []float32, asOf time.Time) *segments.Input {
 	return s.input(p, v, emb, nil, asOf)
 }
@@ -194,6 +197,7 @@ func (s *Segmenter) input(p *featurestore.Profile, v featurestore.View, emb []fl
 		ValueTierP: make(map[string]float64, 3), ValueLogP: make(map[string]float64, 3),
 		Scores: make(map[string]float64, 6+len(sc.ThemeSim)), Model: s.Params(asOf)}
 	in.Scores[label.ScoreChurnRisk] = label.Round(sc.ChurnRisk)
+	in.Scores[ScoreAtRisk] = label.Round(sc.AtRisk)
 	if s.M.GammaGamma != nil {
 		in.Scores[ScoreCLV90d] = label.Round(sc.CLV90d)
 		in.Scores[ScoreCLV365d] = label.Round(sc.CLV365d)

@@ -68,7 +68,7 @@ func TestSegmenterDefaultModel(t *testing.T) {
 
 	// Score names and values: the model's scores, rounded.
 	s := m.ScoreHistory(v, classifier.HistoryOf(p), emb)
-	want := map[string]float64{label.ScoreChurnRisk: s.ChurnRisk}
+	want := map[string]float64{label.ScoreChurnRisk: s.ChurnRisk, classifier.ScoreAtRisk: s.AtRisk}
 	for i, name := range classifier.TierNames {
 		want[label.ScoreValueTier(name)] = s.Tier[i]
 	}
@@ -85,7 +85,7 @@ func TestSegmenterDefaultModel(t *testing.T) {
 	if len(d.Scores) != len(want) {
 		t.Fatalf("%d scores, want %d: %v", len(d.Scores), len(want), d.Scores)
 	}
-	for _, name := range []string{"churn_risk", "value_tier_none", "value_tier_mid", "value_tier_high", "clv_90d", "clv_365d", "interest:" + m.Themes[0].Name} {
+	for _, name := range []string{"churn_risk", "at_risk_score", "value_tier_none", "value_tier_mid", "value_tier_high", "clv_90d", "clv_365d", "interest:" + m.Themes[0].Name} {
 		if _, ok := d.Scores[name]; !ok {
 			t.Errorf("score %q missing: %v", name, d.Scores)
 		}
@@ -160,12 +160,13 @@ func TestSegmenterDefaultModel(t *testing.T) {
 		}
 	}
 
-	// Without an embedding there are no interest scores or segments.
+	// Without an embedding there are no interest scores or segments: churn
+	// risk, at_risk score, two customer values and the tiers.
 	d3, err := seg.Label(p, v, nil, nil, asOf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d3.Scores) != 3+len(classifier.TierNames) || slices.ContainsFunc(d3.Segments, func(s string) bool { return strings.HasPrefix(s, classifier.InterestPrefix) }) {
+	if len(d3.Scores) != 4+len(classifier.TierNames) || slices.ContainsFunc(d3.Segments, func(s string) bool { return strings.HasPrefix(s, classifier.InterestPrefix) }) {
 		t.Fatalf("without an embedding: scores %v, segments %v", d3.Scores, d3.Segments)
 	}
 

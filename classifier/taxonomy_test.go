@@ -9,6 +9,7 @@ import (
 	"github.com/segstream/segstream/classifier"
 	"github.com/segstream/segstream/featurestore"
 	"github.com/segstream/segstream/internal/testkit"
+	"github.com/segstream/segstream/label"
 	"github.com/segstream/segstream/replay"
 )
 
@@ -131,8 +132,9 @@ func TestDefaultDefinitionsReproduceBuiltInSizes(t *testing.T) {
 // (classifier.State and Labeler.Decide), without interests (no text here)
 // and without reasons; at_risk is the rule of the current definition
 // (issue 12: a buyer, one-time or repeat, with a purchase in the last 90
-// days whose churn risk is at or above the enter threshold, leaving when
-// the purchase is older or below the exit threshold), written in Go.
+// days whose at_risk score, as the label document rounds it, is at or
+// above the enter threshold, leaving when the purchase is older or below
+// the exit threshold), written in Go.
 type legacyState struct {
 	Decided     bool
 	AtRisk      bool
@@ -157,14 +159,15 @@ func legacyDecide(m *classifier.Model, r classifier.Rules, prev legacyState, s c
 		segs = append(segs, "dormant")
 	}
 	slipping := v.RFM.RecencyDays != nil && *v.RFM.RecencyDays <= 90
-	enter := slipping && s.ChurnRisk >= r.AtRiskEnter
+	risk := label.Round(s.AtRisk)
+	enter := slipping && risk >= r.AtRiskEnter
 	if !prev.Decided {
 		st.AtRisk = enter
 		st.AtRiskSince = asOf
 	} else {
 		dwelt := !asOf.Before(prev.AtRiskSince.Add(dwell))
 		switch {
-		case prev.AtRisk && (!slipping || s.ChurnRisk < r.AtRiskExit) && dwelt:
+		case prev.AtRisk && (!slipping || risk < r.AtRiskExit) && dwelt:
 			st.AtRisk, st.AtRiskSince = false, asOf
 		case !prev.AtRisk && enter && dwelt:
 			st.AtRisk, st.AtRiskSince = true, asOf

@@ -42,7 +42,7 @@ func input(p *featurestore.Profile, now time.Time) *segments.Input {
 		ValueTierP: map[string]float64{"none": 0.2, "mid": 0.5, "high": 0.3},
 		ValueLogP:  map[string]float64{"none": math.Log(0.2), "mid": math.Log(0.5), "high": math.Log(0.3)},
 		Interests:  map[string]float64{"kitchen": 0.5, "garden": 0.4, "toys": 0.1},
-		Scores:     map[string]float64{"churn_risk": 0.7},
+		Scores:     map[string]float64{"churn_risk": 0.7, "at_risk_score": 0.7},
 		Model:      map[string]float64{"churn_threshold": 0.5, "at_risk_enter": 0.55, "at_risk_exit": 0.45, "tier_margin": 0.2, "interest_min_sim": 0.35, "max_interests": 2},
 	}
 }
@@ -130,7 +130,7 @@ func TestLegacyStateCarriesOver(t *testing.T) {
 	s := defaults(t)
 	p := profile(t, purchase(t0.Add(-60*24*time.Hour), 10))
 	in := input(p, t0)
-	in.ChurnRisk = 0.1 // below the exit, but at_risk entered 4 days ago: the dwell holds it
+	setRisk(in, 0.1) // below the exit, but at_risk entered 4 days ago: the dwell holds it
 	r, err := s.Evaluate(in, old)
 	if err != nil {
 		t.Fatal(err)

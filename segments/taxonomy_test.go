@@ -43,6 +43,14 @@ func withParams(in *segments.Input, kv ...any) *segments.Input {
 	return in
 }
 
+// setRisk sets the churn risk and the at_risk score (the score the
+// built-in at_risk definition reads: the churn risk for a model without
+// an at_risk ranking) to r.
+func setRisk(in *segments.Input, r float64) {
+	in.ChurnRisk = r
+	in.Scores["churn_risk"], in.Scores["at_risk_score"] = r, r
+}
+
 func tiers(in *segments.Input, p [3]float64) {
 	names := []string{"none", "mid", "high"}
 	best := 0
@@ -79,7 +87,7 @@ func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 	var state []byte
 	for _, st := range steps {
 		in := withParams(input(p, t0.Add(st.at)), "churn_threshold", 0.5, "at_risk_enter", 0.6, "at_risk_exit", 0.4)
-		in.ChurnRisk = st.risk
+		setRisk(in, st.risk)
 		r, err := s.Evaluate(in, state)
 		if err != nil {
 			t.Fatal(err)
@@ -105,7 +113,7 @@ func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 		{"one purchase day, 100 days ago", profile(t, purchase(t0.Add(-100*day), 5000)), 0.95, false},
 	} {
 		in := withParams(input(c.p, t0), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
-		in.ChurnRisk = c.risk
+		setRisk(in, c.risk)
 		r, err := s.Evaluate(in, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -114,17 +122,34 @@ func TestTaxonomyAtRiskHysteresisAndDwell(t *testing.T) {
 			t.Errorf("%s at risk %.2f: at_risk = %v, segments %v", c.name, c.risk, got, r.Segments)
 		}
 	}
+	// the band is on the at_risk score, not on the churn risk: the two
+	// differ for a model whose at_risk ranking blends in BG/NBD
+	recent := profile(t, purchase(t0.Add(-20*day), 10))
+	for _, c := range []struct {
+		churn, score float64
+		atRisk       bool
+	}{{0.95, 0.5, false}, {0.5, 0.95, true}} {
+		in := withParams(input(recent, t0), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
+		in.ChurnRisk, in.Scores["churn_risk"], in.Scores["at_risk_score"] = c.churn, c.churn, c.score
+		r, err := s.Evaluate(in, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(r.Segments, "at_risk"); got != c.atRisk {
+			t.Errorf("churn risk %.2f, at_risk score %.2f: at_risk = %v, segments %v", c.churn, c.score, got, r.Segments)
+		}
+	}
 	// a member leaves once its last purchase is more than 90 days old,
 	// however high the risk (after the dwell)
 	one := profile(t, purchase(t0.Add(-85*day), 10))
 	in := withParams(input(one, t0), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
-	in.ChurnRisk = 0.95
+	setRisk(in, 0.95)
 	r, err := s.Evaluate(in, nil)
 	if err != nil || !slices.Contains(r.Segments, "at_risk") {
 		t.Fatalf("bought 85 days ago at 0.95: %v %v", r.Segments, err)
 	}
 	in = withParams(input(one, t0.Add(8*day)), "at_risk_enter", 0.6, "at_risk_exit", 0.4)
-	in.ChurnRisk = 0.95
+	setRisk(in, 0.95)
 	if r, err = s.Evaluate(in, r.State); err != nil || slices.Contains(r.Segments, "at_risk") {
 		t.Fatalf("bought 93 days ago at 0.95, after the dwell: %v %v", r.Segments, err)
 	}

@@ -379,6 +379,9 @@ func reportMarkdown(res *train.Result, meta Meta) string {
 	if c := m.Calibration; c != nil {
 		w(" Calibration: A = %.4f, B = %.4f, %d seasonal reference cutoffs.", c.A, c.B, len(c.Season))
 	}
+	if r := m.AtRisk; r != nil {
+		w(" at_risk ranking: BG/NBD weight %g, A = %.4f, B = %.4f.", r.W, r.A, r.B)
+	}
 	w("\n")
 	return b.String()
 }
@@ -421,12 +424,28 @@ func writeAtRisk(w writer, res *train.Result, meta Meta) {
 	m := res.Model
 	w("## at_risk: test cutoff %s\n\n", ev.Cutoff.Format(time.DateOnly))
 	w("The segment is the definition in force (the built-in one is in `deploy/segments/taxonomy.yaml`), evaluated with `segments` for every customer as a first labelling at the cutoff, with the model's scores:\n\n```\nenter: %s\nexit:  %s\n```\n\n", ev.AtRiskEnter, ev.AtRiskExit)
+	if r := a.Ranking; r != nil {
+		w("`scores[\"at_risk_score\"]` is the at_risk ranking (`classifier.AtRiskRanking`): the churn head's calibrated log-odds plus %g × BG/NBD's log-odds of no purchase in the next %d days (the model's BG/NBD fit, the feature `bgnbd_logit_p_buy90` negated), Platt-scaled on the validation cutoff (A = %.4f, B = %.4f) and moved by the churn calibration's seasonal term. ", r.W, classifier.HorizonDays, r.A, r.B)
+	} else {
+		w("`scores[\"at_risk_score\"]` is the churn risk itself: the validation cutoff chose no BG/NBD weight for the at_risk ranking. ")
+	}
+	if len(a.Grid) > 0 {
+		w("The BG/NBD weight was chosen on the validation cutoff by the precision at the top %.0f%% of its active customers (a tie goes to the smaller weight):", 100*train.AtRiskShare)
+		for i, p := range a.Grid {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			w("%s %g: %s", sep, p.W, f3(p.Precision))
+		}
+		w(".\n\n")
+	}
 	w("`model[\"at_risk_enter\"]` = %.3f was tuned on the validation cutoff so that the segment flags %.0f%% of its active customers; `model[\"at_risk_exit\"]` = %.3f, the threshold that would flag %.1f%% (the hysteresis band, in shares of the population). **Active customers** are those with a purchase in the last %d days: the population the shares and the precision-at-k figures are measured over; precision = share of the flagged who buy nothing in the next %d days, lift = precision / the active customers' churn rate. BG/NBD and recency are ranked over all active customers.\n\n",
 		m.Rules.AtRiskEnter, 100*train.AtRiskShare, m.Rules.AtRiskExit, 100*train.AtRiskShare*train.AtRiskExitShare, train.ActiveDays, classifier.HorizonDays)
 	if c := m.Calibration; c != nil && len(c.Season) > 0 {
 		if seg, err := classifier.NewSegmenterFor(m, nil); err == nil {
 			p := seg.Params(ev.Cutoff)
-			w("The band moves with the calibration's seasonal term (`Segmenter.Params`: the same offset %+.3f on the log-odds scale as the churn risk), so the definition compares the risk with what is high for the time of year: on %s it reads `model[\"at_risk_enter\"]` = %.3f and `model[\"at_risk_exit\"]` = %.3f. Without it the segment would swell in the months when every customer is less likely to buy and shrink in the busy ones.\n\n",
+			w("The band moves with the calibration's seasonal term (`Segmenter.Params`: the same offset %+.3f on the log-odds scale as the churn risk and the at_risk score), so the definition compares the score with what is high for the time of year: on %s it reads `model[\"at_risk_enter\"]` = %.3f and `model[\"at_risk_exit\"]` = %.3f. Without it the segment would swell in the months when every customer is less likely to buy and shrink in the busy ones.\n\n",
 				c.SeasonOffset(ev.Cutoff), ev.Cutoff.Format(time.DateOnly), p["at_risk_enter"], p["at_risk_exit"])
 		}
 	}
@@ -439,9 +458,9 @@ func writeAtRisk(w writer, res *train.Result, meta Meta) {
 		w("Whatever the churn risk, the definition admits %d customers (every active customer: %s), whose churn rate is %s; BG/NBD and recency rank the same population.\n\n",
 			a.Eligible, pct(float64(a.Eligible)/math.Max(float64(a.Active), 1)), f3(a.EligibleChurn))
 	}
-	w("Precision (lift) at the top of the active customers by churn risk:\n\n| top | customers | segstream | BG/NBD | recency alone |\n|---|---|---|---|---|\n")
+	w("Precision (lift) at the top of the active customers by the at_risk score (the ranking the segment thresholds), by the churn risk alone, by BG/NBD and by recency:\n\n| top | customers | segstream at_risk score | segstream churn risk | BG/NBD | recency alone |\n|---|---|---|---|---|---|\n")
 	for _, t := range a.Top {
-		w("| %.0f%% | %d | %s (%.2f) | %s (%.2f) | %s (%.2f) |\n", 100*t.Frac, t.K, f3(t.Segstream), t.SegstreamLift, f3(t.BGNBD), t.BGNBDLift, f3(t.Recency), t.RecencyLift)
+		w("| %.0f%% | %d | %s (%.2f) | %s | %s (%.2f) | %s (%.2f) |\n", 100*t.Frac, t.K, f3(t.Segstream), t.SegstreamLift, f3(t.Churn), f3(t.BGNBD), t.BGNBDLift, f3(t.Recency), t.RecencyLift)
 	}
 	w("\n")
 }
@@ -546,7 +565,8 @@ func writeBacktests(w writer, res *train.Result, meta Meta) {
 	w("\n")
 
 	// at_risk
-	w("### at_risk\n\n| test cutoff | active | admitted (churn rate) | active, not admitted (churn rate) | at_risk | share of active | precision (± s.e.) | lift | BG/NBD at that size | recency at that size | top 5%%: segstream / BG/NBD / recency | top 10%% | top 20%% |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("### at_risk\n\nEach backtest chose its at_risk ranking's BG/NBD weight on its own validation cutoff (the validation precision at the top %.0f%% of that cutoff's active customers is given with the weight chosen and with the churn risk alone); segstream's top-k figures are by the at_risk score.\n\n", 100*train.AtRiskShare)
+	w("| test cutoff | BG/NBD weight (validation precision: chosen / churn risk alone) | active | admitted (churn rate) | active, not admitted (churn rate) | at_risk | share of active | precision (± s.e.) | lift | BG/NBD at that size | recency at that size | top 5%%: segstream / BG/NBD / recency | top 10%% | top 20%% |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var sh, pr, li, bgp, rp []float64
 	top := make([][3][]float64, 3)
 	line := func(label string, a train.AtRiskEval) {
@@ -554,7 +574,19 @@ func writeBacktests(w writer, res *train.Result, meta Meta) {
 		if a.Active > a.Eligible {
 			other = f3(a.OtherActiveChurn)
 		}
-		w("| %s | %d | %d (%s) | %d (%s) | %d | %s | %s (± %s) | %.2f | %s | %s |", label, a.Active, a.Eligible, f3(a.EligibleChurn), a.Active-a.Eligible, other,
+		wt := "n/a"
+		if len(a.Grid) > 0 {
+			chosen := a.Grid[0]
+			if a.Ranking != nil {
+				for _, p := range a.Grid {
+					if p.W == a.Ranking.W {
+						chosen = p
+					}
+				}
+			}
+			wt = fmt.Sprintf("%g (%s / %s)", chosen.W, f3(chosen.Precision), f3(a.Grid[0].Precision))
+		}
+		w("| %s | %s | %d | %d (%s) | %d (%s) | %d | %s | %s (± %s) | %.2f | %s | %s |", label, wt, a.Active, a.Eligible, f3(a.EligibleChurn), a.Active-a.Eligible, other,
 			a.Members, pct(a.Share), f3(a.Precision), f3(se(a.Precision, a.Members)), a.Lift, f3(a.BGNBD), f3(a.Recency))
 		for _, t := range a.Top {
 			w(" %s / %s / %s |", f3(t.Segstream), f3(t.BGNBD), f3(t.Recency))
@@ -574,7 +606,7 @@ func writeBacktests(w writer, res *train.Result, meta Meta) {
 		}
 		line(r.Protocol.TestCutoff.Format(time.DateOnly), a)
 	}
-	w("| **average** | | | | | **%s** | **%s** | %.2f | **%s** | %s |", pct(mean(sh)), f3(mean(pr)), mean(li), f3(mean(bgp)), f3(mean(rp)))
+	w("| **average** | | | | | | **%s** | **%s** | %.2f | **%s** | %s |", pct(mean(sh)), f3(mean(pr)), mean(li), f3(mean(bgp)), f3(mean(rp)))
 	for i := range top {
 		w(" %s / %s / %s |", f3(mean(top[i][0])), f3(mean(top[i][1])), f3(mean(top[i][2])))
 	}

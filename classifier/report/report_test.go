@@ -44,7 +44,7 @@ func TestWrite(t *testing.T) {
 	for _, s := range []string{"# segstream classifier evaluation", "## Protocol", "## Churn: test cutoff", "## Calibration: test cutoff", "## at_risk: test cutoff",
 		"## Customer value: test cutoff", "## Value tier", "## BG/NBD and Gamma-Gamma fits",
 		"## Targets", "Not measured in this run: off in the test.", "## Shipped model", "| segstream (no text) |", "| BG/NBD |", res.Model.Version,
-		"ECE", "Brier", "| segstream (churn head + BG/NBD + Gamma-Gamma) |", "enter: days_since_last_purchase <= 90.0 && churn_risk >= model[\"at_risk_enter\"]"} {
+		"ECE", "Brier", "| segstream (churn head + BG/NBD + Gamma-Gamma) |", "`scores[\"at_risk_score\"]` is ", "enter: days_since_last_purchase <= 90.0 && scores[\"at_risk_score\"] >= model[\"at_risk_enter\"]"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("REPORT.md lacks %q", s)
 		}

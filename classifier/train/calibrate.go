@@ -3,8 +3,10 @@ package train
 import (
 	"math"
 	"sort"
+	"time"
 
 	"github.com/segstream/segstream/classifier"
+	"github.com/segstream/segstream/classifier/metrics"
 )
 
 // FitPlatt fits Platt scaling, P(y=1) = σ(A·z + B), to log-odds z and
@@ -266,4 +268,89 @@ func tuneAtRisk(risk []float64, eligible []bool, active int, share float64) floa
 		return math.Max(r[len(r)-1], 0.001)
 	}
 	return math.Min(math.Max((r[k-1]+r[k])/2, 0.001), 0.999)
+}
+
+// AtRiskWeights are the BG/NBD weights the at_risk ranking tries
+// (classifier.AtRiskRanking.W; 0 is the churn risk alone).
+var AtRiskWeights = []float64{0, 0.25, 0.5, 1, 2, 4}
+
+// AtRiskPoint is one BG/NBD weight of the at_risk ranking and the
+// precision of its top share of the validation cutoff's active customers.
+type AtRiskPoint struct {
+	W, Precision float64
+}
+
+// atRiskGrid scores each of AtRiskWeights on set: the precision (share
+// who buy nothing in the window) of the top share of its active
+// customers ranked by c + W·b (Model.AtRiskInputs). It returns the
+// points, the blend inputs and the labels of every example of set.
+func atRiskGrid(m *classifier.Model, set *Set, embs map[string][]float32, cfg Config) (pts []AtRiskPoint, c, b []float64, y []int) {
+	exs := set.Examples
+	c, b, y = make([]float64, len(exs)), make([]float64, len(exs)), labels(exs, true)
+	var act []int
+	for i := range exs {
+		s := m.ScoreHistory(exs[i].View, exs[i].History, embOf(embs, &exs[i], cfg.profileText))
+		c[i], b[i] = m.AtRiskInputs(&s)
+		if isActive(&exs[i]) {
+			act = append(act, i)
+		}
+	}
+	k := int(math.Round(cfg.AtRiskShare * float64(len(act))))
+	ya := make([]int, len(act))
+	for j, i := range act {
+		ya[j] = y[i]
+	}
+	v := make([]float64, len(act))
+	for _, w := range AtRiskWeights {
+		for j, i := range act {
+			v[j] = c[i] + w*b[i]
+		}
+		pts = append(pts, AtRiskPoint{W: w, Precision: metrics.PrecisionAtK(v, ya, k)})
+	}
+	return pts, c, b, y
+}
+
+// bestAtRiskPoint is the point of highest precision, the first (smallest
+// weight) among equals: a weight must flag at least one more churner than
+// every smaller one to be chosen. NaN precisions (no active customer)
+// are never chosen over the first point.
+func bestAtRiskPoint(pts []AtRiskPoint) AtRiskPoint {
+	best := pts[0]
+	for _, p := range pts[1:] {
+		if p.Precision > best.Precision+1e-9 {
+			best = p
+		}
+	}
+	return best
+}
+
+// fitAtRiskRanking chooses the at_risk ranking of m (its churn head and
+// calibration set) on the validation cutoff set: the weight of
+// AtRiskWeights whose blend has the highest precision at the top
+// AtRiskShare of the active customers (a tie goes to the smaller
+// weight: the churn risk alone unless BG/NBD adds something), then
+// Platt scaling of that blend on every validation customer, so the score
+// is a calibrated probability like the churn risk. The top share is the
+// criterion because it is what the segment flags at the tuned threshold;
+// the two models rank the top of the recently active customers
+// differently enough that neither dominates (EXPERIMENTS.md, #8). Weight
+// 0 gives nil: the at_risk score is then the churn risk itself.
+func fitAtRiskRanking(m *classifier.Model, set *Set, embs map[string][]float32, cfg Config) *classifier.AtRiskRanking {
+	pts, c, b, y := atRiskGrid(m, set, embs, cfg)
+	for _, p := range pts {
+		logf(cfg.Log, "  %s at_risk ranking: churn log-odds + %g x BG/NBD log-odds of no purchase: precision %.4f at the top %.0f%% of active customers (%s)\n",
+			m.Name, p.W, p.Precision, 100*cfg.AtRiskShare, set.Cutoff.Format(time.DateOnly))
+	}
+	best := bestAtRiskPoint(pts)
+	logf(cfg.Log, "%s: at_risk ranking: BG/NBD weight %g (validation precision at the top %.0f%% of active customers %.4f, churn risk alone %.4f)\n",
+		m.Name, best.W, 100*cfg.AtRiskShare, best.Precision, pts[0].Precision)
+	if best.W == 0 {
+		return nil
+	}
+	v := make([]float64, len(c))
+	for i := range c {
+		v[i] = c[i] + best.W*b[i]
+	}
+	a, bb := FitPlatt(v, y)
+	return &classifier.AtRiskRanking{W: best.W, A: a, B: bb}
 }

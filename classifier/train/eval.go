@@ -71,23 +71,32 @@ type AtRiskEval struct {
 	Precision, Lift float64
 	BGNBD, Recency  float64
 	// Top are the precisions of the highest-risk 5%, 10% and 20% of active
-	// customers by the model's churn risk, BG/NBD and recency.
+	// customers by the model's at_risk score, its churn risk, BG/NBD and
+	// recency.
 	Top []TopK
+	// Ranking is the model's at_risk ranking (nil: the churn risk) and
+	// Grid the validation precision of each BG/NBD weight it was chosen
+	// from (fitAtRiskRanking).
+	Ranking *classifier.AtRiskRanking
+	Grid    []AtRiskPoint
 }
 
-// TopK is the precision at the top Frac of active customers by risk.
+// TopK is the precision at the top Frac of active customers by risk:
+// Segstream by the at_risk score, Churn by the churn risk alone.
 type TopK struct {
-	Frac                      float64
-	K                         int
-	Segstream, BGNBD, Recency float64
-	SegstreamLift, BGNBDLift  float64
-	RecencyLift               float64
+	Frac                             float64
+	K                                int
+	Segstream, Churn, BGNBD, Recency float64
+	SegstreamLift, BGNBDLift         float64
+	RecencyLift                      float64
 }
 
 // atRiskMembers evaluates the at_risk definition for every example of set
 // (which must hold profiles) with m's scores; with open, every customer
 // the definition admits whatever the churn risk (model["at_risk_enter"]
-// and model["at_risk_exit"] set to 0). risk are the churn risks.
+// and model["at_risk_exit"] set to 0). risk are the at_risk scores
+// (classifier.ScoreAtRisk, as the definition reads them: rounded), what
+// the band is tuned on.
 func atRiskMembers(m *classifier.Model, set *Set, embs map[string][]float32, cfg Config, open bool) (in []bool, risk []float64, err error) {
 	if _, ok := cfg.Segments.Lookup("at_risk"); !ok {
 		return nil, nil, fmt.Errorf("the segment definitions have no at_risk")
@@ -104,7 +113,7 @@ func atRiskMembers(m *classifier.Model, set *Set, embs map[string][]float32, cfg
 			return nil, nil, fmt.Errorf("cutoff %s: no profiles kept", set.Cutoff.Format(time.DateOnly))
 		}
 		inp := seg.Input(e.Profile, e.View, embOf(embs, e, cfg.profileText), set.Cutoff)
-		risk[i] = inp.ChurnRisk
+		risk[i] = inp.Scores[classifier.ScoreAtRisk]
 		if open {
 			mp := make(map[string]float64, len(inp.Model))
 			for k, v := range inp.Model {
@@ -280,7 +289,7 @@ func evaluate(m *classifier.Model, d *Data, set *Set, bg classifier.BGNBDParams,
 			rec[i] = *r
 		}
 	}
-	ra, ba, rca := sub(risk), sub(bgc), sub(rec)
+	ra, ca, ba, rca := sub(risk), sub(seg), sub(bgc), sub(rec)
 	lift := func(p float64) float64 { return p / math.Max(a.ActiveChurn, 1e-12) }
 	if a.Members > 0 {
 		a.Share = float64(a.Members) / float64(max(a.Active, 1))
@@ -291,10 +300,11 @@ func evaluate(m *classifier.Model, d *Data, set *Set, bg classifier.BGNBDParams,
 	}
 	for _, f := range []float64{0.05, 0.10, 0.20} {
 		k := int(math.Round(f * float64(a.Active)))
-		t := TopK{Frac: f, K: k, Segstream: metrics.PrecisionAtK(ra, ya, k), BGNBD: metrics.PrecisionAtK(ba, ya, k), Recency: metrics.PrecisionAtK(rca, ya, k)}
+		t := TopK{Frac: f, K: k, Segstream: metrics.PrecisionAtK(ra, ya, k), Churn: metrics.PrecisionAtK(ca, ya, k), BGNBD: metrics.PrecisionAtK(ba, ya, k), Recency: metrics.PrecisionAtK(rca, ya, k)}
 		t.SegstreamLift, t.BGNBDLift, t.RecencyLift = lift(t.Segstream), lift(t.BGNBD), lift(t.Recency)
 		a.Top = append(a.Top, t)
 	}
-	_ = d
+	a.Ranking = m.AtRisk
+	a.Grid, _, _, _ = atRiskGrid(m, &d.Val, embs, cfg)
 	return ev, nil
 }

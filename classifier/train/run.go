@@ -551,6 +551,9 @@ func fitHeads(m *classifier.Model, d *Data, embs map[string][]float32, cfg Confi
 	if cfg.ValueTier == "clv" && m.GammaGamma != nil {
 		m.ValueTier = fitValueTier(m, tr, d.Val.Examples, cfg.Seed)
 	}
+	if m.BGNBD.R > 0 {
+		m.AtRisk = fitAtRiskRanking(m, &d.Val, embs, cfg)
+	}
 	m.Rules = classifier.DefaultRules.WithDefaults(m.Churn.Threshold)
 	if enter, exit, members, active := atRiskThreshold(m, &d.Val, embs, cfg); enter > 0 {
 		m.Rules.AtRiskEnter, m.Rules.AtRiskExit = enter, math.Max(exit, 0.001)

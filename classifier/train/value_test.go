@@ -147,7 +147,7 @@ func TestAtRiskIsADefinition(t *testing.T) {
 	}
 	mine, err := segments.ParseFile([]byte(`segments:
   - name: at_risk
-    enter: 'churn_risk >= model["at_risk_enter"] && spend >= 1000.0'
+    enter: 'scores["at_risk_score"] >= model["at_risk_enter"] && spend >= 1000.0'
 `), "mine.yaml")
 	if err != nil {
 		t.Fatal(err)
