@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		eventToFold: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "event_to_fold_seconds",
 			Help:    "Kafka timestamp of a micro-batch's oldest event to the batch durable in Redis (the intake's share of event-to-label latency).",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .25, .3, .4, .5, .75, 1, 2, 5, 10, 30, 60, 120}}), // event_to_label_seconds' around the 250 ms target
 		lag:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lag", Help: "Messages behind the high watermark, per owned partition."}, []string{"topic", "partition"}),
 		commits:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "commits_total", Help: "Successful offset commits."}),
 		groupErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "group_errors_total", Help: "Consumer group join/sync errors (the group retries)."}),
