@@ -395,3 +395,27 @@ func BenchmarkUnmarshal(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNewView builds the view of a 500-event profile: once per
+// evaluated user in the label stage.
+func BenchmarkNewView(b *testing.B) {
+	p := randomProfile(rand.New(rand.NewPCG(3, 4)), 500)
+	asOf := time.Unix(p.LastSeen, 0).Add(24 * time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = NewView(p, asOf)
+	}
+}
+
+func TestHex16(t *testing.T) {
+	for _, x := range []uint64{0, 1, 0xabc, 1<<63 | 5, ^uint64(0)} {
+		if got, want := hex16(x), fmt.Sprintf("%016x", x); got != want {
+			t.Errorf("hex16(%d) = %s, want %s", x, got, want)
+		}
+	}
+	for _, d := range append([]int{365}, WindowDays...) {
+		if got, want := windowName(d), fmt.Sprintf("%dd", d); got != want {
+			t.Errorf("windowName(%d) = %s, want %s", d, got, want)
+		}
+	}
+}

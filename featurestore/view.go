@@ -1,7 +1,7 @@
 package featurestore
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/segstream/segstream/events"
@@ -75,6 +75,34 @@ type TextView struct {
 // WindowDays are the rolling windows every view reports.
 var WindowDays = []int{7, 30, 90}
 
+// windowNames are the Windows keys of WindowDays ("7d", ...).
+var windowNames = func() map[int]string {
+	m := make(map[int]string, len(WindowDays))
+	for _, d := range WindowDays {
+		m[d] = strconv.Itoa(d) + "d"
+	}
+	return m
+}()
+
+func windowName(d int) string {
+	if n, ok := windowNames[d]; ok {
+		return n
+	}
+	return strconv.Itoa(d) + "d"
+}
+
+// hex16 is fmt.Sprintf("%016x", x) without fmt (NewView runs once per
+// evaluated user).
+func hex16(x uint64) string {
+	var b [16]byte
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[x&0xf]
+		x >>= 4
+	}
+	return string(b[:])
+}
+
 // NewView reads p as of asOf (zero: the profile's last event time).
 func NewView(p *Profile, asOf time.Time) View {
 	if asOf.IsZero() {
@@ -94,11 +122,11 @@ func NewView(p *Profile, asOf time.Time) View {
 		RefundAmount:   float64(p.RefundCents) / 100,
 		Units:          p.UnitsBought,
 		Ratings:        RatingView{Count: p.RatingCount, Mean: p.RatingMean()},
-		TextHash:       fmt.Sprintf("%016x", p.TextHash),
-		AppliedOffsets: map[string]int64{},
-		Rev:            fmt.Sprintf("%016x", p.Rev),
-		TopCategories:  []CategoryView{},
-		Texts:          []TextView{},
+		TextHash:       hex16(p.TextHash),
+		AppliedOffsets: make(map[string]int64, len(p.Sources)),
+		Rev:            hex16(p.Rev),
+		TopCategories:  make([]CategoryView, 0, len(p.Categories)),
+		Texts:          make([]TextView, 0, len(p.Texts)),
 	}
 	for t := 1; t < events.NumTypes; t++ {
 		if c := p.Counts[t]; c > 0 {
@@ -114,7 +142,7 @@ func NewView(p *Profile, asOf time.Time) View {
 				wv.Counts[events.Type(t).String()] = c
 			}
 		}
-		v.Windows[fmt.Sprintf("%dd", d)] = wv
+		v.Windows[windowName(d)] = wv
 	}
 	v.RFM = RFMView{Frequency: p.Orders(), PurchaseDays: p.DistinctPurchaseDays(),
 		Monetary: float64(p.SpendCents) / 100, NetMonetary: float64(p.SpendCents-p.RefundCents) / 100}
