@@ -141,16 +141,7 @@ func TestAtRiskRankingFormat(t *testing.T) {
 		t.Error("format 2 with an at_risk ranking accepted")
 	}
 	m.AtRisk = nil
-	b, err := m.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := classifier.Decode(b)
-	if err != nil {
-		t.Fatalf("format 2 refused: %v", err)
-	}
-	e := sliceRun(t).Data.Val.Examples[0]
-	if s := old.ScoreHistory(e.View, e.History, nil); s.AtRisk != s.ChurnRisk {
+	if s := scoredAfterReload(t, &m, "format 2"); s.AtRisk != s.ChurnRisk {
 		t.Fatalf("format 2: at_risk score %v, churn risk %v", s.AtRisk, s.ChurnRisk)
 	}
 }

@@ -188,6 +188,23 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
+// scoredAfterReload encodes m, decodes it as a model file is loaded (what
+// names the format in the failure) and scores the slice run's first
+// validation example with it.
+func scoredAfterReload(t *testing.T, m *classifier.Model, what string) classifier.Scores {
+	t.Helper()
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := classifier.Decode(b)
+	if err != nil {
+		t.Fatalf("%s refused: %v", what, err)
+	}
+	e := sliceRun(t).Data.Val.Examples[0]
+	return loaded.ScoreHistory(e.View, e.History, nil)
+}
+
 // TestReadsFormat1: a model file of format 1 (before the calibration, the
 // spend model and the value tier from predicted value) still loads and
 // scores with its head's own probabilities and tiers; format 1 with the
@@ -195,22 +212,14 @@ func BenchmarkScore(b *testing.B) {
 func TestReadsFormat1(t *testing.T) {
 	old := *sliceRun(t).Model
 	old.FormatVersion, old.Calibration, old.GammaGamma, old.ValueTier, old.AtRisk = 1, nil, nil, nil, nil
-	b, err := old.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := classifier.Decode(b)
-	if err != nil {
-		t.Fatalf("format 1 refused: %v", err)
-	}
-	e := sliceRun(t).Data.Val.Examples[0]
-	s := m.ScoreHistory(e.View, e.History, nil)
+	s := scoredAfterReload(t, &old, "format 1")
 	if s.ChurnLogit != s.ChurnHeadLogit || s.CLV90d != 0 || s.CLV365d != 0 {
 		t.Fatalf("format 1 scores: %+v", s)
 	}
 	bad := *sliceRun(t).Model
 	bad.FormatVersion = 1
-	if b, err = bad.Encode(); err != nil {
+	b, err := bad.Encode()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := classifier.Decode(b); err == nil {

@@ -420,7 +420,7 @@ func (c *Consumer) durable(genCtx, runCtx context.Context, log *zap.Logger, recs
 				foldDone = true
 				now := time.Now()
 				c.m.foldSeconds.Observe(now.Sub(t0).Seconds())
-				if oldest := oldestReceived(recs); !oldest.IsZero() {
+				if oldest := events.OldestReceived(recs); !oldest.IsZero() {
 					c.m.eventToFold.Observe(now.Sub(oldest).Seconds())
 				}
 				c.m.skipped.WithLabelValues("offset").Add(float64(res.SkippedOffset))
@@ -449,17 +449,6 @@ func (c *Consumer) durable(genCtx, runCtx context.Context, log *zap.Logger, recs
 		case <-time.After(c.cfg.RetryBackoff):
 		}
 	}
-}
-
-// oldestReceived is the earliest Kafka timestamp of a batch (zero: none).
-func oldestReceived(recs []events.Record) time.Time {
-	var t time.Time
-	for i := range recs {
-		if r := recs[i].Received; !r.IsZero() && (t.IsZero() || r.Before(t)) {
-			t = r
-		}
-	}
-	return t
 }
 
 func (c *Consumer) commit(gen *kafka.Generation, topic string, partition int, next int64) error {

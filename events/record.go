@@ -17,3 +17,16 @@ type Record struct {
 	// event-to-label latency.
 	Received time.Time
 }
+
+// OldestReceived is the earliest Received of recs (zero: none has one):
+// the start of a batch's event-to-fold latency, and the score of a user's
+// change-feed entry.
+func OldestReceived(recs []Record) time.Time {
+	var t time.Time
+	for i := range recs {
+		if r := recs[i].Received; !r.IsZero() && (t.IsZero() || r.Before(t)) {
+			t = r
+		}
+	}
+	return t
+}

@@ -437,13 +437,10 @@ func (s *Store) write(ctx context.Context, us []*userBatch) ([]*userBatch, int, 
 
 // oldestReceived is the oldest Kafka timestamp of recs (unix ms), or now.
 func oldestReceived(recs []events.Record, nowMs int64) int64 {
-	score := nowMs
-	for _, r := range recs {
-		if !r.Received.IsZero() {
-			score = min(score, r.Received.UnixMilli())
-		}
+	if t := events.OldestReceived(recs); !t.IsZero() {
+		return min(t.UnixMilli(), nowMs)
 	}
-	return score
+	return nowMs
 }
 
 // feedSkipped puts users none of whose events were applied because their

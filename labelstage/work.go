@@ -121,17 +121,10 @@ func (st *Stage) claimAfter(ctx context.Context, q keyspace.Queue, acks []keyspa
 		return q.Claim(ctx, maxScore, n, st.cfg.Lease)
 	}
 	pipe := st.rdb.Pipeline()
-	ack := q.QueueAck(ctx, pipe, acks)
-	var check func()
-	if after != nil {
-		check = after(ctx, pipe)
-	}
+	settled := st.queueSettle(ctx, pipe, q, acks, after)
 	claimed := q.QueueClaim(ctx, pipe, maxScore, n, st.cfg.Lease)
 	_, _ = pipe.Exec(ctx) // each command's own error is read below
-	st.ackChecked(ack, len(acks))
-	if check != nil {
-		check()
-	}
+	settled()
 	claims, err := claimed()
 	if retry, lerr := keyspace.Recover(ctx, st.rdb, err); retry && lerr == nil {
 		return q.Claim(ctx, maxScore, n, st.cfg.Lease) // the scripts are back: claim alone
@@ -143,28 +136,33 @@ func (st *Stage) claimAfter(ctx context.Context, q keyspace.Queue, acks []keyspa
 // a round trip of their own.
 func (st *Stage) settleBatch(ctx context.Context, q keyspace.Queue, acks []keyspace.Claim, after bookkeeping) {
 	pipe := st.rdb.Pipeline()
+	settled := st.queueSettle(ctx, pipe, q, acks, after)
+	if pipe.Len() == 0 {
+		return
+	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read by settled
+	settled()
+}
+
+// queueSettle queues the acknowledgement of acks and the bookkeeping
+// after on pipe; the function it returns, called once pipe has run,
+// reports what failed.
+func (st *Stage) queueSettle(ctx context.Context, pipe redis.Pipeliner, q keyspace.Queue, acks []keyspace.Claim, after bookkeeping) func() {
 	ack := q.QueueAck(ctx, pipe, acks)
 	var check func()
 	if after != nil {
 		check = after(ctx, pipe)
 	}
-	if pipe.Len() == 0 {
-		return
-	}
-	_, _ = pipe.Exec(ctx)
-	st.ackChecked(ack, len(acks))
-	if check != nil {
-		check()
-	}
-}
-
-func (st *Stage) ackChecked(ack *redis.IntCmd, users int) {
-	if ack == nil {
-		return
-	}
-	if err := ack.Err(); err != nil {
-		// they stay in flight until the lease ends, then are looked at again
-		st.failed("ack", "acknowledging finished users failed; the lease brings them back", err, zap.Int("users", users))
+	return func() {
+		if ack != nil {
+			if err := ack.Err(); err != nil {
+				// they stay in flight until the lease ends, then are looked at again
+				st.failed("ack", "acknowledging finished users failed; the lease brings them back", err, zap.Int("users", len(acks)))
+			}
+		}
+		if check != nil {
+			check()
+		}
 	}
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -658,21 +658,19 @@ func (s *Service) mux() *http.ServeMux {
 // applyGC sets the collector from gc.* unless the process's GOGC or
 // GOMEMLIMIT say otherwise, and logs what holds.
 func applyGC(c GCConfig, log *zap.Logger) {
-	percent, limit := "GOGC", "GOMEMLIMIT"
+	percent := os.Getenv("GOGC") + " (GOGC)"
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(c.Percent)
-		percent = "gc.percent"
+		percent = strconv.Itoa(c.Percent) + " (gc.percent)"
 	}
-	if os.Getenv("GOMEMLIMIT") == "" && c.MemoryLimitBytes > 0 {
+	limit := os.Getenv("GOMEMLIMIT") + " (GOMEMLIMIT)"
+	switch {
+	case os.Getenv("GOMEMLIMIT") != "":
+	case c.MemoryLimitBytes > 0:
 		debug.SetMemoryLimit(c.MemoryLimitBytes)
-		limit = "gc.memory_limit_bytes"
+		limit = strconv.FormatInt(c.MemoryLimitBytes, 10) + " (gc.memory_limit_bytes)"
+	default:
+		limit = "none"
 	}
-	cur := debug.SetGCPercent(-1)
-	debug.SetGCPercent(cur)
-	mem := debug.SetMemoryLimit(-1) // negative: read only
-	if mem == math.MaxInt64 {
-		mem, limit = 0, "none"
-	}
-	log.Info("garbage collector", zap.Int("percent", cur), zap.String("percent_from", percent),
-		zap.Int64("memory_limit_bytes", mem), zap.String("memory_limit_from", limit))
+	log.Info("garbage collector", zap.String("percent", percent), zap.String("memory_limit", limit))
 }
